@@ -1,0 +1,187 @@
+"""Existing customers: key-account renewals, and win-back calls to churned accounts.
+
+Key accounts bring most of the revenue. Each renews on its own date; the rep who holds it
+visits on a cadence and opens renewal talks months before expiry. The renewal probability
+rises with visit coverage (80 % untended, 92 % fully covered in the reference plan) and
+drops when the account's rep has left. Win-back works down a ranked list of churned
+accounts with a come-back offer, a few calls a month.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .ledger import K
+from .plan import Segment
+from .streams import Uniforms, stream
+from .team import holder
+
+if TYPE_CHECKING:
+    from .model import World
+    from .team import RepState
+
+QUARTER_DAYS = 365.0 / 4
+
+
+class Account:
+    """One key account and its renewal."""
+
+    __slots__ = ("index", "value", "product", "renewal_day", "owner", "visit_days",
+                 "talks_done", "u_renew", "lost_rep")
+
+    def __init__(self, index: int, value: float, product: int, renewal_day: float, u_renew: float):
+        self.index, self.value, self.product = index, value, product
+        self.renewal_day, self.u_renew = renewal_day, u_renew
+        self.owner: RepState | None = None
+        self.visit_days: list[float] = []
+        self.talks_done = False
+        self.lost_rep = False   # its rep left during the year
+
+
+class KeyAccountBook:
+    """The KA segment: visits on cadence, renewal talks, renewal decisions."""
+
+    def __init__(self, world: "World", segment: Segment):
+        self.world, self.segment = world, segment
+        self.spec = segment.accounts
+        assert self.spec is not None  # guaranteed by the plan's validation
+        self.segment_index = world.segment_index[segment.name]
+        # The book is known to the manager: contract values, products and renewal dates
+        # are drawn once per seed, the same in every replication. Only renewals are chance.
+        rng = stream(np.random.SeedSequence(world.root.entropy), f"book/{segment.name}")
+        n = self.spec.count
+        values = self.spec.contract_value.sample(rng, n)
+        mix = world.product_mix(segment)
+        cdf = np.cumsum([w for _, w in mix])
+        picks = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right").clip(0, len(mix) - 1)
+        # Renewal dates spread evenly over the year, each at a random point of its slot.
+        days = (np.arange(n) + rng.random(n)) / n * 365.0
+        self.phase = rng.random(n)
+        u_renew = stream(world.root, f"renewals/{segment.name}").random(n)
+        self.accounts = [Account(i, float(values[i]), mix[picks[i]][0], float(days[i]), float(u_renew[i]))
+                         for i in range(n)]
+
+    def start(self, owners: list["RepState"]) -> None:
+        """Hand the book out round-robin and put visits and renewals in the calendar."""
+        world, spec = self.world, self.spec
+        for acc in self.accounts:
+            acc.owner = owners[acc.index % len(owners)]
+            acc.owner.book += 1
+        interval = QUARTER_DAYS / spec.visits_per_quarter if spec.visits_per_quarter > 0 else None
+        for acc, phase in zip(self.accounts, self.phase.tolist()):
+            if interval is not None:
+                world.at(phase * interval, lambda acc=acc: self._visit(acc, interval))
+            for year in range(int(np.ceil(world.horizon / 365.0))):
+                due = acc.renewal_day + 365.0 * year
+                if due >= world.horizon:
+                    break
+                world.at(max(0.0, due - spec.talks_open), lambda acc=acc: self._open_talks(acc))
+                world.at(due, lambda acc=acc: self._renew(acc))
+
+    def _visit(self, acc: Account, interval: float) -> None:
+        spec = self.spec
+        self.world.team.submit(0, spec.visit_effort, self.segment.name, acc.owner,
+                               lambda rep, finish: self._visited(acc, rep, finish, spec.visit_effort))
+        self.world.at(interval, lambda: self._visit(acc, interval))
+
+    def _visited(self, acc: Account, rep: "RepState", finish: float, effort: float) -> None:
+        acc.visit_days.append(finish)
+        self.world.ledger.week[K["visits_ka"]] += effort
+
+    def _open_talks(self, acc: Account) -> None:
+        acc.talks_done = False
+
+        def talked(rep: "RepState", finish: float) -> None:
+            acc.talks_done = True
+            self.world.ledger.week[K["visits_ka"]] += self.spec.renewal_effort
+        self.world.team.submit(0, self.spec.renewal_effort, self.segment.name, acc.owner, talked)
+
+    def coverage(self, acc: Account, now: float) -> float:
+        """Visits done in the talks window against plan; pre-horizon time counts as on plan."""
+        spec = self.spec
+        window = spec.talks_open
+        planned = spec.visits_per_quarter * window / QUARTER_DAYS
+        if planned <= 0:
+            return 1.0
+        done = sum(1 for d in acc.visit_days if now - window <= d <= now)
+        done += planned * max(0.0, window - now) / window
+        cover = min(1.0, done / planned)
+        return cover if acc.talks_done else cover * 0.5
+
+    def renewal_probability(self, acc: Account, now: float) -> float:
+        spec, lev = self.spec, self.world.levers
+        p = spec.renewal_without_visits + (spec.renewal_with_full_visits - spec.renewal_without_visits) \
+            * self.coverage(acc, now)
+        if acc.lost_rep:
+            after = spec.renewal_after_rep_left
+            if lev.renewal_floor_after_rep_left is not None:
+                after = max(after, lev.renewal_floor_after_rep_left)
+            p = min(p, after)
+        return min(1.0, p * lev.renewal.get(self.segment.name, 1.0))
+
+    def _renew(self, acc: Account) -> None:
+        world = self.world
+        world.ledger.counts["ka_due"] += 1
+        if acc.u_renew < self.renewal_probability(acc, world.env.now):
+            world.ledger.counts["ka_renewed"] += 1
+            product = world.plan.products[acc.product]
+            list_value = acc.value * (1.0 + self.spec.renewal_uplift)
+            value = list_value * world.levers.price_factor(product.name)
+            world.record_booking(value, list_value * (1.0 - product.margin), self.segment_index,
+                                 acc.product, holder(acc.owner), -1)
+
+    def rep_left(self, rep: "RepState") -> None:
+        for acc in self.accounts:
+            if holder(acc.owner) is rep:
+                acc.lost_rep = True
+
+
+class WinBackCampaign:
+    """Churned accounts, ranked by former value, called a few times a month."""
+
+    def __init__(self, world: "World", segment: Segment):
+        self.world, self.segment = world, segment
+        self.spec = segment.winback
+        assert self.spec is not None  # guaranteed by the plan's validation
+        self.segment_index = world.segment_index[segment.name]
+        rng = stream(world.root, f"winback/{segment.name}")
+        n = self.spec.pool
+        mix = world.product_mix(segment)
+        cdf = np.cumsum([w for _, w in mix])
+        picks = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right").clip(0, len(mix) - 1)
+        units = np.maximum(self.spec.units.sample(rng, n), 0.0)
+        order = np.argsort(-units, kind="stable")     # ranked by priority: biggest first
+        self.pool = [(float(units[i]), mix[picks[i]][0]) for i in order]
+        self.u = Uniforms(rng)
+        self.called = 0
+
+    def start(self) -> None:
+        if self.spec.calls_per_month > 0 and self.pool:
+            self.interval = 365.0 / 12 / self.spec.calls_per_month
+            self.world.at(self.u() * self.interval, self._call)
+
+    def _call(self) -> None:
+        if self.called >= len(self.pool):
+            return
+        units, product = self.pool[self.called]
+        self.called += 1
+        u = self.u()
+        self.world.team.submit(1, self.spec.call_effort, self.segment.name, None,
+                               lambda rep, finish: self._called(rep, finish, units, product, u))
+        self.world.at(self.interval, self._call)
+
+    def _called(self, rep: "RepState", finish: float, units: float, product: int, u: float) -> None:
+        world, spec = self.world, self.spec
+        world.ledger.week[K["visits_winback"]] += spec.call_effort
+        world.ledger.counts["winback_calls"] += 1
+        if u < spec.win_probability:
+            world.ledger.counts["winback_won"] += 1
+            p = world.plan.products[product]
+            list_value = units * p.price
+            value = list_value * (1.0 - spec.offer_discount) * world.levers.price_factor(p.name)
+            world.at(finish - world.env.now,
+                     lambda: world.record_booking(value, list_value * (1.0 - p.margin),
+                                                  self.segment_index, product, rep, -1))
+

@@ -1,0 +1,168 @@
+"""Leads flow through the funnel: lead -> intent -> negotiation -> signed, or lost.
+
+Each marketing channel turns its weekly spend into a Poisson number of leads, along the
+channel's curve of diminishing returns. A lead's fate is drawn when it is born (one uniform
+per stage, its stage times, its order size and product), from its channel's own stream:
+lead k of a channel is the same customer in every variant, and a lever that changes a win
+rate moves the same uniform against a new threshold. That is what makes comparisons paired.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .ledger import K
+from .plan import Channel, Segment
+from .streams import BLOCK, Uniforms, stream
+from .team import holder
+
+if TYPE_CHECKING:
+    from .model import World
+    from .team import RepState
+
+_ADVANCED = (K["advanced_lead"], K["advanced_intent"], K["advanced_negotiation"])
+_EXITED = (K["exited_lead"], K["exited_intent"], K["exited_negotiation"])
+
+
+class Deal:
+    """One lead on its way through the funnel."""
+
+    __slots__ = ("flow", "stage", "rep", "u", "times", "units", "product")
+
+    def __init__(self, flow: "ChannelFlow", u: list[float], times: list[float], units: float, product: int):
+        self.flow, self.stage, self.rep = flow, 0, None
+        self.u, self.times, self.units, self.product = u, times, units, product
+
+
+class ChannelFlow:
+    """The leads of one channel into one segment, and every deal they become."""
+
+    def __init__(self, world: "World", channel: Channel, index: int):
+        self.world, self.channel, self.index = world, channel, index
+        self.segment: Segment = world.plan.segment(channel.segment)
+        self.segment_index = world.segment_index[self.segment.name]
+        self.priority = 0 if self.segment.kind == "key_accounts" else 1
+        self.funnel = self.segment.funnel
+        assert self.funnel is not None  # guaranteed by the plan's validation
+        self.stages = self.funnel.stages()
+        self._arrivals = stream(world.root, f"arrivals/{channel.name}")
+        self._fates = stream(world.root, f"fates/{channel.name}")
+        self._misc = Uniforms(stream(world.root, f"stalls/{channel.name}"))
+        self._block: list[tuple] = []
+        mix = world.product_mix(self.segment)
+        self._mix_products = [p for p, _ in mix]
+        self._mix_cdf = np.cumsum([w for _, w in mix]).tolist()
+
+    # -- arrivals ---------------------------------------------------------------------
+    def leads_per_day(self, day: float) -> float:
+        """Planned lead rate, bent by spend (diminishing returns), demand and season."""
+        c = self.channel
+        lev = self.world.levers
+        spend = lev.spend(c.name)
+        rate = c.leads_per_year / 365.0 * (spend ** c.spend_elasticity if spend > 0 else 0.0)
+        rate *= lev.demand.get(self.segment.name, 1.0)
+        if c.seasonality:
+            month = self.world.month_of(day)
+            rate *= 12.0 * c.seasonality[month] / sum(c.seasonality)
+        return rate
+
+    def schedule_week(self, start: float, length: float) -> None:
+        """Draw this week's leads now; each arrives at its own uniform time in the week."""
+        mean = self.leads_per_day(start) * length
+        n = int(self._arrivals.poisson(mean)) if mean > 0 else 0
+        if n == 0:
+            return
+        offsets = np.sort(self._arrivals.random(n)) * length
+        now = self.world.env.now
+        for off in offsets.tolist():
+            self.world.at(start + off - now, self._arrive)
+
+    def _next_fate(self) -> tuple:
+        if not self._block:
+            rng, n = self._fates, BLOCK
+            u = rng.random((n, 3))
+            times = np.column_stack([s.time.sample(rng, n) for s in self.stages])
+            units = self.funnel.units.sample(rng, n)
+            pick = np.searchsorted(self._mix_cdf, rng.random(n) * self._mix_cdf[-1], side="right")
+            self._block = list(zip(u.tolist(), times.tolist(), units.tolist(), pick.tolist()))
+            self._block.reverse()
+        return self._block.pop()
+
+    def _arrive(self) -> None:
+        u, times, units, pick = self._next_fate()
+        deal = Deal(self, u, times, max(units, 0.0), self._mix_products[min(pick, len(self._mix_products) - 1)])
+        ledger = self.world.ledger
+        ledger.counts["leads"] += 1
+        ledger.week[K["leads_week"]] += 1
+        ledger.open[0] += 1
+        self._work_on(deal)
+
+    # -- stages -----------------------------------------------------------------------
+    def _work_on(self, deal: Deal) -> None:
+        stage = self.stages[deal.stage]
+        self.world.team.submit(self.priority, stage.effort, self.segment.name, deal.rep,
+                               lambda rep, finish: self._worked(deal, rep, finish))
+
+    def _worked(self, deal: Deal, rep: "RepState", finish: float) -> None:
+        if deal.rep is None:
+            deal.rep = rep
+            rep.book += 1
+        self.world.ledger.week[K["visits_ka"] if self.priority == 0 else K["visits_new_logo"]] += \
+            self.stages[deal.stage].effort
+        delay = finish - self.world.env.now + deal.times[deal.stage]
+        self.world.at(delay, lambda: self._decide(deal))
+
+    def _decide(self, deal: Deal) -> None:
+        """The customer answers: advance, lose, or stall for another stage time."""
+        world, k = self.world, deal.stage
+        stage = self.stages[k]
+        p_advance = stage.advance
+        if k == 0:
+            p_advance *= self.channel.quality
+        if k == 2:
+            rep = holder(deal.rep)
+            p_advance *= world.levers.win_multiplier(self.segment.name, world.product_names[deal.product])
+            p_advance *= rep.skill if rep is not None else 1.0
+        p_advance = min(p_advance, 1.0)
+        p_lost = min(stage.lost_probability, 1.0 - p_advance)
+        u = deal.u[k]
+        ledger = world.ledger
+        if u < p_advance:
+            ledger.week[_ADVANCED[k]] += 1
+            ledger.week[_EXITED[k]] += 1
+            ledger.open[k] -= 1
+            if k == 2:
+                self._sign(deal)
+                return
+            deal.stage += 1
+            ledger.open[k + 1] += 1
+            self._work_on(deal)
+        elif u < p_advance + p_lost:
+            ledger.week[_EXITED[k]] += 1
+            ledger.open[k] -= 1
+            ledger.counts["lost"] += 1
+            self._release(deal)
+        else:
+            deal.u[k] = self._misc()
+            world.at(deal.times[k], lambda: self._decide(deal))
+
+    def _sign(self, deal: Deal) -> None:
+        world = self.world
+        product = world.plan.products[deal.product]
+        list_value = deal.units * product.price
+        value = (list_value * world.levers.price_factor(product.name)
+                 * (1.0 + world.levers.bundle_uplift.get(self.segment.name, 0.0)))
+        rep = holder(deal.rep)
+        world.ledger.counts["signed"] += 1
+        world.ledger.week[K["signed_week"]] += 1
+        world.record_booking(value, list_value * (1.0 - product.margin), self.segment_index,
+                             deal.product, rep, self.index)
+        self._release(deal)
+
+    def _release(self, deal: Deal) -> None:
+        rep = holder(deal.rep)
+        if rep is not None and rep.book > 0:
+            rep.book -= 1
+

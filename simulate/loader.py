@@ -1,0 +1,130 @@
+"""From a YAML file to a validated `Plan`, or one clear error pointing at the line.
+
+`yamlio` reads the file (with `extends`) and remembers where each value was written;
+pydantic checks types and ranges; this module translates pydantic's complaints into
+`file:line:col: key: what was expected, got what` with a "did you mean" for unknown keys.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import PlanError, did_you_mean
+from .plan import Plan
+from .yamlio import Document, load_document
+
+MAX_SHOWN = 5
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Load, merge and validate a plan file."""
+    return plan_from_document(load_document(path))
+
+
+def plan_from_document(doc: Document, model: type[BaseModel] = Plan) -> Any:
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        raise _plan_error(exc, doc, model) from None
+
+
+def _plan_error(exc: ValidationError, doc: Document, model: type[BaseModel]) -> PlanError:
+    problems = [_describe(err, doc, model) for err in exc.errors()]
+    first_loc, first_key, first_msg = problems[0]
+    more = [f"{loc}: {key}: {msg}" for loc, key, msg in problems[1:MAX_SHOWN]]
+    if len(problems) > MAX_SHOWN:
+        more.append(f"... and {len(problems) - MAX_SHOWN} more problems")
+    message = first_msg + "".join("\n  also " + m for m in more)
+    return PlanError(message, first_loc, first_key or None)
+
+
+def _describe(err: Any, doc: Document, model: type[BaseModel]) -> tuple[Any, str, str]:
+    path = _data_path(err["loc"], doc.data)
+    ctx = err.get("ctx") or {}
+    cause = ctx.get("error")
+    if cause is not None and getattr(cause, "path", None):
+        path = path + tuple(cause.path)
+    key = _key(path)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        name = str(path[-1])
+        allowed = _fields_at(model, path[:-1])
+        msg = f"unknown key '{name}'{did_you_mean(name, allowed)}"
+        if allowed:
+            msg += f"; expected one of: {', '.join(sorted(allowed))}"
+    elif kind == "missing":
+        msg = "required key is missing"
+    elif cause is not None:
+        msg = str(cause)
+    else:
+        msg = f"{err['msg'][0].lower()}{err['msg'][1:]}, got {_show(err.get('input'))}"
+    return doc.locate(path), key, msg
+
+
+def _data_path(loc: tuple, data: Any) -> tuple:
+    """Pydantic's loc, keeping only the steps that index into the user's data."""
+    path: list[Any] = []
+    node = data
+    for step in loc:
+        if isinstance(node, dict) and step in node:
+            path.append(step)
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            path.append(step)
+            node = node[step]
+        elif isinstance(node, dict) and isinstance(step, str) and step not in node and step == loc[-1]:
+            path.append(step)   # a missing or unknown key: name it
+            node = None
+    return tuple(path)
+
+
+def _key(path: tuple) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"a mapping with keys {', '.join(map(str, value)) or 'none'}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return repr(value)
+
+
+def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
+    """The keys allowed at `path`, found by walking the model's type annotations."""
+    tp: Any = model
+    for step in path:
+        tp = _strip(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(step))
+            if field is None:
+                return []
+            tp = field.annotation
+        else:
+            args = typing.get_args(tp)
+            tp = args[-1] if args else None
+        if tp is None:
+            return []
+    tp = _strip(tp)
+    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
+
+
+def _strip(tp: Any) -> Any:
+    """Unwrap Optional[...] and Annotated[...] down to the model or container type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            parts = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = parts[0]
+        else:
+            return tp

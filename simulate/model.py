@@ -1,0 +1,218 @@
+"""One simulated sales year: the plan, the random streams, and the SimPy clock.
+
+`simulate_year(plan, seed, replication)` is a pure function: it reads no file, prints
+nothing and touches no global random state. It builds the team, the key-account book, the
+win-back campaign and one lead flow per channel, runs the clock to the horizon, and returns
+the ledger's flat record and weekly KPIs. Hooks (`on_week`, `on_review`) let shocks and the
+playbook act on the clock without the model knowing about them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Callable
+
+import simpy
+
+from .accounts import KeyAccountBook, WinBackCampaign
+from .funnel import ChannelFlow
+from .ledger import Booking, Ledger, ReplicationResult
+from .levers import Levers
+from .plan import Plan, Rep, Segment
+from .streams import Draws, Uniforms, replication_seed, stream
+from .team import RepState, Team
+
+MONTH_DAYS = 365.0 / 12
+
+
+class World:
+    """Everything one replication shares: clock, plan, levers, team, ledger, streams."""
+
+    def __init__(self, plan: Plan, seed: int, replication: int, levers: Levers | None = None):
+        self.plan = plan
+        self.env = simpy.Environment()
+        self.root = replication_seed(seed, replication)
+        self.levers = levers or Levers()
+        self.horizon = plan.horizon.days
+        self.ledger = Ledger(plan, self.horizon)
+        self.events = 0
+        self.segment_index = {s.name: i for i, s in enumerate(plan.segments)}
+        self.product_names = [p.name for p in plan.products]
+        self.region_index = {r: i for i, r in enumerate(plan.regions)}
+        self.team = Team(self.env, [s.name for s in plan.segments], lambda: self.levers.visits_scale)
+        self._money = Uniforms(stream(self.root, "collections"))
+        self._collection_delay = Draws(plan.collections.delay, stream(self.root, "collection-delay"))
+        self._delivery = [Draws(p.delivery_days, stream(self.root, f"delivery/{p.name}"))
+                          for p in plan.products]
+        self.on_week: list[Callable[[int], None]] = []
+
+    def at(self, delay: float, action: Callable[[], None]) -> None:
+        """Run `action` after `delay` days (one SimPy event, no process)."""
+        self.events += 1
+        self.env.timeout(delay if delay > 0 else 0.0).callbacks.append(lambda _e: action())
+
+    def month_of(self, day: float) -> int:
+        return int(day // MONTH_DAYS) % 12
+
+    def date_of(self, day: float) -> dt.date:
+        return self.plan.horizon.start + dt.timedelta(days=day)
+
+    def product_mix(self, segment: Segment) -> list[tuple[int, float]]:
+        return [(self.product_names.index(p), w) for p, w in segment.mix.items() if w > 0]
+
+    def record_booking(self, value: float, cost: float, segment: int, product: int,
+                       rep: RepState | None, channel: int) -> None:
+        """A deal is signed now: book it, schedule delivery and the invoice's collection."""
+        now = self.env.now
+        p = self.plan.products[product]
+        delivered = now + self._delivery[product]() + self.levers.delivery_extra_days.get(p.name, 0.0)
+        collected = math.inf
+        if self._money() < self.plan.collections.share:
+            collected = delivered + self._collection_delay()
+        region = self.region_index.get(rep.region, -1) if rep is not None and rep.region else -1
+        self.ledger.book(Booking(now, value, value - cost, segment, product,
+                                 rep.index if rep is not None else -1, channel, region,
+                                 delivered, collected))
+
+
+class SalesYear:
+    """Assembles the flows of one replication and runs them to the horizon."""
+
+    def __init__(self, world: World):
+        self.world = world
+        plan = world.plan
+        self.team_spec = plan.team
+        self._people = Uniforms(stream(world.root, "team"))
+        self.rep_names = [r.name for r in plan.team.reps] + ["new hires"]
+        self.flows = [ChannelFlow(world, c, i) for i, c in enumerate(plan.channels)]
+        self.books = [KeyAccountBook(world, s) for s in plan.segments if s.kind == "key_accounts"]
+        self.campaigns = [WinBackCampaign(world, s) for s in plan.segments if s.kind == "winback"]
+        self.vacancies = 0
+        self._week = 0
+
+    def run(self) -> ReplicationResult:
+        world = self.world
+        for spec in self.team_spec.reps:
+            self._enlist(spec.name, spec.level, spec, self._start_day(spec))
+        for book in self.books:
+            book.start(self._holders(book.segment.name))
+        for campaign in self.campaigns:
+            campaign.start()
+        self._tick()
+        world.env.run(until=world.horizon)
+        return world.ledger.result(self.rep_names, world.events + world.team.events)
+
+    # -- the weekly clock --------------------------------------------------------------
+    def _tick(self) -> None:
+        world = self.world
+        now = world.env.now
+        if now > 0:
+            ramping = sum(1 for r in world.team.reps if r.active and r.capacity_factor < 1)
+            world.ledger.close_week(self._week, world.team.headcount(), ramping, self.vacancies, now)
+            for hook in world.on_week:
+                hook(self._week)
+            self._week += 1
+        length = min(7.0, world.horizon - now)
+        if length <= 0:
+            return
+        for flow in self.flows:
+            flow.schedule_week(now, length)
+        world.at(length, self._tick)
+
+    # -- people -------------------------------------------------------------------------
+    def _start_day(self, spec: Rep) -> float:
+        if spec.start is None:
+            return -365.0 if spec.level != "new_hire" else 0.0
+        return (spec.start - self.world.plan.horizon.start).days
+
+    def _holders(self, segment: str) -> list[RepState]:
+        reps = [r for r in self.world.team.reps if r.active and (not r.segments or segment in r.segments)]
+        seasoned = [r for r in reps if r.level != "new_hire"]
+        return seasoned or reps or [r for r in self.world.team.reps if segment in r.segments or not r.segments]
+
+    def _enlist(self, name: str, level: str, spec: Rep, start_day: float, skill: float | None = None) -> RepState:
+        """Add a rep who starts on `start_day` (negative: already on the team)."""
+        team = self.world.team
+        rep = RepState(len(team.reps), name, level, frozenset(spec.segments), spec.region,
+                       spec.skill if skill is None else skill, spec.visits_per_week)
+        team.add(rep)
+        self.world.at(max(0.0, start_day), lambda: self._arrive(rep, start_day))
+        return rep
+
+    def _arrive(self, rep: RepState, start_day: float) -> None:
+        world, t = self.world, self.team_spec
+        tenure = world.env.now - start_day
+        train, mentored = t.training_months * MONTH_DAYS, t.mentored_months * MONTH_DAYS
+        if rep.level == "new_hire" and tenure < train + mentored:
+            rep.capacity_factor = 0.0 if tenure < train else t.mentored_capacity
+            self._assign_mentor(rep, train + mentored - tenure)
+            if tenure < train:
+                world.at(train - tenure, lambda: self._ramp(rep, t.mentored_capacity))
+            world.at(train + mentored - tenure, lambda: self._ramp(rep, 1.0))
+        world.team.join(rep)
+        if t.attrition_per_year > 0:
+            stay = -math.log1p(-self._people()) / t.attrition_per_year * 365.0
+            if world.env.now + stay < world.horizon:
+                world.at(stay, lambda: self._leave(rep))
+
+    def _ramp(self, rep: RepState, factor: float) -> None:
+        if not rep.active:
+            return
+        rep.capacity_factor = factor
+        if factor >= 1.0 and rep.mentor is not None:
+            self._release_mentor(rep)
+        self.world.team.capacity_changed(rep)
+
+    def _assign_mentor(self, rep: RepState, days: float) -> None:
+        t = self.team_spec
+        mentors = [r for r in self.world.team.reps if r.active and r.level == "core"
+                   and r.mentees < t.mentees_per_mentor]
+        if not mentors or t.mentoring_visits_per_week <= 0:
+            return
+        mentor = min(mentors, key=lambda r: (r.mentees, r.index))
+        mentor.mentees += 1
+        mentor.mentor_load += t.mentoring_visits_per_week
+        rep.mentor = mentor
+
+    def _release_mentor(self, rep: RepState) -> None:
+        mentor, rep.mentor = rep.mentor, None
+        if mentor is not None:
+            mentor.mentees -= 1
+            mentor.mentor_load = max(0.0, mentor.mentor_load - self.team_spec.mentoring_visits_per_week)
+            self.world.team.capacity_changed(mentor)
+
+    def _leave(self, rep: RepState) -> None:
+        """A rep resigns: their book waits for a hand-over, and a vacancy opens."""
+        world = self.world
+        if not rep.active:
+            return
+        if rep.mentor is not None:
+            self._release_mentor(rep)
+        world.team.leave(rep)
+        world.ledger.counts["reps_left"] += 1
+        for book in self.books:
+            book.rep_left(rep)
+        self.vacancies += 1
+        world.at(self.team_spec.handover_days, lambda: self._hand_over(rep))
+        world.at(self.team_spec.hiring_delay, lambda: self._replace(rep))
+
+    def _hand_over(self, rep: RepState) -> None:
+        successor = self.world.team.successor_for(rep)
+        if successor is None:   # nobody left to take it: try again next week
+            self.world.at(7.0, lambda: self._hand_over(rep))
+            return
+        self.world.team.hand_over(rep, successor)
+
+    def _replace(self, rep: RepState) -> None:
+        self.vacancies -= 1
+        self.world.ledger.counts["hires"] += 1
+        spec = Rep(name=f"{rep.name} (replacement)", level="new_hire", segments=sorted(rep.segments),
+                   visits_per_week=rep.base_visits, region=rep.region)
+        self._enlist(spec.name, "new_hire", spec, self.world.env.now, skill=rep.skill)
+
+
+def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None = None) -> ReplicationResult:
+    """Play one year of `plan` with replication `replication`'s random streams."""
+    return SalesYear(World(plan, seed, replication, levers)).run()
+

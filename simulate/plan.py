@@ -1,0 +1,374 @@
+"""The sales plan as frozen, typed objects: team, funnel, customers, products, budget, target.
+
+This module is pure data. The loader turns a YAML document into a `Plan`; the model reads a
+`Plan` and never the YAML. Every figure has a unit in its name or its type (`Days`,
+`Money`, `Fraction`), and the reference values come from the methodology in DOMAIN.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+                      WithJsonSchema, model_validator)
+
+from . import quantities as q
+from .distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distribution
+
+
+def _fraction(value: Any) -> float:
+    x = q.parse_fraction(value)
+    if not 0.0 <= x <= 1.0:
+        hint = f" (did you mean {x:g}%?)" if 1 < x <= 100 else ""
+        raise ValueError(f"expected a fraction in [0, 1] or a percentage, got {value!r}{hint}")
+    return x
+
+
+def _finite(x: float) -> float:
+    if not math.isfinite(x):
+        raise ValueError(f"expected a finite number, got {x!r}")
+    return x
+
+
+def _nonnegative(x: float) -> float:
+    if x < 0:
+        raise ValueError(f"expected a value >= 0, got {x:g}")
+    return x
+
+
+def _positive(x: float) -> float:
+    if not x > 0:
+        raise ValueError(f"expected a value > 0, got {x:g}")
+    return x
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {value!r}")
+    return _finite(float(value))
+
+
+_NUMBER_OR_TEXT = {"type": ["number", "string"]}
+Fraction = Annotated[float, BeforeValidator(_fraction),
+                     WithJsonSchema({**_NUMBER_OR_TEXT, "description": "0.2 or '20%'"})]
+Money = Annotated[float, BeforeValidator(lambda v: _nonnegative(q.parse_money(v))),
+                  WithJsonSchema({**_NUMBER_OR_TEXT, "description": "1200, '60k', '1.2M'"})]
+Days = Annotated[float, BeforeValidator(lambda v: _nonnegative(q.parse_days(v))),
+                 WithJsonSchema({**_NUMBER_OR_TEXT, "description": "days: 14, '14d', '6w', '3mo', '1y'"})]
+Count = Annotated[float, BeforeValidator(lambda v: _nonnegative(q.parse_count(v))),
+                  WithJsonSchema({**_NUMBER_OR_TEXT, "description": "a count: 20, '1.2k'"})]
+Growth = Annotated[float, BeforeValidator(lambda v: _finite(q.parse_fraction(v))),
+                   Field(ge=-1, le=100), WithJsonSchema({**_NUMBER_OR_TEXT, "description": "+40% or -20%"})]
+Growth = Annotated[float, BeforeValidator(lambda v: _finite(q.parse_fraction(v))),
+                   Field(ge=-1, le=100), WithJsonSchema({**_NUMBER_OR_TEXT, "description": "+40% or -20%"})]
+PositiveNumber = Annotated[float, BeforeValidator(_number), AfterValidator(_positive)]
+Number = Annotated[float, BeforeValidator(_number)]
+Date = Annotated[dt.date, BeforeValidator(lambda v: q.parse_date(v)),
+                 WithJsonSchema({"type": "string", "format": "date"})]
+DaysDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, q.parse_days)),
+                     WithJsonSchema(DISTRIBUTION_JSON_SCHEMA)]
+CountDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, q.parse_count)),
+                      WithJsonSchema(DISTRIBUTION_JSON_SCHEMA)]
+MoneyDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, q.parse_money)),
+                      WithJsonSchema(DISTRIBUTION_JSON_SCHEMA)]
+
+STAGES = ("lead", "intent", "negotiation")
+METRICS = ("bookings", "revenue", "collections", "margin")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class Horizon(Model):
+    """The simulated period: one year from a calendar start date by default."""
+
+    start: Date = dt.date(2027, 1, 1)
+    years: PositiveNumber = 1.0
+
+    @property
+    def days(self) -> float:
+        return 365.0 * self.years
+
+    @model_validator(mode="after")
+    def _sane(self) -> "Horizon":
+        if self.years > 10:
+            raise ValueError(f"years: a horizon of at most 10 years is supported, got {self.years:g}")
+        return self
+
+
+class Target(Model):
+    """What the manager signs: an annual figure, optionally split by segment, product, quarter."""
+
+    metric: Literal["bookings", "revenue", "collections", "margin"] = "bookings"
+    annual: Money
+    by_segment: dict[str, Money] = {}
+    by_product: dict[str, Money] = {}
+    by_region: dict[str, Money] = {}
+    by_quarter: dict[Literal["Q1", "Q2", "Q3", "Q4"], Fraction] = {}
+
+    @model_validator(mode="after")
+    def _quarters_sum(self) -> "Target":
+        if self.by_quarter and abs(sum(self.by_quarter.values()) - 1) > 1e-6:
+            raise ValueError(f"by_quarter: shares must add up to 100%, got {sum(self.by_quarter.values()):.1%}")
+        if self.annual <= 0:
+            raise ValueError(f"annual: expected a target > 0, got {self.annual:g}")
+        return self
+
+
+class Product(Model):
+    """A product line and its place in the growth-share matrix."""
+
+    name: str
+    portfolio: Literal["star", "cash_cow", "question_mark", "dog"]
+    price: Money = Field(description="list price of one licence unit")
+    margin: Fraction
+    growth: Growth = 0.0
+    delivery_days: DaysDist = Field(default_factory=lambda: parse_distribution(0, q.parse_days))
+    supplier: str | None = None
+
+
+class Stage(Model):
+    """One funnel stage: the rep's work on it, the customer's time, and how it ends.
+
+    After the rep has spent `effort` visits, the customer takes `time` days; then the deal
+    advances with probability `advance`, is lost with `lost` (default: the rest), and
+    otherwise stalls for another stage time.
+    """
+
+    advance: Fraction
+    lost: Fraction | None = None
+    time: DaysDist
+    effort: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)] = 1.0
+
+    @property
+    def lost_probability(self) -> float:
+        return 1.0 - self.advance if self.lost is None else self.lost
+
+    @model_validator(mode="after")
+    def _has_exit(self) -> "Stage":
+        if self.advance + self.lost_probability > 1 + 1e-9:
+            raise ValueError(f"advance ({self.advance:.0%}) + lost ({self.lost_probability:.0%}) exceeds 100%")
+        if self.advance + self.lost_probability <= 0:
+            raise ValueError("stage has no exit: advance and lost are both 0, deals would stay forever")
+        return self
+
+
+class Funnel(Model):
+    """lead -> intent -> negotiation -> signed, with the units a signed deal buys."""
+
+    lead: Stage
+    intent: Stage
+    negotiation: Stage
+    units: CountDist
+
+    def stages(self) -> tuple[Stage, Stage, Stage]:
+        return (self.lead, self.intent, self.negotiation)
+
+
+class KeyAccounts(Model):
+    """The KA book: contracts renewing through the year, kept warm by visits."""
+
+    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    contract_value: MoneyDist
+    renewal_uplift: Fraction = 0.0
+    renewal_without_visits: Fraction
+    renewal_with_full_visits: Fraction
+    renewal_after_rep_left: Fraction
+    visits_per_quarter: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)] = 4
+    visit_effort: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)] = 1
+    talks_open: Days = 91.25
+    renewal_effort: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)] = 2
+
+
+class WinBack(Model):
+    """Churned customers (> 2 years' tenure) called back with a come-back offer."""
+
+    pool: Annotated[int, Field(ge=0, le=1_000_000)]
+    calls_per_month: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)]
+    call_effort: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)] = 0.5
+    win_probability: Fraction
+    offer_discount: Fraction = 0.0
+    units: CountDist
+
+
+class Segment(Model):
+    """A customer tier with its own flow: key accounts, new logos, or win-back."""
+
+    name: str
+    kind: Literal["key_accounts", "new_logo", "winback"]
+    mix: dict[str, Fraction]
+    funnel: Funnel | None = None
+    accounts: KeyAccounts | None = None
+    winback: WinBack | None = None
+
+    @model_validator(mode="after")
+    def _parts_match_kind(self) -> "Segment":
+        if abs(sum(self.mix.values()) - 1) > 1e-6:
+            raise ValueError(f"mix: product shares must add up to 100%, got {sum(self.mix.values()):.1%}")
+        if self.kind == "key_accounts" and self.accounts is None:
+            raise ValueError("a key_accounts segment needs 'accounts'")
+        if self.kind == "new_logo" and self.funnel is None:
+            raise ValueError("a new_logo segment needs 'funnel'")
+        if self.kind == "winback" and self.winback is None:
+            raise ValueError("a winback segment needs 'winback'")
+        return self
+
+
+class Channel(Model):
+    """A marketing channel: spend turns into leads along a curve of diminishing returns.
+
+    At the planned spend the channel yields `leads_per_year`; at a fraction s of that spend
+    it yields leads_per_year * s ** spend_elasticity.
+    """
+
+    name: str
+    segment: str
+    budget_share: Fraction
+    leads_per_year: Count
+    spend_elasticity: Annotated[float, BeforeValidator(_number), Field(gt=0, le=1)] = 0.7
+    quality: Annotated[float, BeforeValidator(_number), Field(gt=0, le=5)] = 1.0
+    seasonality: list[Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)]] = []
+
+    @model_validator(mode="after")
+    def _twelve_months(self) -> "Channel":
+        if self.seasonality and len(self.seasonality) != 12:
+            raise ValueError(f"seasonality: expected 12 monthly weights, got {len(self.seasonality)}")
+        if self.seasonality and sum(self.seasonality) <= 0:
+            raise ValueError("seasonality: weights must not all be zero")
+        return self
+
+
+class Marketing(Model):
+    budget: Money
+    by_product: dict[str, Fraction] = {}
+
+
+class Rep(Model):
+    """A sales rep: the scarce resource. Capacity is counted in visits per week."""
+
+    name: str
+    level: Literal["new_hire", "core", "reserve"] = "core"
+    start: Date | None = None
+    visits_per_week: Annotated[float, BeforeValidator(_number), Field(ge=0, le=100)] = 7
+    skill: Annotated[float, BeforeValidator(_number), Field(gt=0, le=3)] = 1.0
+    segments: list[str] = []
+    region: str | None = None
+
+
+class Team(Model):
+    """The team, how new hires ramp up, and how reps leave and are replaced."""
+
+    reps: list[Rep] = Field(min_length=1)
+    attrition_per_year: Fraction = 0.15
+    hiring_delay: Days = 60
+    training_months: Annotated[float, BeforeValidator(_number), Field(ge=0, le=24)] = 3
+    mentored_months: Annotated[float, BeforeValidator(_number), Field(ge=0, le=24)] = 3
+    mentored_capacity: Fraction = 0.4
+    mentoring_visits_per_week: Annotated[float, BeforeValidator(_number), Field(ge=0, le=20)] = 1
+    mentees_per_mentor: Annotated[int, Field(ge=1, le=10)] = 2
+    handover_days: Days = 30
+
+
+class Collections(Model):
+    share: Fraction = 0.9
+    delay: DaysDist = Field(default_factory=lambda: parse_distribution(45, q.parse_days))
+
+
+class Plan(Model):
+    """A whole sales plan: everything the simulated year needs."""
+
+    name: str = "plan"
+    description: str = ""
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 2027
+    runs: Annotated[int, Field(ge=1, le=10_000_000)] = 1000
+    horizon: Horizon = Horizon()
+    target: Target
+    regions: list[str] = []
+    products: list[Product] = Field(min_length=1)
+    segments: list[Segment] = Field(min_length=1)
+    channels: list[Channel] = []
+    marketing: Marketing
+    team: Team
+    collections: Collections = Collections()
+
+    @model_validator(mode="after")
+    def _references(self) -> "Plan":
+        check_references(self)
+        return self
+
+    def product(self, name: str) -> Product:
+        return next(p for p in self.products if p.name == name)
+
+    def segment(self, name: str) -> Segment:
+        return next(s for s in self.segments if s.name == name)
+
+
+class ReferenceProblem(ValueError):
+    """A cross-reference error, carrying the path of the offending value for the loader."""
+
+    def __init__(self, path: tuple, message: str):
+        self.path = path
+        super().__init__(message)
+
+
+def check_references(plan: Plan) -> None:
+    """Every name used must be declared once: products, segments, regions, reps."""
+    from .errors import did_you_mean
+
+    def unique(path: tuple, names: list[str]) -> set[str]:
+        seen: set[str] = set()
+        for i, n in enumerate(names):
+            if n in seen:
+                raise ReferenceProblem(path + (i, "name"), f"the name '{n}' is used twice")
+            seen.add(n)
+        return seen
+
+    def known(path: tuple, name: str, names: set[str], kind: str) -> None:
+        if name not in names:
+            raise ReferenceProblem(path, f"unknown {kind} '{name}'{did_you_mean(name, names)}; "
+                                         f"declared: {', '.join(sorted(names)) or 'none'}")
+
+    def adds_up(path: tuple, shares: list[float]) -> None:
+        if shares and abs(sum(shares) - 1) > 1e-6:
+            raise ReferenceProblem(path, f"shares must add up to 100%, got {sum(shares):.1%}")
+
+    products = unique(("products",), [p.name for p in plan.products])
+    segments = unique(("segments",), [s.name for s in plan.segments])
+    unique(("channels",), [c.name for c in plan.channels])
+    unique(("team", "reps"), [r.name for r in plan.team.reps])
+    regions = set(plan.regions)
+    for i, s in enumerate(plan.segments):
+        for p in s.mix:
+            known(("segments", i, "mix", p), p, products, "product")
+        if s.funnel is not None and not any(c.segment == s.name for c in plan.channels):
+            raise ReferenceProblem(("segments", i, "funnel"),
+                                   f"segment '{s.name}' has a funnel but no channel feeds it leads")
+        if not any(not r.segments or s.name in r.segments for r in plan.team.reps):
+            raise ReferenceProblem(("segments", i, "name"), f"no rep works segment '{s.name}'")
+    for i, c in enumerate(plan.channels):
+        known(("channels", i, "segment"), c.segment, segments, "segment")
+        if plan.segment(c.segment).kind == "winback":
+            raise ReferenceProblem(("channels", i, "segment"), f"'{c.segment}' is a win-back pool; "
+                                   "channels feed new_logo or key_accounts segments")
+    horizon_end = plan.horizon.start + dt.timedelta(days=plan.horizon.days)
+    for i, r in enumerate(plan.team.reps):
+        for s in r.segments:
+            known(("team", "reps", i, "segments"), s, segments, "segment")
+        if r.region is not None and regions:
+            known(("team", "reps", i, "region"), r.region, regions, "region")
+        if r.start is not None and r.start >= horizon_end:
+            raise ReferenceProblem(("team", "reps", i, "start"),
+                                   f"{r.start} is after the horizon ends ({horizon_end})")
+    for name in plan.target.by_segment:
+        known(("target", "by_segment", name), name, segments, "segment")
+    for name in plan.target.by_product:
+        known(("target", "by_product", name), name, products, "product")
+    for name in plan.target.by_region:
+        known(("target", "by_region", name), name, regions, "region")
+    for name in plan.marketing.by_product:
+        known(("marketing", "by_product", name), name, products, "product")
+    adds_up(("channels",), [c.budget_share for c in plan.channels])
+    adds_up(("marketing", "by_product"), list(plan.marketing.by_product.values()))

@@ -1,0 +1,125 @@
+"""From replications to the answer: P(hit), its interval, and attainment percentiles.
+
+This builds `summary.json`, the public contract that scripts and later features read:
+
+    {"scenario", "seed", "runs", "target", "metric", "partial",
+     "variants": {NAME: {"runs", "p_hit", "p_hit_ci95", "attainment": {mean, p10, p50, p90},
+                         "by_segment", "by_product", "by_quarter", "by_region", "by_rep",
+                         "kpis"}}}
+
+Keys are only ever added, never renamed or removed. The README documents each one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .runner import RunResults, VariantResults
+
+Z95 = 1.959963984540054
+
+
+def wilson(hits: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion: honest near 0 % and 100 %."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def spread(values: pd.Series | np.ndarray) -> dict[str, float]:
+    """Mean and P10/P50/P90 of a sample."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return {"mean": math.nan, "p10": math.nan, "p50": math.nan, "p90": math.nan}
+    p10, p50, p90 = np.percentile(v, [10, 50, 90])
+    return {"mean": float(v.mean()), "p10": float(p10), "p50": float(p50), "p90": float(p90)}
+
+
+def breakdown(records: pd.DataFrame, dim: str, targets: dict[str, float]) -> dict[str, Any]:
+    """One entry per segment/product/...: the metric's spread, and attainment if targeted."""
+    out: dict[str, Any] = {}
+    prefix = f"{dim}:"
+    for col in [c for c in records.columns if c.startswith(prefix)]:
+        name = col[len(prefix):]
+        values = records[col]
+        entry: dict[str, Any] = {"value": spread(values), "target": targets.get(name)}
+        if name in targets and targets[name] > 0:
+            att = values / targets[name]
+            hits = int((att >= 1).sum())
+            entry["attainment"] = spread(att)
+            entry["p_hit"] = hits / len(values)
+            entry["p_hit_ci95"] = list(wilson(hits, len(values)))
+        out[name] = entry
+    return out
+
+
+def variant_summary(v: VariantResults) -> dict[str, Any]:
+    rec, target = v.records, v.plan.target
+    n = len(rec)
+    hits = int(rec["hit"].sum()) if n else 0
+    quarter_targets = {q: share * target.annual for q, share in target.by_quarter.items()}
+    weekly = v.weekly_mean
+    stage_cols = ["open_lead", "open_intent", "open_negotiation"]
+    stages = weekly[stage_cols].sum()
+    pipeline = float(stages.sum())
+    return {
+        "runs": n,
+        "p_hit": hits / n if n else math.nan,
+        "p_hit_ci95": list(wilson(hits, n)),
+        "attainment": spread(rec["attainment"]) if n else spread([]),
+        "value": spread(rec[target.metric]) if n else spread([]),
+        "metrics": {m: spread(rec[m]) for m in ("bookings", "revenue", "collections", "margin")} if n else {},
+        "by_segment": breakdown(rec, "segment", target.by_segment),
+        "by_product": breakdown(rec, "product", target.by_product),
+        "by_quarter": breakdown(rec, "quarter", quarter_targets),
+        "by_region": breakdown(rec, "region", target.by_region),
+        "by_rep": breakdown(rec, "rep", {}),
+        "kpis": {
+            "leads": spread(rec["leads"]) if n else None,
+            "signed_deals": spread(rec["signed"]) if n else None,
+            "ka_renewal_rate": float(rec["ka_renewed"].sum() / max(1.0, rec["ka_due"].sum())) if n else None,
+            "reps_left": spread(rec["reps_left"]) if n else None,
+            "open_deals_at_end": spread(rec["open_end"]) if n else None,
+            "stage_shares": {c.removeprefix("open_"): float(stages[c] / pipeline) if pipeline else None
+                             for c in stage_cols},
+            "visits_per_week": float(weekly[["visits_ka", "visits_new_logo", "visits_winback"]].sum(axis=1).mean()),
+        },
+        "events_per_replication": v.events / n if n else math.nan,
+    }
+
+
+def build_summary(results: RunResults, scenario: str) -> dict[str, Any]:
+    first = next(iter(results.variants.values()))
+    target = first.plan.target
+    return {
+        "scenario": scenario,
+        "seed": results.seed,
+        "runs": results.runs,
+        "target": target.annual,
+        "metric": target.metric,
+        "partial": results.partial,
+        "seconds": round(results.seconds, 3),
+        "variants": {name: variant_summary(v) for name, v in results.variants.items()},
+    }
+
+
+def jsonable(obj: Any) -> Any:
+    """NaN and infinities become null: JSON has no NaN, and scripts choke on it."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj

@@ -1,0 +1,201 @@
+"""Reps are the scarce resource: every visit, demo and negotiation takes their time.
+
+A rep's capacity is counted in visits per week and changes during the year: new hires
+train with no deals of their own, then work at reduced pace while mentored, and mentors
+give up hours to coach them; reps leave and are replaced after a hiring delay. A
+fixed-capacity `simpy.Resource` cannot express that, so the team is its own pool: each rep
+serves one task at a time, key-account work goes first, a new lead goes to the first free
+rep of its segment, and a deal's later steps wait for the rep who owns it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Callable
+
+import simpy
+
+# on_start(rep, finish_time): the task's owner learns who does it and when the work ends.
+OnStart = Callable[["RepState", float], None]
+Task = tuple  # (priority, seq, effort, on_start, owner): tuples keep the heap cheap
+
+
+class RepState:
+    """One rep during one simulated year."""
+
+    __slots__ = ("index", "name", "level", "segments", "region", "skill", "base_visits",
+                 "capacity_factor", "mentor_load", "busy_until", "queue", "wake_pending",
+                 "active", "joined", "left_at", "successor", "mentor", "mentees",
+                 "busy_days", "visits", "book")
+
+    def __init__(self, index: int, name: str, level: str, segments: frozenset[str],
+                 region: str | None, skill: float, visits_per_week: float):
+        self.index, self.name, self.level = index, name, level
+        self.segments, self.region, self.skill = segments, region, skill
+        self.base_visits = visits_per_week
+        self.capacity_factor = 1.0      # ramp-up: 0 while training, reduced while mentored
+        self.mentor_load = 0.0          # visits per week given to mentees
+        self.busy_until = 0.0
+        self.queue: list[Task] = []
+        self.wake_pending = False
+        self.active = False             # on the team and able to hold deals
+        self.joined = 0.0
+        self.left_at: float | None = None
+        self.successor: RepState | None = None
+        self.mentor: RepState | None = None
+        self.mentees = 0
+        self.busy_days = 0.0            # time spent working, for utilisation
+        self.visits = 0.0               # effort delivered, in visits
+        self.book = 0                   # open deals and accounts owned
+
+    def __repr__(self) -> str:
+        return f"Rep({self.name})"
+
+
+class Team:
+    """The pool of reps with their queues: who does which task, and when."""
+
+    def __init__(self, env: simpy.Environment, segments: list[str], visits_scale: Callable[[], float]):
+        self.env = env
+        self.reps: list[RepState] = []
+        self.shared: dict[str, list[Task]] = {s: [] for s in segments}
+        self.orphans: dict[int, list[Task]] = {}
+        self._seq = itertools.count()
+        self._visits_scale = visits_scale
+        self.events = 0
+
+    # -- capacity ---------------------------------------------------------------------
+    def visits_per_week(self, rep: RepState) -> float:
+        v = rep.base_visits * rep.capacity_factor * self._visits_scale() - rep.mentor_load
+        return v if v > 0 else 0.0
+
+    def can_work(self, rep: RepState) -> bool:
+        return rep.active and self.visits_per_week(rep) > 0
+
+    def headcount(self) -> int:
+        return sum(1 for r in self.reps if r.active)
+
+    def add(self, rep: RepState) -> None:
+        """Put a rep on the roster; they hold no work until they `join`."""
+        self.reps.append(rep)
+
+    def join(self, rep: RepState) -> None:
+        rep.active = True
+        rep.joined = self.env.now
+        rep.busy_until = max(rep.busy_until, self.env.now)
+        self.capacity_changed(rep)
+
+    def capacity_changed(self, rep: RepState) -> None:
+        """Call after a rep's capacity rises, so waiting work is picked up."""
+        if self.can_work(rep) and self._has_work(rep):
+            self._wake(rep)
+
+    # -- tasks ------------------------------------------------------------------------
+    def submit(self, priority: int, effort: float, segment: str, owner: RepState | None,
+               on_start: OnStart) -> None:
+        """Ask for `effort` visits of rep time; `on_start` is told who and when it ends."""
+        seq = next(self._seq)
+        now = self.env.now
+        if owner is not None:
+            while owner.successor is not None:
+                owner = owner.successor
+            task = (priority, seq, effort, on_start, segment)
+            if not owner.active:
+                self.orphans.setdefault(owner.index, []).append(task)
+            elif owner.busy_until <= now and not owner.queue and self.can_work(owner):
+                self._start(owner, task)
+            else:
+                heapq.heappush(owner.queue, task)
+                self._wake(owner)
+            return
+        task = (priority, seq, effort, on_start, segment)
+        idle = None
+        for rep in self.reps:
+            if (rep.active and rep.busy_until <= now and not rep.queue
+                    and (not rep.segments or segment in rep.segments) and self.can_work(rep)):
+                if idle is None or rep.busy_until < idle.busy_until:
+                    idle = rep
+        if idle is not None:
+            self._start(idle, task)
+            return
+        heapq.heappush(self.shared[segment], task)
+        for rep in self.reps:
+            if rep.active and (not rep.segments or segment in rep.segments):
+                self._wake(rep)
+
+    def _start(self, rep: RepState, task: Task) -> None:
+        effort = task[2]
+        duration = effort * 7.0 / self.visits_per_week(rep) if effort else 0.0
+        now = self.env.now
+        rep.busy_until = now + duration
+        rep.busy_days += duration
+        rep.visits += effort
+        task[3](rep, now + duration)
+
+    def _has_work(self, rep: RepState) -> bool:
+        if rep.queue:
+            return True
+        return any(self.shared[s] for s in (rep.segments or self.shared))
+
+    def _wake(self, rep: RepState) -> None:
+        if rep.wake_pending or not self.can_work(rep):
+            return
+        rep.wake_pending = True
+        self.events += 1
+        self.env.timeout(max(0.0, rep.busy_until - self.env.now)).callbacks.append(
+            lambda _e, rep=rep: self._on_wake(rep))
+
+    def _on_wake(self, rep: RepState) -> None:
+        rep.wake_pending = False
+        if not self.can_work(rep):
+            return
+        if rep.busy_until > self.env.now:
+            self._wake(rep)
+            return
+        best, source = (rep.queue[0], rep.queue) if rep.queue else (None, None)
+        for s in (rep.segments or self.shared):
+            q = self.shared[s]
+            if q and (best is None or q[0][:2] < best[:2]):
+                best, source = q[0], q
+        if best is None:
+            return
+        heapq.heappop(source)
+        self._start(rep, best)
+        if self._has_work(rep):
+            self._wake(rep)
+
+    # -- leaving and hand-over ----------------------------------------------------------
+    def leave(self, rep: RepState) -> None:
+        """The rep is gone: their queued work waits for the hand-over."""
+        rep.active = False
+        rep.left_at = self.env.now
+        self.orphans.setdefault(rep.index, []).extend(rep.queue)
+        rep.queue = []
+        if rep.mentor is not None:
+            rep.mentor.mentees -= 1
+
+    def successor_for(self, rep: RepState) -> RepState | None:
+        """The active rep of the same segments with the smallest book takes over."""
+        candidates = [r for r in self.reps if r.active and r is not rep
+                      and (not rep.segments or not r.segments or rep.segments & r.segments)]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda r: (r.level == "new_hire", r.book, r.index))
+
+    def hand_over(self, rep: RepState, successor: RepState) -> None:
+        """Give a leaver's book to a successor; their waiting work moves with it."""
+        rep.successor = successor
+        successor.book += rep.book
+        rep.book = 0
+        for task in self.orphans.pop(rep.index, []):
+            heapq.heappush(successor.queue, task)
+        if successor.queue:
+            self._wake(successor)
+
+
+def holder(rep: RepState | None) -> RepState | None:
+    """Who holds a deal or account now: the rep, or whoever took over their book."""
+    while rep is not None and rep.successor is not None:
+        rep = rep.successor
+    return rep
