@@ -186,6 +186,11 @@ def plan_batches(variants: dict[str, Plan], seed: int, start: int, stop: int, ba
     return out
 
 
+def runner_options(args: object) -> dict:
+    """The runner's keyword arguments taken from parsed command-line options."""
+    return {"workers": getattr(args, "workers", None)}
+
+
 def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
                      workers: int | None = None, batch_size: int | None = None,
                      progress: Progress | None = None,

@@ -23,7 +23,8 @@ from . import __version__
 from .loader import plan_from_document
 from .output import (file_sha256, new_run_folder, point_latest, prepare_out, write_atomic,
                      write_json)
-from .runner import RunResults, run_replications
+from .runner import RunResults, run_replications, runner_options
+from .scenario import variants_to_run
 from .summary import build_summary
 from .terminal import render
 from .yamlio import Document, load_document
@@ -49,7 +50,8 @@ def execute(manifest: dict[str, Any], plan, args: argparse.Namespace) -> int:
     else:
         folder = new_run_folder(args.results, scenario, json.dumps(manifest["files"]))
     with progress_bar(enabled=not args.quiet and sys.stderr.isatty(), total=runs) as progress:
-        results = run_replications({"plan": plan}, runs, seed, workers=args.workers, progress=progress)
+        results = run_replications(variants_to_run(plan, args), runs, seed, progress=progress,
+                                   **runner_options(args))
     summary = build_summary(results, scenario)
     save_run(folder, results, summary, manifest)
     if not args.out:

@@ -1,0 +1,50 @@
+"""Small plans built in code for tests: a minimal valid plan, changed by deep overrides."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from simulate.loader import plan_from_document
+from simulate.plan import Plan
+from simulate.yamlio import Document
+
+
+def minimal_plan_data() -> dict[str, Any]:
+    """One product, one new-logo segment fed by one channel, one rep with ample capacity."""
+    return {
+        "name": "test",
+        "seed": 1,
+        "runs": 100,
+        "horizon": {"start": "2027-01-01", "years": 1},
+        "target": {"annual": 100_000},
+        "products": [{"name": "p", "portfolio": "star", "price": 1000, "margin": "50%"}],
+        "segments": [{
+            "name": "SMB", "kind": "new_logo", "mix": {"p": 1.0},
+            "funnel": {
+                "lead": {"advance": 0.6, "time": 5, "effort": 0},
+                "intent": {"advance": 0.5, "time": 5, "effort": 0},
+                "negotiation": {"advance": 0.5, "time": 5, "effort": 0},
+                "units": 10,
+            },
+        }],
+        "marketing": {"budget": 100_000},
+        "channels": [{"name": "web", "segment": "SMB", "budget_share": 1.0, "leads_per_year": 100}],
+        "team": {"reps": [{"name": "A", "visits_per_week": 50}], "attrition_per_year": 0},
+        "collections": {"share": 1.0, "delay": 0},
+    }
+
+
+def merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = merge(base[k], v) if k in base else v
+        return out
+    return copy.deepcopy(over)
+
+
+def make_plan(overrides: dict[str, Any] | None = None, data: dict[str, Any] | None = None) -> Plan:
+    """A validated plan: `data` (default: the minimal plan) deep-merged with `overrides`."""
+    d = merge(data or minimal_plan_data(), overrides or {})
+    return plan_from_document(Document(d, {}, ("<test>",)))
