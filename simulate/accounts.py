@@ -29,7 +29,7 @@ class Account:
     """One key account and its renewal."""
 
     __slots__ = ("index", "value", "product", "renewal_day", "owner", "visit_days",
-                 "talks_done", "u_renew", "lost_rep")
+                 "talks_done", "u_renew", "lost_rep", "industry")
 
     def __init__(self, index: int, value: float, product: int, renewal_day: float, u_renew: float):
         self.index, self.value, self.product = index, value, product
@@ -38,6 +38,7 @@ class Account:
         self.visit_days: list[float] = []
         self.talks_done = False
         self.lost_rep = False   # its rep left during the year
+        self.industry: str | None = None
 
 
 class KeyAccountBook:
@@ -62,6 +63,12 @@ class KeyAccountBook:
         u_renew = stream(world.root, f"renewals/{segment.name}").random(n)
         self.accounts = [Account(i, float(values[i]), mix[picks[i]][0], float(days[i]), float(u_renew[i]))
                          for i in range(n)]
+        if segment.industries:
+            names = list(segment.industries)
+            cdf = np.cumsum(list(segment.industries.values()))
+            for acc, u in zip(self.accounts, rng.random(n).tolist()):
+                i = int(np.searchsorted(cdf, u, side="right"))
+                acc.industry = names[i] if i < len(names) else None
 
     def start(self, owners: list["RepState"]) -> None:
         """Hand the book out round-robin and put visits and renewals in the calendar."""
@@ -119,7 +126,10 @@ class KeyAccountBook:
             if lev.renewal_floor_after_rep_left is not None:
                 after = max(after, lev.renewal_floor_after_rep_left)
             p = min(p, after)
-        return min(1.0, p * lev.renewal.get(self.segment.name, 1.0))
+        p *= lev.renewal_factor(self.segment.name, self.world.product_names[acc.product])
+        if acc.industry is not None:
+            p *= lev.industry_demand.get(acc.industry, 1.0)
+        return min(1.0, p)
 
     def _renew(self, acc: Account) -> None:
         world = self.world
@@ -128,9 +138,9 @@ class KeyAccountBook:
             world.ledger.counts["ka_renewed"] += 1
             product = world.plan.products[acc.product]
             list_value = acc.value * (1.0 + self.spec.renewal_uplift)
-            value = list_value * world.levers.price_factor(product.name)
+            value = list_value * world.levers.price_factor(self.segment.name, product.name)
             world.record_booking(value, list_value * (1.0 - product.margin), self.segment_index,
-                                 acc.product, holder(acc.owner), -1)
+                                 acc.product, holder(acc.owner), -1, 0.0)
 
     def rep_left(self, rep: "RepState") -> None:
         for acc in self.accounts:
@@ -180,8 +190,8 @@ class WinBackCampaign:
             world.ledger.counts["winback_won"] += 1
             p = world.plan.products[product]
             list_value = units * p.price
-            value = list_value * (1.0 - spec.offer_discount) * world.levers.price_factor(p.name)
+            value = list_value * (1.0 - spec.offer_discount) * world.levers.price_factor(self.segment.name, p.name)
             world.at(finish - world.env.now,
-                     lambda: world.record_booking(value, list_value * (1.0 - p.margin),
-                                                  self.segment_index, product, rep, -1))
+                     lambda: world.record_booking(value, list_value * (1.0 - p.margin), self.segment_index,
+                                                  product, rep, -1, world.delivery_days(product)))
 

@@ -29,11 +29,12 @@ _EXITED = (K["exited_lead"], K["exited_intent"], K["exited_negotiation"])
 class Deal:
     """One lead on its way through the funnel."""
 
-    __slots__ = ("flow", "stage", "rep", "u", "times", "units", "product")
+    __slots__ = ("flow", "stage", "rep", "u", "times", "units", "product", "delivery")
 
     def __init__(self, flow: "ChannelFlow", u: list[float], times: list[float], units: float, product: int):
         self.flow, self.stage, self.rep = flow, 0, None
         self.u, self.times, self.units, self.product = u, times, units, product
+        self.delivery = 0.0
 
 
 class ChannelFlow:
@@ -62,7 +63,7 @@ class ChannelFlow:
         lev = self.world.levers
         spend = lev.spend(c.name)
         rate = c.leads_per_year / 365.0 * (spend ** c.spend_elasticity if spend > 0 else 0.0)
-        rate *= lev.demand.get(self.segment.name, 1.0)
+        rate *= lev.demand.get(self.segment.name, 1.0) * self.world.industry_factor(self.segment)
         if c.seasonality:
             month = self.world.month_of(day)
             rate *= 12.0 * c.seasonality[month] / sum(c.seasonality)
@@ -115,21 +116,33 @@ class ChannelFlow:
         self.world.at(delay, lambda: self._decide(deal))
 
     def _decide(self, deal: Deal) -> None:
-        """The customer answers: advance, lose, or stall for another stage time."""
+        """The customer answers: advance, lose, or stall for another stage time.
+
+        In negotiation, levers (a competitor's price cut, training...) scale the win rate;
+        of the wins a lever takes away, the `stall` share stalls instead of being lost.
+        """
         world, k = self.world, deal.stage
         stage = self.stages[k]
         p_advance = stage.advance
+        p_lost = stage.lost_probability
         if k == 0:
-            p_advance *= self.channel.quality
+            p_advance = min(1.0, p_advance * self.channel.quality)
+            p_lost = min(p_lost, 1.0 - p_advance)
         if k == 2:
             rep = holder(deal.rep)
-            p_advance *= world.levers.win_multiplier(self.segment.name, world.product_names[deal.product])
-            p_advance *= rep.skill if rep is not None else 1.0
-        p_advance = min(p_advance, 1.0)
-        p_lost = min(stage.lost_probability, 1.0 - p_advance)
+            base = min(1.0, p_advance * (rep.skill if rep is not None else 1.0))
+            product = world.product_names[deal.product]
+            p_advance = min(1.0, base * world.levers.win_multiplier(self.segment.name, product))
+            forgone = max(0.0, base - p_advance)
+            stall = world.levers.stall(self.segment.name, product)
+            p_lost = min(1.0 - p_advance, p_lost - (base - stage.advance) + forgone * (1.0 - stall))
+            p_lost = max(0.0, p_lost)
         u = deal.u[k]
         ledger = world.ledger
         if u < p_advance:
+            if k == 2 and self._lost_to_late_delivery(deal):
+                self._lose(deal)
+                return
             ledger.week[_ADVANCED[k]] += 1
             ledger.week[_EXITED[k]] += 1
             ledger.open[k] -= 1
@@ -140,25 +153,40 @@ class ChannelFlow:
             ledger.open[k + 1] += 1
             self._work_on(deal)
         elif u < p_advance + p_lost:
-            ledger.week[_EXITED[k]] += 1
-            ledger.open[k] -= 1
-            ledger.counts["lost"] += 1
-            self._release(deal)
+            self._lose(deal)
         else:
             deal.u[k] = self._misc()
             world.at(deal.times[k], lambda: self._decide(deal))
+
+    def _lose(self, deal: Deal) -> None:
+        ledger = self.world.ledger
+        ledger.week[_EXITED[deal.stage]] += 1
+        ledger.open[deal.stage] -= 1
+        ledger.counts["lost"] += 1
+        self._release(deal)
+
+    def _lost_to_late_delivery(self, deal: Deal) -> bool:
+        """The customer walks away when delivery would exceed their tolerance (some do)."""
+        world = self.world
+        deal.delivery = world.delivery_days(deal.product)
+        tolerance = world.levers.delivery_tolerance.get(self.segment.name)
+        if tolerance is None or deal.delivery <= tolerance:
+            return False
+        if self._misc() < world.levers.late_lost_share.get(self.segment.name, 0.0):
+            world.ledger.counts["lost_late_delivery"] += 1
+            return True
+        return False
 
     def _sign(self, deal: Deal) -> None:
         world = self.world
         product = world.plan.products[deal.product]
         list_value = deal.units * product.price
-        value = (list_value * world.levers.price_factor(product.name)
+        value = (list_value * world.levers.price_factor(self.segment.name, product.name)
                  * (1.0 + world.levers.bundle_uplift.get(self.segment.name, 0.0)))
-        rep = holder(deal.rep)
         world.ledger.counts["signed"] += 1
         world.ledger.week[K["signed_week"]] += 1
         world.record_booking(value, list_value * (1.0 - product.margin), self.segment_index,
-                             deal.product, rep, self.index)
+                             deal.product, holder(deal.rep), self.index, deal.delivery)
         self._release(deal)
 
     def _release(self, deal: Deal) -> None:

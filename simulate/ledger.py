@@ -70,8 +70,10 @@ class Ledger:
         self.bookings: list[Booking] = []
         self.bookings_total = 0.0
         self.collections_total = 0.0
-        self.counts = {"leads": 0, "signed": 0, "lost": 0, "ka_due": 0, "ka_renewed": 0,
-                       "winback_calls": 0, "winback_won": 0, "reps_left": 0, "hires": 0}
+        self.counts = {"leads": 0, "signed": 0, "lost": 0, "lost_late_delivery": 0, "ka_due": 0,
+                       "ka_renewed": 0, "winback_calls": 0, "winback_won": 0, "reps_left": 0,
+                       "hires": 0}
+        self.shock_log: list[tuple[float, str, str, float, str]] = []
 
     def book(self, b: Booking) -> None:
         self.bookings.append(b)

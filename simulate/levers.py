@@ -13,24 +13,44 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Levers:
-    """Current multipliers and offsets; keys are segment, product or channel names."""
+    """Current multipliers and offsets. Keys (segment, product) accept "*" as a wildcard."""
 
-    win_rate: dict[tuple[str, str], float] = field(default_factory=dict)   # (segment, product) -> x
-    price: dict[str, float] = field(default_factory=dict)                  # product -> price factor
-    bundle_uplift: dict[str, float] = field(default_factory=dict)          # segment -> +order value
-    channel_spend: dict[str, float] = field(default_factory=dict)          # channel -> share of plan
-    demand: dict[str, float] = field(default_factory=dict)                 # segment -> lead demand
-    renewal: dict[str, float] = field(default_factory=dict)                # segment -> renewal factor
-    delivery_extra_days: dict[str, float] = field(default_factory=dict)    # product -> +days
-    visits_scale: float = 1.0                                              # all reps' pace
-    renewal_floor_after_rep_left: float | None = None                      # hand-over team
+    win_rate: dict[tuple[str, str], float] = field(default_factory=dict)     # x negotiation win rate
+    stall_share: dict[tuple[str, str], float] = field(default_factory=dict)  # forgone wins that stall
+    price: dict[tuple[str, str], float] = field(default_factory=dict)        # x price realised
+    renewal: dict[tuple[str, str], float] = field(default_factory=dict)      # x renewal probability
+    bundle_uplift: dict[str, float] = field(default_factory=dict)            # segment -> +order value
+    channel_spend: dict[str, float] = field(default_factory=dict)            # channel -> share of plan
+    demand: dict[str, float] = field(default_factory=dict)                   # segment -> x leads
+    industry_demand: dict[str, float] = field(default_factory=dict)          # industry -> x demand
+    delivery_extra_days: dict[str, float] = field(default_factory=dict)      # product -> +days
+    delivery_cap_days: dict[str, float] = field(default_factory=dict)        # product -> max days
+    delivery_tolerance: dict[str, float] = field(default_factory=dict)       # segment -> days
+    late_lost_share: dict[str, float] = field(default_factory=dict)          # segment -> share lost
+    visits_scale: float = 1.0                                                # all reps' pace
+    renewal_floor_after_rep_left: float | None = None                        # hand-over team
+
+    @staticmethod
+    def _lookup(table: dict[tuple[str, str], float], segment: str, product: str) -> float:
+        if not table:
+            return 1.0
+        return (table.get((segment, product), 1.0) * table.get((segment, "*"), 1.0)
+                * table.get(("*", product), 1.0))
 
     def win_multiplier(self, segment: str, product: str) -> float:
-        return (self.win_rate.get((segment, product), 1.0) * self.win_rate.get((segment, "*"), 1.0)
-                * self.win_rate.get(("*", product), 1.0))
+        return self._lookup(self.win_rate, segment, product)
 
-    def price_factor(self, product: str) -> float:
-        return self.price.get(product, 1.0)
+    def price_factor(self, segment: str, product: str) -> float:
+        return self._lookup(self.price, segment, product)
+
+    def renewal_factor(self, segment: str, product: str) -> float:
+        return self._lookup(self.renewal, segment, product)
+
+    def stall(self, segment: str, product: str) -> float:
+        if not self.stall_share:
+            return 0.0
+        return min(1.0, self.stall_share.get((segment, product), 0.0) + self.stall_share.get((segment, "*"), 0.0)
+                   + self.stall_share.get(("*", product), 0.0))
 
     def spend(self, channel: str) -> float:
         return self.channel_spend.get(channel, 1.0)

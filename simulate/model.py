@@ -3,8 +3,8 @@
 `simulate_year(plan, seed, replication)` is a pure function: it reads no file, prints
 nothing and touches no global random state. It builds the team, the key-account book, the
 win-back campaign and one lead flow per channel, runs the clock to the horizon, and returns
-the ledger's flat record and weekly KPIs. Hooks (`on_week`, `on_review`) let shocks and the
-playbook act on the clock without the model knowing about them.
+the ledger's flat record and weekly KPIs. Shocks move the model's levers on the clock; hooks
+(`on_week`, `on_event`) let the playbook observe and act without the model knowing rules.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from .ledger import Booking, Ledger, ReplicationResult
 from .levers import Levers
 from .plan import Plan, Rep, Segment
 from .streams import Draws, Uniforms, replication_seed, stream
-from .team import RepState, Team
+from .shocks import ShockRun
+from .team import RepState, Team, holder
 
 MONTH_DAYS = 365.0 / 12
 
@@ -45,7 +46,9 @@ class World:
         self._collection_delay = Draws(plan.collections.delay, stream(self.root, "collection-delay"))
         self._delivery = [Draws(p.delivery_days, stream(self.root, f"delivery/{p.name}"))
                           for p in plan.products]
+        self.conditions: dict[str, float] = {}      # what a manager can observe of the market
         self.on_week: list[Callable[[int], None]] = []
+        self.on_event: list[Callable[[str, dict], None]] = []
 
     def at(self, delay: float, action: Callable[[], None]) -> None:
         """Run `action` after `delay` days (one SimPy event, no process)."""
@@ -61,12 +64,34 @@ class World:
     def product_mix(self, segment: Segment) -> list[tuple[int, float]]:
         return [(self.product_names.index(p), w) for p, w in segment.mix.items() if w > 0]
 
+    def delivery_days(self, product: int) -> float:
+        """Days from signature to delivery: the product's own time, plus delays, within caps."""
+        name = self.product_names[product]
+        days = self._delivery[product]() + self.levers.delivery_extra_days.get(name, 0.0)
+        return min(days, self.levers.delivery_cap_days.get(name, days))
+
+    def industry_factor(self, segment: Segment) -> float:
+        """Demand left in a segment after industry shocks: shares weighted by their levers."""
+        if not segment.industries or not self.levers.industry_demand:
+            return 1.0
+        shares = segment.industries
+        return 1.0 - sum(w * (1.0 - self.levers.industry_demand.get(i, 1.0)) for i, w in shares.items())
+
+    def shock_started(self, name: str, kind: str, size: float) -> None:
+        self.ledger.shock_log.append((self.env.now, name, kind, size, "start"))
+        for hook in self.on_event:
+            hook("shock_started", {"shock": name, "type": kind, "size": size})
+
+    def shock_ended(self, name: str, kind: str) -> None:
+        self.ledger.shock_log.append((self.env.now, name, kind, 0.0, "end"))
+        for hook in self.on_event:
+            hook("shock_ended", {"shock": name, "type": kind})
+
     def record_booking(self, value: float, cost: float, segment: int, product: int,
-                       rep: RepState | None, channel: int) -> None:
+                       rep: RepState | None, channel: int, delivery: float) -> None:
         """A deal is signed now: book it, schedule delivery and the invoice's collection."""
         now = self.env.now
-        p = self.plan.products[product]
-        delivered = now + self._delivery[product]() + self.levers.delivery_extra_days.get(p.name, 0.0)
+        delivered = now + delivery
         collected = math.inf
         if self._money() < self.plan.collections.share:
             collected = delivered + self._collection_delay()
@@ -88,6 +113,7 @@ class SalesYear:
         self.flows = [ChannelFlow(world, c, i) for i, c in enumerate(plan.channels)]
         self.books = [KeyAccountBook(world, s) for s in plan.segments if s.kind == "key_accounts"]
         self.campaigns = [WinBackCampaign(world, s) for s in plan.segments if s.kind == "winback"]
+        self.shocks = [ShockRun(self, s, i) for i, s in enumerate(plan.shocks)]
         self.vacancies = 0
         self._week = 0
 
@@ -99,8 +125,12 @@ class SalesYear:
             book.start(self._holders(book.segment.name))
         for campaign in self.campaigns:
             campaign.start()
+        for shock in self.shocks:
+            shock.schedule()
         self._tick()
         world.env.run(until=world.horizon)
+        if self._week < world.ledger.weeks:   # the tick due at the horizon never runs
+            self._close_week()                # (SimPy stops first): close the last week here
         return world.ledger.result(self.rep_names, world.events + world.team.events)
 
     # -- the weekly clock --------------------------------------------------------------
@@ -108,8 +138,7 @@ class SalesYear:
         world = self.world
         now = world.env.now
         if now > 0:
-            ramping = sum(1 for r in world.team.reps if r.active and r.capacity_factor < 1)
-            world.ledger.close_week(self._week, world.team.headcount(), ramping, self.vacancies, now)
+            self._close_week()
             for hook in world.on_week:
                 hook(self._week)
             self._week += 1
@@ -119,6 +148,13 @@ class SalesYear:
         for flow in self.flows:
             flow.schedule_week(now, length)
         world.at(length, self._tick)
+
+    def _close_week(self) -> None:
+        """Write this week's KPI row: the flows so far, the stage counts and headcount now."""
+        world = self.world
+        ramping = sum(1 for r in world.team.reps if r.active and r.capacity_factor < 1)
+        world.ledger.close_week(self._week, world.team.headcount(), ramping, self.vacancies,
+                                world.env.now)
 
     # -- people -------------------------------------------------------------------------
     def _start_day(self, spec: Rep) -> float:
@@ -154,7 +190,7 @@ class SalesYear:
         if t.attrition_per_year > 0:
             stay = -math.log1p(-self._people()) / t.attrition_per_year * 365.0
             if world.env.now + stay < world.horizon:
-                world.at(stay, lambda: self._leave(rep))
+                world.at(stay, lambda: self.leave(rep))
 
     def _ramp(self, rep: RepState, factor: float) -> None:
         if not rep.active:
@@ -182,7 +218,11 @@ class SalesYear:
             mentor.mentor_load = max(0.0, mentor.mentor_load - self.team_spec.mentoring_visits_per_week)
             self.world.team.capacity_changed(mentor)
 
-    def _leave(self, rep: RepState) -> None:
+    def book_value(self, rep: RepState) -> float:
+        """A rep's book: the contract value of the key accounts they hold."""
+        return sum(acc.value for book in self.books for acc in book.accounts if holder(acc.owner) is rep)
+
+    def leave(self, rep: RepState) -> None:
         """A rep resigns: their book waits for a hand-over, and a vacancy opens."""
         world = self.world
         if not rep.active:
@@ -193,6 +233,8 @@ class SalesYear:
         world.ledger.counts["reps_left"] += 1
         for book in self.books:
             book.rep_left(rep)
+        for hook in world.on_event:
+            hook("rep_left", {"rep": rep.name})
         self.vacancies += 1
         world.at(self.team_spec.handover_days, lambda: self._hand_over(rep))
         world.at(self.team_spec.hiring_delay, lambda: self._replace(rep))

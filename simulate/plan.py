@@ -8,78 +8,19 @@ This module is pure data. The loader turns a YAML document into a `Plan`; the mo
 from __future__ import annotations
 
 import datetime as dt
-import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
-                      WithJsonSchema, model_validator)
+from pydantic import BeforeValidator, Field, model_validator
 
 from . import quantities as q
-from .distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distribution
+from .distributions import parse_distribution
+from .plan_types import (Count, CountDist, Date, Days, DaysDist, Fraction, Growth, Model, Money,
+                         MoneyDist, NonNegative, PositiveNumber, ReferenceProblem, number)
+from .shocks import Shock, check_shocks
 
-
-def _fraction(value: Any) -> float:
-    x = q.parse_fraction(value)
-    if not 0.0 <= x <= 1.0:
-        hint = f" (did you mean {x:g}%?)" if 1 < x <= 100 else ""
-        raise ValueError(f"expected a fraction in [0, 1] or a percentage, got {value!r}{hint}")
-    return x
-
-
-def _finite(x: float) -> float:
-    if not math.isfinite(x):
-        raise ValueError(f"expected a finite number, got {x!r}")
-    return x
-
-
-def _nonnegative(x: float) -> float:
-    if x < 0:
-        raise ValueError(f"expected a value >= 0, got {x:g}")
-    return x
-
-
-def _positive(x: float) -> float:
-    if not x > 0:
-        raise ValueError(f"expected a value > 0, got {x:g}")
-    return x
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, got {value!r}")
-    return _finite(float(value))
-
-
-_NUMBER_OR_TEXT = {"type": ["number", "string"]}
-Fraction = Annotated[float, BeforeValidator(_fraction),
-                     WithJsonSchema({**_NUMBER_OR_TEXT, "description": "0.2 or '20%'"})]
-Money = Annotated[float, BeforeValidator(lambda v: _nonnegative(q.parse_money(v))),
-                  WithJsonSchema({**_NUMBER_OR_TEXT, "description": "1200, '60k', '1.2M'"})]
-Days = Annotated[float, BeforeValidator(lambda v: _nonnegative(q.parse_days(v))),
-                 WithJsonSchema({**_NUMBER_OR_TEXT, "description": "days: 14, '14d', '6w', '3mo', '1y'"})]
-Count = Annotated[float, BeforeValidator(lambda v: _nonnegative(q.parse_count(v))),
-                  WithJsonSchema({**_NUMBER_OR_TEXT, "description": "a count: 20, '1.2k'"})]
-Growth = Annotated[float, BeforeValidator(lambda v: _finite(q.parse_fraction(v))),
-                   Field(ge=-1, le=100), WithJsonSchema({**_NUMBER_OR_TEXT, "description": "+40% or -20%"})]
-Growth = Annotated[float, BeforeValidator(lambda v: _finite(q.parse_fraction(v))),
-                   Field(ge=-1, le=100), WithJsonSchema({**_NUMBER_OR_TEXT, "description": "+40% or -20%"})]
-PositiveNumber = Annotated[float, BeforeValidator(_number), AfterValidator(_positive)]
-Number = Annotated[float, BeforeValidator(_number)]
-Date = Annotated[dt.date, BeforeValidator(lambda v: q.parse_date(v)),
-                 WithJsonSchema({"type": "string", "format": "date"})]
-DaysDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, q.parse_days)),
-                     WithJsonSchema(DISTRIBUTION_JSON_SCHEMA)]
-CountDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, q.parse_count)),
-                      WithJsonSchema(DISTRIBUTION_JSON_SCHEMA)]
-MoneyDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, q.parse_money)),
-                      WithJsonSchema(DISTRIBUTION_JSON_SCHEMA)]
 
 STAGES = ("lead", "intent", "negotiation")
 METRICS = ("bookings", "revenue", "collections", "margin")
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
 
 class Horizon(Model):
@@ -141,7 +82,7 @@ class Stage(Model):
     advance: Fraction
     lost: Fraction | None = None
     time: DaysDist
-    effort: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)] = 1.0
+    effort: NonNegative = 1.0
 
     @property
     def lost_probability(self) -> float:
@@ -177,18 +118,18 @@ class KeyAccounts(Model):
     renewal_without_visits: Fraction
     renewal_with_full_visits: Fraction
     renewal_after_rep_left: Fraction
-    visits_per_quarter: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)] = 4
-    visit_effort: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)] = 1
+    visits_per_quarter: NonNegative = 4
+    visit_effort: NonNegative = 1
     talks_open: Days = 91.25
-    renewal_effort: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)] = 2
+    renewal_effort: NonNegative = 2
 
 
 class WinBack(Model):
     """Churned customers (> 2 years' tenure) called back with a come-back offer."""
 
     pool: Annotated[int, Field(ge=0, le=1_000_000)]
-    calls_per_month: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)]
-    call_effort: Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)] = 0.5
+    calls_per_month: NonNegative
+    call_effort: NonNegative = 0.5
     win_probability: Fraction
     offer_discount: Fraction = 0.0
     units: CountDist
@@ -203,9 +144,13 @@ class Segment(Model):
     funnel: Funnel | None = None
     accounts: KeyAccounts | None = None
     winback: WinBack | None = None
+    industries: dict[str, Fraction] = Field(default={}, description=(
+        "share of the segment's leads and key accounts by industry; the rest is 'other'"))
 
     @model_validator(mode="after")
     def _parts_match_kind(self) -> "Segment":
+        if sum(self.industries.values()) > 1 + 1e-6:
+            raise ValueError(f"industries: shares add up to {sum(self.industries.values()):.1%}, more than 100%")
         if abs(sum(self.mix.values()) - 1) > 1e-6:
             raise ValueError(f"mix: product shares must add up to 100%, got {sum(self.mix.values()):.1%}")
         if self.kind == "key_accounts" and self.accounts is None:
@@ -228,9 +173,9 @@ class Channel(Model):
     segment: str
     budget_share: Fraction
     leads_per_year: Count
-    spend_elasticity: Annotated[float, BeforeValidator(_number), Field(gt=0, le=1)] = 0.7
-    quality: Annotated[float, BeforeValidator(_number), Field(gt=0, le=5)] = 1.0
-    seasonality: list[Annotated[float, BeforeValidator(_number), AfterValidator(_nonnegative)]] = []
+    spend_elasticity: Annotated[float, BeforeValidator(number), Field(gt=0, le=1)] = 0.7
+    quality: Annotated[float, BeforeValidator(number), Field(gt=0, le=5)] = 1.0
+    seasonality: list[NonNegative] = []
 
     @model_validator(mode="after")
     def _twelve_months(self) -> "Channel":
@@ -252,8 +197,8 @@ class Rep(Model):
     name: str
     level: Literal["new_hire", "core", "reserve"] = "core"
     start: Date | None = None
-    visits_per_week: Annotated[float, BeforeValidator(_number), Field(ge=0, le=100)] = 7
-    skill: Annotated[float, BeforeValidator(_number), Field(gt=0, le=3)] = 1.0
+    visits_per_week: Annotated[float, BeforeValidator(number), Field(ge=0, le=100)] = 7
+    skill: Annotated[float, BeforeValidator(number), Field(gt=0, le=3)] = 1.0
     segments: list[str] = []
     region: str | None = None
 
@@ -264,10 +209,10 @@ class Team(Model):
     reps: list[Rep] = Field(min_length=1)
     attrition_per_year: Fraction = 0.15
     hiring_delay: Days = 60
-    training_months: Annotated[float, BeforeValidator(_number), Field(ge=0, le=24)] = 3
-    mentored_months: Annotated[float, BeforeValidator(_number), Field(ge=0, le=24)] = 3
+    training_months: Annotated[float, BeforeValidator(number), Field(ge=0, le=24)] = 3
+    mentored_months: Annotated[float, BeforeValidator(number), Field(ge=0, le=24)] = 3
     mentored_capacity: Fraction = 0.4
-    mentoring_visits_per_week: Annotated[float, BeforeValidator(_number), Field(ge=0, le=20)] = 1
+    mentoring_visits_per_week: Annotated[float, BeforeValidator(number), Field(ge=0, le=20)] = 1
     mentees_per_mentor: Annotated[int, Field(ge=1, le=10)] = 2
     handover_days: Days = 30
 
@@ -293,10 +238,12 @@ class Plan(Model):
     marketing: Marketing
     team: Team
     collections: Collections = Collections()
+    shocks: list[Shock] = []
 
     @model_validator(mode="after")
     def _references(self) -> "Plan":
         check_references(self)
+        check_shocks(self)
         return self
 
     def product(self, name: str) -> Product:
@@ -304,14 +251,6 @@ class Plan(Model):
 
     def segment(self, name: str) -> Segment:
         return next(s for s in self.segments if s.name == name)
-
-
-class ReferenceProblem(ValueError):
-    """A cross-reference error, carrying the path of the offending value for the loader."""
-
-    def __init__(self, path: tuple, message: str):
-        self.path = path
-        super().__init__(message)
 
 
 def check_references(plan: Plan) -> None:

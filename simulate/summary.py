@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .paired import paired_mean, paired_proportion
 from .runner import RunResults, VariantResults
+from .scenario import BASELINE, is_companion
 
 Z95 = 1.959963984540054
 
@@ -96,10 +98,32 @@ def variant_summary(v: VariantResults) -> dict[str, Any]:
     }
 
 
-def build_summary(results: RunResults, scenario: str) -> dict[str, Any]:
-    first = next(iter(results.variants.values()))
-    target = first.plan.target
+def impact(shocked: VariantResults, base: VariantResults) -> dict[str, Any]:
+    """The shocks' effect: the same worlds with and without them (paired differences)."""
+    both = shocked.records.index.intersection(base.records.index)
+    s, b = shocked.records.loc[both], base.records.loc[both]
+    d_hit, ci_hit = paired_proportion(s["hit"].to_numpy(), b["hit"].to_numpy())
+    d_att, ci_att = paired_mean(s["attainment"].to_numpy(), b["attainment"].to_numpy())
     return {
+        "against": "baseline",
+        "runs": len(both),
+        "p_hit_baseline": float(b["hit"].mean()),
+        "attainment_p50_baseline": float(b["attainment"].median()),
+        "attainment_mean_baseline": float(b["attainment"].mean()),
+        "p_hit_diff": d_hit,
+        "p_hit_diff_ci95": list(ci_hit),
+        "attainment_mean_diff": d_att,
+        "attainment_mean_diff_ci95": list(ci_att),
+        "attainment_p50_diff": float(s["attainment"].median() - b["attainment"].median()),
+    }
+
+
+def build_summary(results: RunResults, scenario: str) -> dict[str, Any]:
+    own = {n: v for n, v in results.variants.items() if not is_companion(n)}
+    first = next(iter(own.values()))
+    target = first.plan.target
+    variants = {name: variant_summary(v) for name, v in own.items()}
+    summary: dict[str, Any] = {
         "scenario": scenario,
         "seed": results.seed,
         "runs": results.runs,
@@ -107,8 +131,24 @@ def build_summary(results: RunResults, scenario: str) -> dict[str, Any]:
         "metric": target.metric,
         "partial": results.partial,
         "seconds": round(results.seconds, 3),
-        "variants": {name: variant_summary(v) for name, v in results.variants.items()},
+        "variants": variants,
     }
+    if first.plan.shocks:
+        summary["shocks"] = [describe_shock(s) for s in first.plan.shocks]
+    if BASELINE in results.variants:
+        for name, v in own.items():
+            variants[name]["impact"] = impact(v, results.variants[BASELINE])
+    return summary
+
+
+def describe_shock(shock: Any) -> dict[str, Any]:
+    """One line a manager can read: what hits, how hard, when, how likely."""
+    size = getattr(shock, "size", None)
+    return {"name": shock.label(), "type": shock.type,
+            "size": size.describe() if size is not None else None,
+            "start": shock.start, "probability": shock.probability,
+            "duration": shock.duration.describe() if shock.duration is not None else None,
+            "description": shock.note or shock.type.replace("_", " ")}
 
 
 def jsonable(obj: Any) -> Any:
