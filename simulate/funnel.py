@@ -52,6 +52,8 @@ class ChannelFlow:
         self._fates = stream(world.root, f"fates/{channel.name}")
         self._misc = Uniforms(stream(world.root, f"stalls/{channel.name}"))
         self._block: list[tuple] = []
+        self.leads_seen = 0         # observed this year, for "the channel that converts best"
+        self.signed_seen = 0
         mix = world.product_mix(self.segment)
         self._mix_products = [p for p, _ in mix]
         self._mix_cdf = np.cumsum([w for _, w in mix]).tolist()
@@ -61,9 +63,10 @@ class ChannelFlow:
         """Planned lead rate, bent by spend (diminishing returns), demand and season."""
         c = self.channel
         lev = self.world.levers
-        spend = lev.spend(c.name)
+        spend = lev.spend(c.name) * lev.spend_scale
         rate = c.leads_per_year / 365.0 * (spend ** c.spend_elasticity if spend > 0 else 0.0)
-        rate *= lev.demand.get(self.segment.name, 1.0) * self.world.industry_factor(self.segment)
+        rate *= lev.demand.get(self.segment.name, 1.0) * lev.lead_boost.get(self.segment.name, 1.0)
+        rate *= self.world.industry_factor(self.segment)
         if c.seasonality:
             month = self.world.month_of(day)
             rate *= 12.0 * c.seasonality[month] / sum(c.seasonality)
@@ -93,7 +96,12 @@ class ChannelFlow:
 
     def _arrive(self) -> None:
         u, times, units, pick = self._next_fate()
-        deal = Deal(self, u, times, max(units, 0.0), self._mix_products[min(pick, len(self._mix_products) - 1)])
+        product = self._mix_products[min(pick, len(self._mix_products) - 1)]
+        demand = self.world.levers.product_demand
+        if demand and self._misc() >= demand.get(self.world.product_names[product], 1.0):
+            return      # marketing for this product stopped: this lead never comes
+        deal = Deal(self, u, times, max(units, 0.0), product)
+        self.leads_seen += 1
         ledger = self.world.ledger
         ledger.counts["leads"] += 1
         ledger.week[K["leads_week"]] += 1
@@ -112,7 +120,8 @@ class ChannelFlow:
             rep.book += 1
         self.world.ledger.week[K["visits_ka"] if self.priority == 0 else K["visits_new_logo"]] += \
             self.stages[deal.stage].effort
-        delay = finish - self.world.env.now + deal.times[deal.stage]
+        delay = finish - self.world.env.now + deal.times[deal.stage] * \
+            self.world.levers.stage_time.get((self.segment.name, deal.stage), 1.0)
         self.world.at(delay, lambda: self._decide(deal))
 
     def _decide(self, deal: Deal) -> None:
@@ -130,7 +139,8 @@ class ChannelFlow:
             p_lost = min(p_lost, 1.0 - p_advance)
         if k == 2:
             rep = holder(deal.rep)
-            base = min(1.0, p_advance * (rep.skill if rep is not None else 1.0))
+            skill = rep.skill * world.levers.skill.get(rep.level, 1.0) if rep is not None else 1.0
+            base = min(1.0, p_advance * skill)
             product = world.product_names[deal.product]
             p_advance = min(1.0, base * world.levers.win_multiplier(self.segment.name, product))
             forgone = max(0.0, base - p_advance)
@@ -184,8 +194,10 @@ class ChannelFlow:
         value = (list_value * world.levers.price_factor(self.segment.name, product.name)
                  * (1.0 + world.levers.bundle_uplift.get(self.segment.name, 0.0)))
         world.ledger.counts["signed"] += 1
+        self.signed_seen += 1
         world.ledger.week[K["signed_week"]] += 1
-        world.record_booking(value, list_value * (1.0 - product.margin), self.segment_index,
+        cost = list_value * (1.0 - product.margin) + value * world.levers.margin_premium.get(product.name, 0.0)
+        world.record_booking(value, cost, self.segment_index,
                              deal.product, holder(deal.rep), self.index, deal.delivery)
         self._release(deal)
 

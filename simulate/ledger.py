@@ -72,8 +72,11 @@ class Ledger:
         self.collections_total = 0.0
         self.counts = {"leads": 0, "signed": 0, "lost": 0, "lost_late_delivery": 0, "ka_due": 0,
                        "ka_renewed": 0, "winback_calls": 0, "winback_won": 0, "reps_left": 0,
-                       "hires": 0}
+                       "hires": 0, "rules_unaffordable": 0}
+        self.money = {"marketing_spent": 0.0, "rule_costs_budget": 0.0, "rule_costs_margin": 0.0,
+                      "budget_overrun": 0.0}
         self.shock_log: list[tuple[float, str, str, float, str]] = []
+        self.firings: list[tuple[float, str, str, str, float]] = []   # day, rule, action, params, cost
 
     def book(self, b: Booking) -> None:
         self.bookings.append(b)
@@ -106,9 +109,11 @@ class Ledger:
             "margin": [b.margin for b in self.bookings],
         }
         row: dict[str, float] = {m: float(sum(v)) for m, v in values.items()}
+        row["margin"] -= self.money["rule_costs_margin"]     # a rule charged to margin
         row["attainment"] = row[metric] / plan.target.annual
         row["hit"] = float(row["attainment"] >= 1.0)
         row.update({k: float(v) for k, v in self.counts.items()})
+        row.update(self.money)
         row["open_end"] = float(sum(self.open))
         by_metric = values[metric]
         quarters = quarter_labels(horizon)

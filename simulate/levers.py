@@ -9,6 +9,7 @@ Every lever has a unit and a neutral value; shocks and rule actions only ever se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 
 @dataclass
@@ -27,7 +28,14 @@ class Levers:
     delivery_cap_days: dict[str, float] = field(default_factory=dict)        # product -> max days
     delivery_tolerance: dict[str, float] = field(default_factory=dict)       # segment -> days
     late_lost_share: dict[str, float] = field(default_factory=dict)          # segment -> share lost
+    stage_time: dict[tuple[str, int], float] = field(default_factory=dict)   # (segment, stage) -> x
+    product_demand: dict[str, float] = field(default_factory=dict)           # product -> x leads
+    lead_boost: dict[str, float] = field(default_factory=dict)               # segment -> x leads, unpaid
+    margin_premium: dict[str, float] = field(default_factory=dict)           # product -> cost share
+    skill: dict[str, float] = field(default_factory=dict)                    # rep level -> x win rate
     visits_scale: float = 1.0                                                # all reps' pace
+    spend_scale: float = 1.0                                                 # all channels' spend
+    spend_saved: float = 0.0                                                 # share not spent (paused)
     renewal_floor_after_rep_left: float | None = None                        # hand-over team
 
     @staticmethod
@@ -54,3 +62,39 @@ class Levers:
 
     def spend(self, channel: str) -> float:
         return self.channel_spend.get(channel, 1.0)
+
+
+class LeverEdits:
+    """A set of changes to levers that can be taken back, in reverse order.
+
+    Shocks and playbook actions both move levers through this, so an effect with a
+    duration ends exactly: multiplicative changes are divided out, additions subtracted,
+    and overwritten values restored.
+    """
+
+    def __init__(self) -> None:
+        self._undo: list[Callable[[], None]] = []
+
+    def scale(self, table: dict, key: Any, factor: float) -> None:
+        table[key] = table.get(key, 1.0) * factor
+        self._undo.append(lambda: table.__setitem__(key, table[key] / factor if factor else 1.0))
+
+    def add(self, table: dict, key: Any, amount: float) -> None:
+        table[key] = table.get(key, 0.0) + amount
+        self._undo.append(lambda: table.__setitem__(key, table[key] - amount))
+
+    def set(self, table: dict, key: Any, value: Any) -> None:
+        missing = object()
+        before = table.get(key, missing)
+        table[key] = value
+        self._undo.append(lambda: table.pop(key, None) if before is missing else table.__setitem__(key, before))
+
+    def set_attr(self, obj: Any, name: str, value: Any) -> None:
+        before = getattr(obj, name)
+        setattr(obj, name, value)
+        self._undo.append(lambda: setattr(obj, name, before))
+
+    def undo(self) -> None:
+        for step in reversed(self._undo):
+            step()
+        self._undo.clear()

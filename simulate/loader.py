@@ -16,14 +16,52 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import PlanError, did_you_mean
 from .plan import Plan
+from .rules import Playbook
 from .yamlio import Document, load_document
 
 MAX_SHOWN = 5
 
 
 def load_plan(path: str | Path) -> Plan:
-    """Load, merge and validate a plan file."""
-    return plan_from_document(load_document(path))
+    """Load, merge and validate a plan file (with its playbooks)."""
+    return plan_from_document(load_scenario(path))
+
+
+def load_scenario(path: str | Path) -> Document:
+    """Read a plan or scenario file, then inline the rules of the playbooks it names.
+
+    Playbook paths are relative to the file that names them. Their rules join the plan's
+    inline `rules` (after them), keeping their own file and line for error messages; the
+    `playbooks` key is then dropped, so the resolved plan is self-contained (a manifest can
+    rerun it without the playbook files).
+    """
+    doc = load_document(path)
+    books = doc.data.get("playbooks")
+    if not books:
+        return doc
+    if not isinstance(books, list) or not all(isinstance(b, str) for b in books):
+        raise PlanError(f"expected a list of playbook files, got {books!r}", doc.locate(("playbooks",)), "playbooks")
+    data = dict(doc.data)
+    locations = dict(doc.locations)
+    rules = list(data.get("rules") or [])
+    files = list(doc.files)
+    for i, book in enumerate(books):
+        where = doc.locate(("playbooks", i))
+        target = Path(where.file).parent / book
+        if not target.is_file():
+            raise PlanError(f"playbook file not found: {book} (looked for {target})", where, f"playbooks[{i}]")
+        pdoc = load_document(target)
+        plan_from_document(pdoc, Playbook)          # the playbook file is valid on its own
+        offset = len(rules)
+        for j, rule in enumerate(pdoc.data.get("rules") or []):
+            rules.append(rule)
+            for loc_path, loc in pdoc.locations.items():
+                if loc_path[:2] == ("rules", j):
+                    locations[("rules", offset + j) + loc_path[2:]] = loc
+        files.extend(f for f in pdoc.files if f not in files)
+    data["rules"] = rules
+    del data["playbooks"]
+    return Document(data, locations, tuple(files))
 
 
 def plan_from_document(doc: Document, model: type[BaseModel] = Plan) -> Any:
@@ -34,13 +72,26 @@ def plan_from_document(doc: Document, model: type[BaseModel] = Plan) -> Any:
 
 
 def _plan_error(exc: ValidationError, doc: Document, model: type[BaseModel]) -> PlanError:
-    problems = [_describe(err, doc, model) for err in exc.errors()]
+    problems = [_describe(err, doc, model) for err in _explained_missing_dropped(exc.errors())]
     first_loc, first_key, first_msg = problems[0]
     more = [f"{loc}: {key}: {msg}" for loc, key, msg in problems[1:MAX_SHOWN]]
     if len(problems) > MAX_SHOWN:
         more.append(f"... and {len(problems) - MAX_SHOWN} more problems")
     message = first_msg + "".join("\n  also " + m for m in more)
     return PlanError(message, first_loc, first_key or None)
+
+
+def _explained_missing_dropped(errors: list[Any]) -> list[Any]:
+    """A misspelt key is reported twice by pydantic: `advnce` unknown and `advance` missing.
+    Keep the unknown key, whose "did you mean 'advance'" says it all, and drop the other."""
+    unknown = [e["loc"] for e in errors if e["type"] == "extra_forbidden" and e["loc"]]
+
+    def explained(err: Any) -> bool:
+        loc = err["loc"]
+        return err["type"] == "missing" and bool(loc) and any(
+            u[:-1] == loc[:-1] and did_you_mean(str(u[-1]), [str(loc[-1])]) for u in unknown)
+
+    return [e for e in errors if not explained(e)]
 
 
 def _describe(err: Any, doc: Document, model: type[BaseModel]) -> tuple[Any, str, str]:

@@ -21,6 +21,7 @@ from .ledger import Booking, Ledger, ReplicationResult
 from .levers import Levers
 from .plan import Plan, Rep, Segment
 from .streams import Draws, Uniforms, replication_seed, stream
+from .playbook import PlaybookRun
 from .shocks import ShockRun
 from .team import RepState, Team, holder
 
@@ -77,6 +78,24 @@ class World:
         shares = segment.industries
         return 1.0 - sum(w * (1.0 - self.levers.industry_demand.get(i, 1.0)) for i, w in shares.items())
 
+    def spend_marketing(self, days: float) -> None:
+        """Charge the channels' spend for the coming `days` at today's spend levers."""
+        lev, plan = self.levers, self.plan
+        share = sum(c.budget_share * lev.spend(c.name) for c in plan.channels) * lev.spend_scale
+        share *= 1.0 - lev.spend_saved
+        self.ledger.money["marketing_spent"] += plan.marketing.budget * days / self.horizon * share
+
+    def budget_left(self) -> float:
+        m = self.ledger.money
+        return self.plan.marketing.budget - m["marketing_spent"] - m["rule_costs_budget"]
+
+    def remaining_spend(self) -> float:
+        """What the channels will still spend this horizon at today's levers."""
+        lev, plan = self.levers, self.plan
+        share = sum(c.budget_share * lev.spend(c.name) for c in plan.channels) * lev.spend_scale
+        share *= 1.0 - lev.spend_saved
+        return plan.marketing.budget * max(0.0, self.horizon - self.env.now) / self.horizon * share
+
     def shock_started(self, name: str, kind: str, size: float) -> None:
         self.ledger.shock_log.append((self.env.now, name, kind, size, "start"))
         for hook in self.on_event:
@@ -114,8 +133,12 @@ class SalesYear:
         self.books = [KeyAccountBook(world, s) for s in plan.segments if s.kind == "key_accounts"]
         self.campaigns = [WinBackCampaign(world, s) for s in plan.segments if s.kind == "winback"]
         self.shocks = [ShockRun(self, s, i) for i, s in enumerate(plan.shocks)]
+        self.playbook = PlaybookRun(self, list(plan.rules)) if plan.rules else None
         self.vacancies = 0
+        self.handover_days = plan.team.handover_days
+        self.mentees_per_mentor = plan.team.mentees_per_mentor
         self._week = 0
+        self.week_index = -1        # the last week closed, for reviews
 
     def run(self) -> ReplicationResult:
         world = self.world
@@ -147,6 +170,7 @@ class SalesYear:
             return
         for flow in self.flows:
             flow.schedule_week(now, length)
+        world.spend_marketing(length)
         world.at(length, self._tick)
 
     def _close_week(self) -> None:
@@ -182,7 +206,7 @@ class SalesYear:
         train, mentored = t.training_months * MONTH_DAYS, t.mentored_months * MONTH_DAYS
         if rep.level == "new_hire" and tenure < train + mentored:
             rep.capacity_factor = 0.0 if tenure < train else t.mentored_capacity
-            self._assign_mentor(rep, train + mentored - tenure)
+            self.assign_mentor(rep)
             if tenure < train:
                 world.at(train - tenure, lambda: self._ramp(rep, t.mentored_capacity))
             world.at(train + mentored - tenure, lambda: self._ramp(rep, 1.0))
@@ -200,10 +224,10 @@ class SalesYear:
             self._release_mentor(rep)
         self.world.team.capacity_changed(rep)
 
-    def _assign_mentor(self, rep: RepState, days: float) -> None:
+    def assign_mentor(self, rep: RepState) -> None:
         t = self.team_spec
         mentors = [r for r in self.world.team.reps if r.active and r.level == "core"
-                   and r.mentees < t.mentees_per_mentor]
+                   and r.mentees < self.mentees_per_mentor]
         if not mentors or t.mentoring_visits_per_week <= 0:
             return
         mentor = min(mentors, key=lambda r: (r.mentees, r.index))
@@ -236,7 +260,7 @@ class SalesYear:
         for hook in world.on_event:
             hook("rep_left", {"rep": rep.name})
         self.vacancies += 1
-        world.at(self.team_spec.handover_days, lambda: self._hand_over(rep))
+        world.at(self.handover_days, lambda: self._hand_over(rep))
         world.at(self.team_spec.hiring_delay, lambda: self._replace(rep))
 
     def _hand_over(self, rep: RepState) -> None:
@@ -245,6 +269,23 @@ class SalesYear:
             self.world.at(7.0, lambda: self._hand_over(rep))
             return
         self.world.team.hand_over(rep, successor)
+
+    def hire(self, count: int, segments: list[str], level: str, delay: float | None) -> None:
+        """Open `count` positions now; each rep starts after the hiring delay and ramps up."""
+        wait = self.team_spec.hiring_delay if delay is None else delay
+        template = next((r for r in self.team_spec.reps if not segments or set(segments) <= set(r.segments)),
+                        self.team_spec.reps[0])
+        for i in range(count):
+            self.vacancies += 1
+            n = self.world.ledger.counts["hires"] + i + 1
+            spec = Rep(name=f"hire {n}", level=level, segments=list(segments or template.segments),  # type: ignore[arg-type]
+                       visits_per_week=template.visits_per_week, region=template.region)
+            self.world.at(wait, lambda spec=spec: self._fill(spec))
+
+    def _fill(self, spec: Rep) -> None:
+        self.vacancies -= 1
+        self.world.ledger.counts["hires"] += 1
+        self._enlist(spec.name, spec.level, spec, self.world.env.now)
 
     def _replace(self, rep: RepState) -> None:
         self.vacancies -= 1

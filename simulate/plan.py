@@ -16,6 +16,7 @@ from . import quantities as q
 from .distributions import parse_distribution
 from .plan_types import (Count, CountDist, Date, Days, DaysDist, Fraction, Growth, Model, Money,
                          MoneyDist, NonNegative, PositiveNumber, ReferenceProblem, number)
+from .rules import Rule, check_rules
 from .shocks import Shock, check_shocks
 
 
@@ -239,11 +240,14 @@ class Plan(Model):
     team: Team
     collections: Collections = Collections()
     shocks: list[Shock] = []
+    playbooks: list[str] = Field(default=[], description="playbook files, relative to this file")
+    rules: list[Rule] = Field(default=[], description="rules, inline or read from `playbooks`")
 
     @model_validator(mode="after")
     def _references(self) -> "Plan":
         check_references(self)
         check_shocks(self)
+        check_rules(self)
         return self
 
     def product(self, name: str) -> Product:

@@ -37,6 +37,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from . import quantities as q
 from .distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distribution
 from .errors import did_you_mean
+from .levers import LeverEdits
 from .plan_types import Days, Fraction, Model
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ class ShockRun:
         self.start = resolve_start(shock.start, self.world.plan.horizon.start, self.world.horizon, float(u[1]))
         self.size = float(shock.size.sample(rng, 1)[0]) if hasattr(shock, "size") else 0.0
         self.duration = float(shock.duration.sample(rng, 1)[0]) if shock.duration is not None else None
-        self._undo: list = []
+        self.edits = LeverEdits()
 
     def schedule(self) -> None:
         if not self.happens or self.start >= self.world.horizon:
@@ -165,25 +166,8 @@ class ShockRun:
         self.world.shock_started(self.shock.label(), self.shock.type, self.size)
 
     def _end(self) -> None:
-        for undo in reversed(self._undo):
-            undo()
-        self._undo.clear()
+        self.edits.undo()
         self.world.shock_ended(self.shock.label(), self.shock.type)
-
-    # Each mechanism multiplies (or adds to) a lever and remembers how to take it back.
-    def _scale(self, table: dict, key: Any, factor: float) -> None:
-        table[key] = table.get(key, 1.0) * factor
-        self._undo.append(lambda: table.__setitem__(key, table[key] / factor if factor else 1.0))
-
-    def _add(self, table: dict, key: Any, amount: float) -> None:
-        table[key] = table.get(key, 0.0) + amount
-        self._undo.append(lambda: table.__setitem__(key, table[key] - amount))
-
-    def _set(self, table: dict, key: Any, value: float) -> None:
-        missing = object()
-        before = table.get(key, missing)
-        table[key] = value
-        self._undo.append(lambda: table.pop(key, None) if before is missing else table.__setitem__(key, before))
 
     def _targets(self, segments: list[str], products: list[str]) -> list[tuple[str, str]]:
         plan = self.world.plan
@@ -194,11 +178,11 @@ class ShockRun:
     def _price_cut(self) -> None:
         s, lev, x = self.shock, self.world.levers, self.size
         for key in self._targets(s.segments, s.products):
-            self._scale(lev.win_rate, key, max(0.0, 1.0 - s.elasticity * x))
-            self._add(lev.stall_share, key, s.stall_share)
-            self._scale(lev.price, key, 1.0 - s.discount_ask * s.discount_match * x)
-            self._scale(lev.renewal, key, max(0.0, 1.0 - s.renewal_elasticity * x))
-        self._add(self.world.conditions, "competitor_price_cut", x)
+            self.edits.scale(lev.win_rate, key, max(0.0, 1.0 - s.elasticity * x))
+            self.edits.add(lev.stall_share, key, s.stall_share)
+            self.edits.scale(lev.price, key, 1.0 - s.discount_ask * s.discount_match * x)
+            self.edits.scale(lev.renewal, key, max(0.0, 1.0 - s.renewal_elasticity * x))
+        self.edits.add(self.world.conditions, "competitor_price_cut", x)
 
     def _rep_leaves(self) -> None:
         team = self.world.team
@@ -213,22 +197,22 @@ class ShockRun:
     def _budget_cut(self) -> None:
         names = self.shock.channels or [c.name for c in self.world.plan.channels]
         for name in names:
-            self._scale(self.world.levers.channel_spend, name, 1.0 - self.size)
-        self._add(self.world.conditions, "budget_cut", self.size)
+            self.edits.scale(self.world.levers.channel_spend, name, 1.0 - self.size)
+        self.edits.add(self.world.conditions, "budget_cut", self.size)
 
     def _supplier_delay(self) -> None:
         s, lev = self.shock, self.world.levers
         for p in self.world.plan.products:
             if p.supplier == s.supplier:
-                self._add(lev.delivery_extra_days, p.name, self.size)
-                self._scale(lev.renewal, ("*", p.name), 1.0 - s.renewal_hit)
+                self.edits.add(lev.delivery_extra_days, p.name, self.size)
+                self.edits.scale(lev.renewal, ("*", p.name), 1.0 - s.renewal_hit)
         for seg in self.world.plan.segments:
-            self._set(lev.delivery_tolerance, seg.name, s.tolerance)
-            self._set(lev.late_lost_share, seg.name, s.lost_share)
-        self._add(self.world.conditions, "supplier_delay_days", self.size)
+            self.edits.set(lev.delivery_tolerance, seg.name, s.tolerance)
+            self.edits.set(lev.late_lost_share, seg.name, s.lost_share)
+        self.edits.add(self.world.conditions, "supplier_delay_days", self.size)
 
     def _policy_shift(self) -> None:
-        self._scale(self.world.levers.industry_demand, self.shock.industry, 1.0 - self.size)
+        self.edits.scale(self.world.levers.industry_demand, self.shock.industry, 1.0 - self.size)
 
 
 def resolve_start(start: Any, horizon_start: dt.date, horizon_days: float, u: float) -> float:

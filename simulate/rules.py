@@ -1,0 +1,321 @@
+"""Playbook rules as data: when to act, what to do, what it costs.
+
+A rule is the manager's pre-agreed response: "if the competitor cuts price 20 % or more,
+launch the bundle upgrade". It has a condition (`when`, see `expressions`), a review
+cadence (`check`: weekly, monthly, quarterly, or an event), and actions (`then`) drawn
+from the registry below, each with typed parameters. `delay` is how long an action takes
+to bite, `duration` how long it lasts, `cost` what it takes from the marketing budget or
+from margin. `once`, `cooldown`, `priority` and mutually exclusive `group`s decide what
+fires when several rules want to; ties are broken by priority, then name.
+
+Each action says, in its docstring, which lever it moves: that is its documented effect.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+from pydantic import BeforeValidator, Field, WithJsonSchema
+
+from .errors import did_you_mean
+from .expressions import Condition, parse_condition
+from .plan_types import Days, Fraction, Model, Money, PositiveNumber
+
+if TYPE_CHECKING:
+    from .levers import LeverEdits
+    from .playbook import PlaybookRun
+
+STAGE_INDEX = {"lead": 0, "intent": 1, "negotiation": 2}
+EVENTS = ("rep_left", "shock_started", "shock_ended")
+CADENCES = ("weekly", "monthly", "quarterly")
+Factor = Annotated[PositiveNumber, Field(le=10)]
+
+
+class Action(Model):
+    segments: list[str] = []
+    products: list[str] = []
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        raise NotImplementedError
+
+    def params(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.model_dump(exclude={"action"}).items() if v not in ([], None))
+
+
+class ScaleWinRate(Action):
+    """Negotiation win rate x factor for the segments and products named (default: all)."""
+
+    action: Literal["scale_win_rate"]
+    factor: Factor
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        for key in run.targets(self.segments, self.products):
+            edits.scale(run.levers.win_rate, key, self.factor)
+
+
+class ScalePrice(Action):
+    """Realised price x factor (0.9 = a 10 % discount or rebate) for new deals and renewals."""
+
+    action: Literal["scale_price"]
+    factor: Factor
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        for key in run.targets(self.segments, self.products):
+            edits.scale(run.levers.price, key, self.factor)
+
+
+class ScaleRenewal(Action):
+    """Key-account renewal probability x factor (e.g. a loyal-customer rebate)."""
+
+    action: Literal["scale_renewal"]
+    factor: Factor
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        for key in run.targets(self.segments, self.products):
+            edits.scale(run.levers.renewal, key, self.factor)
+
+
+class BundleUplift(Action):
+    """Order value + uplift on new deals in the segments named (product + service bundles)."""
+
+    action: Literal["bundle_uplift"]
+    uplift: Fraction
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        for seg in self.segments or run.segment_names:
+            edits.add(run.levers.bundle_uplift, seg, self.uplift)
+
+
+class ScaleVisits(Action):
+    """Every rep's visits per week x factor (overtime, fewer internal meetings)."""
+
+    action: Literal["scale_visits"]
+    factor: Factor
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        edits.set_attr(run.levers, "visits_scale", run.levers.visits_scale * self.factor)
+        run.capacity_changed()
+
+
+class ScaleStageTime(Action):
+    """Customer time in a stage x factor (< 1 pushes deals: closing events, deadlines)."""
+
+    action: Literal["scale_stage_time"]
+    stage: Literal["lead", "intent", "negotiation"]
+    factor: Factor
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        for seg in self.segments or run.segment_names:
+            edits.scale(run.levers.stage_time, (seg, STAGE_INDEX[self.stage]), self.factor)
+
+
+class ShiftBudget(Action):
+    """Move `share` of channel `source`'s spend to channel `to` (leads follow each curve)."""
+
+    action: Literal["shift_budget"]
+    source: str = Field(alias="from")
+    to: str
+    share: Fraction
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        run.shift_spend(self.source, self.to, self.share, edits)
+
+
+class ShiftToBestChannel(Action):
+    """Move `share` of every other channel's spend to the channel whose leads have signed
+    best so far this year (signed / leads, observed, not planned)."""
+
+    action: Literal["shift_to_best_channel"]
+    share: Fraction
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        best = run.best_channel()
+        if best is None:
+            return
+        for c in run.world.plan.channels:
+            if c.name != best and run.world.plan.segment(c.segment).name == run.channel_segment(best):
+                run.shift_spend(c.name, best, self.share, edits)
+
+
+class StopProductSpend(Action):
+    """Stop marketing a product: its new leads stop. The money it had (its share of
+    `marketing.by_product`) is saved, or reinvested in the products of `reinvest_in`,
+    whose leads then grow along a spend curve of elasticity 0.7."""
+
+    action: Literal["stop_product_spend"]
+    product: str
+    reinvest_in: list[str] = []
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        edits.set(run.levers.product_demand, self.product, 0.0)
+        run.redirect_product_budget(self.product, self.reinvest_in, edits)
+
+
+class BoostDemand(Action):
+    """Leads in the segments named x factor without extra spend (a new industry or region
+    opened by a ground team: the source's pivot after a policy change)."""
+
+    action: Literal["boost_demand"]
+    factor: Factor
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        for seg in self.segments or run.segment_names:
+            edits.scale(run.levers.lead_boost, seg, self.factor)
+
+
+class Hire(Action):
+    """Hire `count` reps for the segments named; they start after the hiring delay and ramp."""
+
+    action: Literal["hire"]
+    count: Annotated[int, Field(ge=1, le=1000)]
+    level: Literal["new_hire", "core"] = "new_hire"
+    hiring_delay: Days | None = None
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        run.hire(self.count, self.segments, self.level, self.hiring_delay)
+
+
+class HandoverTeam(Action):
+    """A reserve core rep + a new hire take over leavers' accounts: renewals of accounts
+    whose rep left are kept at `renewal_floor` or better, and hand-over takes `handover_days`."""
+
+    action: Literal["handover_team"]
+    renewal_floor: Fraction
+    handover_days: Days | None = None
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        edits.set_attr(run.levers, "renewal_floor_after_rep_left", self.renewal_floor)
+        if self.handover_days is not None:
+            run.speed_up_handover(self.handover_days)
+
+
+class BackupSupplier(Action):
+    """Switch a supplier's products to a backup with expedited freight: delivery capped at
+    `max_delivery_days`; `cost_premium` of each deal's value comes off margin."""
+
+    action: Literal["backup_supplier"]
+    supplier: str
+    max_delivery_days: Days
+    cost_premium: Fraction = 0.0
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        for p in run.world.plan.products:
+            if p.supplier == self.supplier:
+                edits.set(run.levers.delivery_cap_days, p.name, self.max_delivery_days)
+                edits.add(run.levers.margin_premium, p.name, self.cost_premium)
+
+
+class Training(Action):
+    """Training (role-play, KA negotiation, outside experts): the win rate of reps at the
+    levels named x factor, once the rule's delay has passed."""
+
+    action: Literal["training"]
+    factor: Factor
+    levels: list[Literal["new_hire", "core", "reserve"]] = ["new_hire", "core", "reserve"]
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        for level in self.levels:
+            edits.scale(run.levers.skill, level, self.factor)
+
+
+class Mentoring(Action):
+    """Everyone mentors: each core rep coaches up to `mentees_per_mentor` new hires, and
+    mentored new hires win `new_hire_win_rate` x more."""
+
+    action: Literal["mentoring"]
+    mentees_per_mentor: Annotated[int, Field(ge=1, le=10)] = 2
+    new_hire_win_rate: Factor = 1.0
+
+    def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
+        edits.scale(run.levers.skill, "new_hire", self.new_hire_win_rate)
+        run.reassign_mentors(self.mentees_per_mentor)
+
+
+ACTIONS = {cls.model_fields["action"].annotation.__args__[0]: cls for cls in (   # type: ignore[union-attr]
+    ScaleWinRate, ScalePrice, ScaleRenewal, BundleUplift, ScaleVisits, ScaleStageTime, ShiftBudget,
+    ShiftToBestChannel, StopProductSpend, BoostDemand, Hire, HandoverTeam, BackupSupplier, Training,
+    Mentoring)}
+
+
+def _action_type(value: Any) -> Any:
+    if isinstance(value, dict):
+        name = value.get("action")
+        if name is None:
+            raise ValueError(f"an action needs `action:` naming one of {', '.join(ACTIONS)}")
+        if name not in ACTIONS:
+            raise ValueError(f"unknown action '{name}'{did_you_mean(str(name), ACTIONS)}; "
+                             f"expected one of {', '.join(ACTIONS)}")
+    return value
+
+
+AnyAction = Annotated[Union[tuple(ACTIONS.values())], Field(discriminator="action"),  # type: ignore[valid-type]
+                      BeforeValidator(_action_type)]
+
+
+def _check(value: Any) -> str:
+    if value in CADENCES or value in EVENTS:
+        return value
+    raise ValueError(f"expected a review cadence ({', '.join(CADENCES)}) or an event "
+                     f"({', '.join(EVENTS)}), got {value!r}{did_you_mean(str(value), CADENCES + EVENTS)}")
+
+
+class Rule(Model):
+    """One entry of the playbook."""
+
+    name: str
+    description: str = ""
+    check: Annotated[str, BeforeValidator(_check)] = "weekly"
+    when: Annotated[Condition, BeforeValidator(parse_condition),
+                    WithJsonSchema({"type": "string", "description": "e.g. competitor_price_cut >= 20%"})] \
+        = Field(default_factory=lambda: parse_condition("true"))
+    then: list[AnyAction] = Field(min_length=1)
+    delay: Days = 0.0
+    duration: Days | None = None
+    cost: Money = 0.0
+    charge: Literal["budget", "margin"] = "budget"
+    allow_overrun: bool = False
+    once: bool = False
+    cooldown: Days = 0.0
+    priority: int = 0
+    group: str | None = None
+
+
+class Playbook(Model):
+    """A playbook file: a name and its rules."""
+
+    name: str = "playbook"
+    description: str = ""
+    rules: list[Rule] = []
+
+
+def check_rules(plan: Any) -> None:
+    """Every name an action uses must exist in the plan; rule names must be unique."""
+    from .plan_types import ReferenceProblem
+    names = {"segments": {s.name for s in plan.segments}, "products": {p.name for p in plan.products}}
+    channels = {c.name for c in plan.channels}
+    suppliers = {p.supplier for p in plan.products if p.supplier}
+    seen: set[str] = set()
+
+    def known(path: tuple, name: str, pool: set[str], kind: str) -> None:
+        if name not in pool:
+            raise ReferenceProblem(path, f"unknown {kind} '{name}'{did_you_mean(name, pool)}; "
+                                         f"the plan has: {', '.join(sorted(pool)) or 'none'}")
+
+    for i, rule in enumerate(plan.rules):
+        if rule.name in seen:
+            raise ReferenceProblem(("rules", i, "name"), f"the rule name '{rule.name}' is used twice")
+        seen.add(rule.name)
+        for j, action in enumerate(rule.then):
+            base = ("rules", i, "then", j)
+            for field in ("segments", "products"):
+                for name in getattr(action, field):
+                    known(base + (field,), name, names[field], field[:-1])
+            for field in ("source", "to"):
+                if hasattr(action, field):
+                    known(base + ("from" if field == "source" else field,), getattr(action, field), channels, "channel")
+            if hasattr(action, "product"):
+                known(base + ("product",), action.product, names["products"], "product")
+            for name in getattr(action, "reinvest_in", []):
+                known(base + ("reinvest_in",), name, names["products"], "product")
+            if hasattr(action, "supplier"):
+                known(base + ("supplier",), action.supplier, suppliers, "supplier")
