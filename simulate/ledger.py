@@ -114,6 +114,9 @@ class Ledger:
         row["hit"] = float(row["attainment"] >= 1.0)
         row.update({k: float(v) for k, v in self.counts.items()})
         row.update(self.money)
+        for rule in (k[len("fired:"):] for k in self.counts if k.startswith("fired:")):
+            days = [f[0] for f in self.firings if f[1] == rule]
+            row[f"first:{rule}"] = float(min(days)) if days else float("nan")
         row["open_end"] = float(sum(self.open))
         by_metric = values[metric]
         quarters = quarter_labels(horizon)

@@ -2,14 +2,15 @@
 
 A plain plan runs alone as the variant `plan`. A scenario with shocks also runs its
 companion without the shocks, `BASELINE`, on the same seeds: the summary's `impact` is then
-the paired difference, due to the shocks alone. Playbooks and plan variants add their own
-companions here, so every difference the summary reports is measured world by world.
+the paired difference, due to the shocks alone. `--no-rules` drops the playbook and
+`--without RULE` one rule, before anything runs, so the damage can be seen raw.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from .errors import UsageError, did_you_mean
 from .plan import Plan
 
 BASELINE = "__baseline__"   # companion variants start with "__": they are not the user's
@@ -17,10 +18,30 @@ BASELINE = "__baseline__"   # companion variants start with "__": they are not t
 
 def variants_to_run(plan: Plan, args: argparse.Namespace | None = None) -> dict[str, Plan]:
     """The named plans to simulate for one scenario run; the first is the headline."""
+    plan = apply_rule_switches(plan, args)
     variants = {"plan": plan}
     if plan.shocks:
         variants[BASELINE] = without_shocks(plan)
     return variants
+
+
+def apply_rule_switches(plan: Plan, args: argparse.Namespace | None) -> Plan:
+    """Honour --no-rules and --without RULE (an unknown rule name is a usage error)."""
+    if args is None:
+        return plan
+    if getattr(args, "no_rules", False):
+        return plan.model_copy(update={"rules": []})
+    names = [r.name for r in plan.rules]
+    drop = list(getattr(args, "without", None) or [])
+    for name in drop:
+        if name not in names:
+            raise UsageError(f"--without {name}: no such rule{did_you_mean(name, names)}; "
+                             f"the playbook has: {', '.join(names) or 'no rules'}")
+    return without_rules(plan, drop) if drop else plan
+
+
+def without_rules(plan: Plan, names: list[str]) -> Plan:
+    return plan.model_copy(update={"rules": [r for r in plan.rules if r.name not in names]})
 
 
 def without_shocks(plan: Plan) -> Plan:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .paired import paired_mean, paired_proportion
+from .rule_value import rule_firings, rule_values
 from .runner import RunResults, VariantResults
 from .scenario import BASELINE, is_companion
 
@@ -118,7 +119,7 @@ def impact(shocked: VariantResults, base: VariantResults) -> dict[str, Any]:
     }
 
 
-def build_summary(results: RunResults, scenario: str) -> dict[str, Any]:
+def build_summary(results: RunResults, scenario: str, with_rule_values: bool = True) -> dict[str, Any]:
     own = {n: v for n, v in results.variants.items() if not is_companion(n)}
     first = next(iter(own.values()))
     target = first.plan.target
@@ -138,6 +139,10 @@ def build_summary(results: RunResults, scenario: str) -> dict[str, Any]:
     if BASELINE in results.variants:
         for name, v in own.items():
             variants[name]["impact"] = impact(v, results.variants[BASELINE])
+    for name, v in own.items():
+        if v.plan.rules and len(v.records):
+            variants[name]["rules"] = (rule_values(v.plan, v.records, results.seed) if with_rule_values
+                                       else rule_firings(v.plan, v.records))
     return summary
 
 

@@ -1,0 +1,150 @@
+"""`simulate rules lint`: what is wrong or risky in a playbook, before a year is simulated.
+
+Loading already rejects unknown metrics and actions, type errors and conditions that can
+never be true. The linter adds what needs the whole playbook (and, for a scenario file,
+the plan): rules that conflict (move the same lever in opposite directions without a
+shared group), rules that can never fire in this plan (their shock or event never
+happens), and pairs of rules that can re-trigger each other (each one's actions move a
+metric the other's condition reads).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .loader import load_scenario, plan_from_document
+from .plan import Plan
+from .rules import Playbook, Rule
+from .yamlio import load_document
+
+# Which metrics an action can move: the basis of the re-trigger check.
+_BOOKINGS = {"bookings_to_date", "attainment_to_date", "attainment", "behind_plan", "weekly_bookings",
+             "weekly_bookings_vs_plan", "conversion_negotiation", "collection_rate"}
+_PIPELINE = {"open_lead", "open_intent", "open_negotiation", "pipeline", "share_lead", "share_intent",
+             "share_negotiation", "conversion_lead", "conversion_intent"}
+_BUDGET = {"budget_left", "budget_spent"}
+INFLUENCES: dict[str, set[str]] = {
+    "scale_win_rate": _BOOKINGS | _PIPELINE,
+    "scale_price": _BOOKINGS,
+    "scale_renewal": _BOOKINGS | {"ka_renewal_rate"},
+    "bundle_uplift": _BOOKINGS,
+    "scale_visits": _BOOKINGS | _PIPELINE | {"visits_week", "visits_ka_week"},
+    "scale_stage_time": _BOOKINGS | _PIPELINE,
+    "shift_budget": _BOOKINGS | _PIPELINE,
+    "shift_to_best_channel": _BOOKINGS | _PIPELINE,
+    "stop_product_spend": _BOOKINGS | _PIPELINE | _BUDGET,
+    "boost_demand": _BOOKINGS | _PIPELINE,
+    "hire": _BOOKINGS | _PIPELINE | {"headcount", "vacancies", "ramping"},
+    "handover_team": _BOOKINGS | {"ka_renewal_rate"},
+    "backup_supplier": _BOOKINGS | {"collection_rate"},
+    "training": _BOOKINGS | _PIPELINE,
+    "mentoring": _BOOKINGS | _PIPELINE,
+}
+# Metrics that only move when a shock of this type happens.
+SHOCK_METRICS = {"competitor_price_cut": "price_cut", "supplier_delay_days": "supplier_delay",
+                 "budget_cut": "budget_cut", "policy_demand_lost": "policy_shift"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    file: str
+    rule: str
+    kind: str          # conflict | never-fires | re-trigger | redundant
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: rule '{self.rule}': {self.kind}: {self.message}"
+
+
+def lint_file(path: str | Path) -> list[Finding]:
+    """Lint a playbook file, or the rules of a plan or scenario file (with its plan)."""
+    doc = load_document(path)
+    if "rules" in doc.data and "target" not in doc.data and "extends" not in doc.data:
+        book = plan_from_document(doc, Playbook)
+        return lint_rules(str(path), book.rules, None)
+    plan: Plan = plan_from_document(load_scenario(path))
+    return lint_rules(str(path), plan.rules, plan)
+
+
+def lint_rules(file: str, rules: list[Rule], plan: Plan | None) -> list[Finding]:
+    found: list[Finding] = []
+    for rule in rules:
+        if rule.once and rule.cooldown > 0:
+            found.append(Finding(file, rule.name, "redundant", "`once` already stops it; the cooldown never applies"))
+        if plan is not None:
+            found.extend(_never_fires(file, rule, plan))
+    for i, a in enumerate(rules):
+        for b in rules[i + 1:]:
+            conflict = _conflict(a, b)
+            if conflict and not (a.group and a.group == b.group):
+                found.append(Finding(file, a.name, "conflict", f"moves {conflict} the other way from rule "
+                                     f"'{b.name}'; put both in one `group` so only one is in force"))
+    for i, a in enumerate(rules):
+        for b in rules[i:]:
+            if a is b:
+                if _moves(a) & a.when.metrics and not (a.once or a.cooldown or a.duration):
+                    found.append(Finding(file, a.name, "re-trigger", "its actions move the metrics its own "
+                                         "condition reads and it has no once, cooldown or duration: "
+                                         "it may fire at every review"))
+            elif not (a.once or b.once) and _moves(a) & b.when.metrics and _moves(b) & a.when.metrics:
+                found.append(Finding(file, a.name, "re-trigger", f"it and rule '{b.name}' move the metrics "
+                                     f"each other's condition reads ({', '.join(sorted(_moves(a) & b.when.metrics))}); "
+                                     "check they cannot keep firing each other"))
+    return found
+
+
+def _moves(rule: Rule) -> set[str]:
+    moved: set[str] = set()
+    for action in rule.then:
+        moved |= INFLUENCES.get(action.action, set())
+    if rule.cost and rule.charge == "budget":
+        moved |= _BUDGET | _PIPELINE
+    return moved
+
+
+def _never_fires(file: str, rule: Rule, plan: Plan) -> list[Finding]:
+    shock_types = {s.type for s in plan.shocks}
+    out = []
+    for metric, needs in SHOCK_METRICS.items():
+        if metric in rule.when.metrics and needs not in shock_types:
+            out.append(Finding(file, rule.name, "never-fires", f"reads '{metric}', which stays 0 without a "
+                               f"{needs} shock, and this plan has none (fine in a playbook shared with scenarios)"))
+    if rule.check in ("shock_started", "shock_ended") and not plan.shocks:
+        out.append(Finding(file, rule.name, "never-fires", f"checks on {rule.check}, but this plan has no shocks"))
+    return out
+
+
+def _directions(rule: Rule) -> dict[tuple[str, Any], int]:
+    """(lever, key) -> +1 or -1 for each lever a rule's actions push one way."""
+    out: dict[tuple[str, Any], int] = {}
+    for a in rule.then:
+        factor = getattr(a, "factor", None)
+        if factor is not None and factor != 1:
+            keys = [(s, p) for s in (a.segments or ["*"]) for p in (a.products or ["*"])]
+            for key in keys:
+                out[(a.action, key)] = 1 if factor > 1 else -1
+        if a.action == "shift_budget":
+            out[("channel_spend", a.source)] = -1
+            out[("channel_spend", a.to)] = 1
+        if a.action == "stop_product_spend":
+            out[("product_demand", a.product)] = -1
+            for p in a.reinvest_in:
+                out[("product_demand", p)] = 1
+    return out
+
+
+def _conflict(a: Rule, b: Rule) -> str | None:
+    da, db = _directions(a), _directions(b)
+    for (lever, key), d in da.items():
+        for (lever_b, key_b), e in db.items():
+            if lever == lever_b and d == -e and _overlap(key, key_b):
+                return f"{lever} {key}"
+    return None
+
+
+def _overlap(k1: Any, k2: Any) -> bool:
+    if isinstance(k1, tuple) and isinstance(k2, tuple):
+        return all(x == y or "*" in (x, y) for x, y in zip(k1, k2))
+    return k1 == k2

@@ -1,0 +1,79 @@
+"""What each playbook rule is worth: the same worlds with the rule and without it.
+
+Removing a rule changes nothing in a simulated year until the moment it would have
+fired: the streams are the same, so the year is identical up to then. A replication in
+which the rule never fired is therefore exactly unchanged without it, and only the
+replications where it fired need to be played again. The value of a rule is the paired
+difference over all replications (zero where it never fired), net of its cost.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .model import simulate_year
+from .paired import paired_mean, paired_proportion
+from .plan import Plan
+from .scenario import without_rules
+
+
+def rule_values(plan: Plan, records: pd.DataFrame, seed: int) -> dict[str, dict[str, Any]]:
+    """One entry per rule: how often and when it fired, and its paired value."""
+    out = rule_firings(plan, records)
+    for rule in plan.rules:
+        col = records.get(f"fired:{rule.name}")
+        fired = records.index[col > 0] if col is not None else records.index[:0]
+        out[rule.name]["value"] = _value(plan, rule.name, records, fired, seed)
+    return out
+
+
+def rule_firings(plan: Plan, records: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """How often and when each rule fired, and attainment when it did and did not."""
+    out: dict[str, dict[str, Any]] = {}
+    n = len(records)
+    for rule in plan.rules:
+        fired_col = records.get(f"fired:{rule.name}")
+        fired = records.index[fired_col > 0] if fired_col is not None else records.index[:0]
+        first = records.loc[fired, f"first:{rule.name}"] if len(fired) else pd.Series(dtype=float)
+        entry: dict[str, Any] = {
+            "description": rule.description,
+            "fired_share": len(fired) / n if n else math.nan,
+            "firings_mean": float(fired_col.mean()) if fired_col is not None and n else 0.0,
+            "first_firing_day": _spread(first),
+            "attainment_fired": float(records.loc[fired, "attainment"].mean()) if len(fired) else None,
+            "attainment_not_fired": float(records.drop(index=fired)["attainment"].mean()) if len(fired) < n else None,
+            "cost_mean": rule.cost * float(fired_col.mean()) if fired_col is not None and n else 0.0,
+        }
+        out[rule.name] = entry
+    return out
+
+
+def _value(plan: Plan, name: str, records: pd.DataFrame, fired: pd.Index, seed: int) -> dict[str, Any]:
+    if not len(fired):      # never fired: every year is identical without it, exactly
+        return {"p_hit_diff": 0.0, "p_hit_diff_ci95": [0.0, 0.0], "attainment_mean_diff": 0.0,
+                "attainment_mean_diff_ci95": [0.0, 0.0], "replayed": 0}
+    hit_with = records["hit"].to_numpy(dtype=bool)
+    att_with = records["attainment"].to_numpy()
+    hit_without, att_without = hit_with.copy(), att_with.copy()
+    reduced = without_rules(plan, [name])
+    position = {r: i for i, r in enumerate(records.index)}
+    for r in fired:
+        rec = simulate_year(reduced, seed, int(r)).record
+        hit_without[position[r]] = rec["hit"] >= 1
+        att_without[position[r]] = rec["attainment"]
+    d_hit, ci_hit = paired_proportion(hit_with, hit_without)
+    d_att, ci_att = paired_mean(att_with, att_without)
+    return {"p_hit_diff": d_hit, "p_hit_diff_ci95": list(ci_hit),
+            "attainment_mean_diff": d_att, "attainment_mean_diff_ci95": list(ci_att),
+            "replayed": int(len(fired))}
+
+
+def _spread(values: pd.Series) -> dict[str, float] | None:
+    if values.empty:
+        return None
+    p10, p50, p90 = np.percentile(values.to_numpy(dtype=float), [10, 50, 90])
+    return {"mean": float(values.mean()), "p10": float(p10), "p50": float(p50), "p90": float(p90)}
