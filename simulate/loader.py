@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import PlanError, did_you_mean
 from .plan import Plan
 from .rules import Playbook
-from .yamlio import Document, load_document
+from .yamlio import Document, load_document, overlay
 
 MAX_SHOWN = 5
 
@@ -25,6 +25,19 @@ MAX_SHOWN = 5
 def load_plan(path: str | Path) -> Plan:
     """Load, merge and validate a plan file (with its playbooks)."""
     return plan_from_document(load_scenario(path))
+
+
+def load_variants(doc: Document) -> dict[str, Plan]:
+    """The plan (as `plan`) and each of its named variants, all validated."""
+    plans = {"plan": plan_from_document(doc)}
+    for i, variant in enumerate(doc.data.get("variants") or []):
+        name = variant["name"]
+        if name in plans:
+            raise PlanError(f"variant name '{name}' is used twice (or is the reserved name 'plan')",
+                            doc.locate(("variants", i, "name")), f"variants[{i}].name")
+        vdoc = overlay(doc, ("variants", i, "set"), drop=("variants",))
+        plans[name] = plan_from_document(vdoc)
+    return plans
 
 
 def load_scenario(path: str | Path) -> Document:

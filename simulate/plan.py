@@ -223,6 +223,22 @@ class Collections(Model):
     delay: DaysDist = Field(default_factory=lambda: parse_distribution(45, q.parse_days))
 
 
+class Variant(Model):
+    """A named alternative plan: overrides merged onto the plan (same rules as `extends`)."""
+
+    name: str
+    description: str = ""
+    set: dict = Field(default={}, description="overrides, e.g. {target: {annual: 10.5M}}")
+
+
+class SignOff(Model):
+    """The bar a target must clear before it is signed."""
+
+    confidence: Fraction = 0.8                 # P(hit) on the plan itself
+    stress_confidence: Fraction = 0.5          # P(hit) under each stress scenario
+    scenarios: list[str] = []                  # stress scenario files, relative to this file
+
+
 class Plan(Model):
     """A whole sales plan: everything the simulated year needs."""
 
@@ -242,6 +258,8 @@ class Plan(Model):
     shocks: list[Shock] = []
     playbooks: list[str] = Field(default=[], description="playbook files, relative to this file")
     rules: list[Rule] = Field(default=[], description="rules, inline or read from `playbooks`")
+    variants: list[Variant] = []
+    signoff: SignOff = SignOff()
 
     @model_validator(mode="after")
     def _references(self) -> "Plan":

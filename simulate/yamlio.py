@@ -76,6 +76,30 @@ def load_document(path: str | Path) -> Document:
     return Document(_unwrap(tree, (), locations), locations, tuple(files))
 
 
+def overlay(doc: Document, path: tuple, drop: tuple[str, ...] = ()) -> Document:
+    """Merge the mapping found at `path` onto the document (by the `extends` rules).
+
+    Plan variants use this: `variants[i].set` is an overlay on the plan; every value keeps
+    the location where it was written, so errors in a variant point at the right line.
+    """
+    base = {k: v for k, v in doc.data.items() if k not in drop}
+    over: Any = doc.data
+    for step in path:
+        over = over[step]
+    merged = _merge(_wrap(base, (), doc.locations), _wrap(over, path, doc.locations))
+    locations: dict[tuple, Location] = {}
+    return Document(_unwrap(merged, (), locations), locations, doc.files)
+
+
+def _wrap(value: Any, path: tuple, locations: dict[tuple, Location]) -> _Node:
+    loc = locations.get(path) or Location("<input>")
+    if isinstance(value, dict):
+        return _Node({k: _wrap(v, path + (k,), locations) for k, v in value.items()}, loc)
+    if isinstance(value, list):
+        return _Node([_wrap(v, path + (i,), locations) for i, v in enumerate(value)], loc)
+    return _Node(value, loc)
+
+
 def parse_yaml_text(text: str, filename: str) -> tuple[Any, dict[tuple, Location]]:
     """Parse one file's text (no `extends`) into plain data and locations."""
     locations: dict[tuple, Location] = {}
