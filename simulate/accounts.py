@@ -134,7 +134,14 @@ class KeyAccountBook:
     def _renew(self, acc: Account) -> None:
         world = self.world
         world.ledger.counts["ka_due"] += 1
-        if acc.u_renew < self.renewal_probability(acc, world.env.now):
+        renewed = acc.u_renew < self.renewal_probability(acc, world.env.now)
+        if world.ledger.trace is not None:
+            owner = holder(acc.owner)
+            world.ledger.trace.renewals.append({
+                "account": f"{self.segment.name}-{acc.index + 1}", "segment": self.segment.name,
+                "product": world.product_names[acc.product], "contract_value": acc.value,
+                "renewal_day": world.env.now, "renewed": renewed, "rep": owner.name if owner else None})
+        if renewed:
             world.ledger.counts["ka_renewed"] += 1
             product = world.plan.products[acc.product]
             list_value = acc.value * (1.0 + self.spec.renewal_uplift)

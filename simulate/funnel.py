@@ -29,12 +29,13 @@ _EXITED = (K["exited_lead"], K["exited_intent"], K["exited_negotiation"])
 class Deal:
     """One lead on its way through the funnel."""
 
-    __slots__ = ("flow", "stage", "rep", "u", "times", "units", "product", "delivery")
+    __slots__ = ("flow", "stage", "rep", "u", "times", "units", "product", "delivery", "trace")
 
     def __init__(self, flow: "ChannelFlow", u: list[float], times: list[float], units: float, product: int):
         self.flow, self.stage, self.rep = flow, 0, None
         self.u, self.times, self.units, self.product = u, times, units, product
         self.delivery = 0.0
+        self.trace: dict | None = None
 
 
 class ChannelFlow:
@@ -103,6 +104,12 @@ class ChannelFlow:
         deal = Deal(self, u, times, max(units, 0.0), product)
         self.leads_seen += 1
         ledger = self.world.ledger
+        if ledger.trace is not None:
+            deal.trace = {"deal": len(ledger.trace.deals) + 1, "channel": self.channel.name,
+                          "segment": self.segment.name, "product": self.world.product_names[product],
+                          "rep": None, "lead_day": self.world.env.now, "intent_day": None,
+                          "negotiation_day": None, "closed_day": None, "outcome": "open", "amount": None}
+            ledger.trace.deals.append(deal.trace)
         ledger.counts["leads"] += 1
         ledger.week[K["leads_week"]] += 1
         ledger.open[0] += 1
@@ -118,6 +125,8 @@ class ChannelFlow:
         if deal.rep is None:
             deal.rep = rep
             rep.book += 1
+            if deal.trace is not None:
+                deal.trace["rep"] = rep.name
         self.world.ledger.week[K["visits_ka"] if self.priority == 0 else K["visits_new_logo"]] += \
             self.stages[deal.stage].effort
         delay = finish - self.world.env.now + deal.times[deal.stage] * \
@@ -161,6 +170,8 @@ class ChannelFlow:
                 return
             deal.stage += 1
             ledger.open[k + 1] += 1
+            if deal.trace is not None:
+                deal.trace[("intent_day", "negotiation_day")[k]] = world.env.now
             self._work_on(deal)
         elif u < p_advance + p_lost:
             self._lose(deal)
@@ -173,6 +184,8 @@ class ChannelFlow:
         ledger.week[_EXITED[deal.stage]] += 1
         ledger.open[deal.stage] -= 1
         ledger.counts["lost"] += 1
+        if deal.trace is not None:
+            deal.trace.update(closed_day=self.world.env.now, outcome="lost")
         self._release(deal)
 
     def _lost_to_late_delivery(self, deal: Deal) -> bool:
@@ -196,6 +209,8 @@ class ChannelFlow:
         world.ledger.counts["signed"] += 1
         self.signed_seen += 1
         world.ledger.week[K["signed_week"]] += 1
+        if deal.trace is not None:
+            deal.trace.update(closed_day=world.env.now, outcome="won", amount=value)
         cost = list_value * (1.0 - product.margin) + value * world.levers.margin_premium.get(product.name, 0.0)
         world.record_booking(value, cost, self.segment_index,
                              deal.product, holder(deal.rep), self.index, deal.delivery)

@@ -48,6 +48,16 @@ class Booking:
 
 
 @dataclass
+class Trace:
+    """Optional history of one year, row by row, like a CRM export (for calibration tests
+    and synthetic data). Off by default: it costs memory the Monte Carlo runs do not need."""
+
+    deals: list[dict] = field(default_factory=list)
+    renewals: list[dict] = field(default_factory=list)
+    reps: list[dict] = field(default_factory=list)
+
+
+@dataclass
 class ReplicationResult:
     """One simulated year, reduced to what the outputs need."""
 
@@ -55,6 +65,7 @@ class ReplicationResult:
     weekly: np.ndarray
     events: int
     firings: list[tuple] = field(default_factory=list)
+    trace: Trace | None = None
 
 
 class Ledger:
@@ -77,6 +88,7 @@ class Ledger:
                       "budget_overrun": 0.0}
         self.shock_log: list[tuple[float, str, str, float, str]] = []
         self.firings: list[tuple[float, str, str, str, float]] = []   # day, rule, action, params, cost
+        self.trace: Trace | None = None
 
     def book(self, b: Booking) -> None:
         self.bookings.append(b)
@@ -96,7 +108,7 @@ class Ledger:
         self.week = np.zeros(len(KPI_COLUMNS))
 
     def result(self, rep_names: list[str], events: int) -> ReplicationResult:
-        return ReplicationResult(self.record(rep_names), self.kpi, events)
+        return ReplicationResult(self.record(rep_names), self.kpi, events, list(self.firings), self.trace)
 
     def record(self, rep_names: list[str]) -> dict[str, float]:
         """The flat per-replication row: totals, then one column per segment, product..."""

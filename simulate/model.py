@@ -17,7 +17,7 @@ import simpy
 
 from .accounts import KeyAccountBook, WinBackCampaign
 from .funnel import ChannelFlow
-from .ledger import Booking, Ledger, ReplicationResult
+from .ledger import Booking, Ledger, ReplicationResult, Trace
 from .levers import Levers
 from .plan import Plan, Rep, Segment
 from .streams import Draws, Uniforms, replication_seed, stream
@@ -31,13 +31,16 @@ MONTH_DAYS = 365.0 / 12
 class World:
     """Everything one replication shares: clock, plan, levers, team, ledger, streams."""
 
-    def __init__(self, plan: Plan, seed: int, replication: int, levers: Levers | None = None):
+    def __init__(self, plan: Plan, seed: int, replication: int, levers: Levers | None = None,
+                 trace: bool = False):
         self.plan = plan
         self.env = simpy.Environment()
         self.root = replication_seed(seed, replication)
         self.levers = levers or Levers()
         self.horizon = plan.horizon.days
         self.ledger = Ledger(plan, self.horizon)
+        if trace:
+            self.ledger.trace = Trace()
         self.events = 0
         self.segment_index = {s.name: i for i, s in enumerate(plan.segments)}
         self.product_names = [p.name for p in plan.products]
@@ -211,6 +214,9 @@ class SalesYear:
                 world.at(train - tenure, lambda: self._ramp(rep, t.mentored_capacity))
             world.at(train + mentored - tenure, lambda: self._ramp(rep, 1.0))
         world.team.join(rep)
+        if world.ledger.trace is not None:
+            world.ledger.trace.reps.append({"rep": rep.name, "level": rep.level, "segments": sorted(rep.segments),
+                                            "region": rep.region, "start_day": start_day, "left_day": None})
         if t.attrition_per_year > 0:
             stay = -math.log1p(-self._people()) / t.attrition_per_year * 365.0
             if world.env.now + stay < world.horizon:
@@ -255,6 +261,10 @@ class SalesYear:
             self._release_mentor(rep)
         world.team.leave(rep)
         world.ledger.counts["reps_left"] += 1
+        if world.ledger.trace is not None:
+            for row in world.ledger.trace.reps:
+                if row["rep"] == rep.name and row["left_day"] is None:
+                    row["left_day"] = world.env.now
         for book in self.books:
             book.rep_left(rep)
         for hook in world.on_event:
@@ -295,7 +305,12 @@ class SalesYear:
         self._enlist(spec.name, "new_hire", spec, self.world.env.now, skill=rep.skill)
 
 
-def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None = None) -> ReplicationResult:
-    """Play one year of `plan` with replication `replication`'s random streams."""
-    return SalesYear(World(plan, seed, replication, levers)).run()
+def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None = None,
+                  trace: bool = False) -> ReplicationResult:
+    """Play one year of `plan` with replication `replication`'s random streams.
+
+    With `trace=True` the result also carries the year's deals, renewals and reps as rows
+    (a synthetic CRM export); the outcome is identical either way.
+    """
+    return SalesYear(World(plan, seed, replication, levers, trace)).run()
 
