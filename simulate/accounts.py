@@ -84,8 +84,10 @@ class KeyAccountBook:
                 due = acc.renewal_day + 365.0 * year
                 if due >= world.horizon:
                     break
-                world.at(max(0.0, due - spec.talks_open), lambda acc=acc: self._open_talks(acc))
-                world.at(due, lambda acc=acc: self._renew(acc))
+                if due < world.env.now:     # re-forecast: already renewed or lost, in the export
+                    continue
+                world.at_day(due - spec.talks_open, lambda acc=acc: self._open_talks(acc))
+                world.at_day(due, lambda acc=acc: self._renew(acc))
 
     def _visit(self, acc: Account, interval: float) -> None:
         spec = self.spec
@@ -177,6 +179,7 @@ class WinBackCampaign:
     def start(self) -> None:
         if self.spec.calls_per_month > 0 and self.pool:
             self.interval = 365.0 / 12 / self.spec.calls_per_month
+            self.called = int(self.world.env.now // self.interval)   # re-forecast: calls made
             self.world.at(self.u() * self.interval, self._call)
 
     def _call(self) -> None:

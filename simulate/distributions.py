@@ -33,7 +33,11 @@ class Distribution:
         raise NotImplementedError
 
     def scaled(self, factor: float) -> "Distribution":
-        """The same shape with every value multiplied by `factor` (for what-if levers)."""
+        """The same family with its mean multiplied by `factor` (for what-if sweeps).
+
+        For continuous families every value is multiplied by `factor`; a Poisson count
+        keeps being a count, so its rate is scaled (variance x factor, not x factor^2).
+        """
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -219,7 +223,7 @@ class Poisson(Distribution):
         return self.rate
 
     def scaled(self, factor: float) -> "Poisson":
-        return Poisson(self.rate * factor)
+        return Poisson(self.rate * factor)   # stays a count: see Distribution.scaled
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ class ChannelFlow:
         self.leads_seen = 0         # observed this year, for "the channel that converts best"
         self.signed_seen = 0
         mix = world.product_mix(self.segment)
+        self._mix = mix
+        self._mix_total = sum(w for _, w in mix)
         self._mix_products = [p for p, _ in mix]
         self._mix_cdf = np.cumsum([w for _, w in mix]).tolist()
 
@@ -68,6 +70,9 @@ class ChannelFlow:
         rate = c.leads_per_year / 365.0 * (spend ** c.spend_elasticity if spend > 0 else 0.0)
         rate *= lev.demand.get(self.segment.name, 1.0) * lev.lead_boost.get(self.segment.name, 1.0)
         rate *= self.world.industry_factor(self.segment)
+        if lev.product_demand:
+            rate *= sum(w * lev.product_demand.get(self.world.product_names[p], 1.0)
+                        for p, w in self._mix) / self._mix_total
         if c.seasonality:
             month = self.world.month_of(day)
             rate *= 12.0 * c.seasonality[month] / sum(c.seasonality)
@@ -98,9 +103,8 @@ class ChannelFlow:
     def _arrive(self) -> None:
         u, times, units, pick = self._next_fate()
         product = self._mix_products[min(pick, len(self._mix_products) - 1)]
-        demand = self.world.levers.product_demand
-        if demand and self._misc() >= demand.get(self.world.product_names[product], 1.0):
-            return      # marketing for this product stopped: this lead never comes
+        if self.world.levers.product_demand:    # marketing moved between products: re-pick
+            product = self._pick_by_demand()
         deal = Deal(self, u, times, max(units, 0.0), product)
         self.leads_seen += 1
         ledger = self.world.ledger
@@ -113,6 +117,25 @@ class ChannelFlow:
         ledger.counts["leads"] += 1
         ledger.week[K["leads_week"]] += 1
         ledger.open[0] += 1
+        self._work_on(deal)
+
+    def reopen(self, stage: int, product: int, amount: float | None, rep: "RepState | None") -> None:
+        """Re-forecast: a deal already open in `stage` carries on from there.
+
+        It takes a fate like any new lead (its stage draws and times); its order size comes
+        from the export's amount when there is one. Its rep does the stage's work again:
+        a small over-count of effort, on the side of caution.
+        """
+        u, times, units, _ = self._next_fate()
+        price = self.world.plan.products[product].price
+        if amount is not None and price > 0:
+            units = amount / price
+        deal = Deal(self, u, times, max(units, 0.0), product)
+        deal.stage = stage
+        if rep is not None and rep.active:
+            deal.rep = rep
+            rep.book += 1
+        self.world.ledger.open[stage] += 1
         self._work_on(deal)
 
     # -- stages -----------------------------------------------------------------------
@@ -133,6 +156,16 @@ class ChannelFlow:
             self.world.levers.stage_time.get((self.segment.name, deal.stage), 1.0)
         self.world.at(delay, lambda: self._decide(deal))
 
+    def _pick_by_demand(self) -> int:
+        demand, names = self.world.levers.product_demand, self.world.product_names
+        weights = [w * demand.get(names[p], 1.0) for p, w in self._mix]
+        u = self._misc() * sum(weights)
+        for (p, _), w in zip(self._mix, weights):
+            u -= w
+            if u < 0:
+                return p
+        return self._mix[-1][0]
+
     def _decide(self, deal: Deal) -> None:
         """The customer answers: advance, lose, or stall for another stage time.
 
@@ -140,6 +173,12 @@ class ChannelFlow:
         of the wins a lever takes away, the `stall` share stalls instead of being lost.
         """
         world, k = self.world, deal.stage
+        owner = holder(deal.rep)
+        if owner is not None and not owner.active:
+            # Its rep has left and the hand-over has not happened: the deal loses momentum
+            # and waits (re-checked weekly) for its new owner.
+            world.at(7.0, lambda: self._decide(deal))
+            return
         stage = self.stages[k]
         p_advance = stage.advance
         p_lost = stage.lost_probability

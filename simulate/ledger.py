@@ -146,7 +146,8 @@ class Ledger:
             totals["quarter"][min(int(b.day // 91.25), len(quarters) - 1)] += v
             if b.region >= 0:
                 totals["region"][b.region] += v
-            totals["rep"][min(b.rep, len(rep_names) - 1)] += v
+            # initial reps by name; replacements and rule hires as "new hires"; -1 unassigned
+            totals["rep"][len(rep_names) - 1 if b.rep < 0 else min(b.rep, len(rep_names) - 2)] += v
         for d, names in dims.items():
             for name, v in zip(names, totals[d]):
                 row[f"{d}:{name}"] = float(v)

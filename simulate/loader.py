@@ -127,7 +127,7 @@ def _describe(err: Any, doc: Document, model: type[BaseModel]) -> tuple[Any, str
         msg = str(cause)
     else:
         msg = f"{err['msg'][0].lower()}{err['msg'][1:]}, got {_show(err.get('input'))}"
-    return doc.locate(path), key, msg
+    return doc.locate(path), key, msg + _rule_name(path, doc.data)
 
 
 def _data_path(loc: tuple, data: Any) -> tuple:
@@ -152,6 +152,17 @@ def _key(path: tuple) -> str:
     for step in path:
         out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
     return out
+
+
+def _rule_name(path: tuple, data: Any) -> str:
+    """' (rule 'x')' for a problem inside a named rule, so the message names the rule."""
+    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+        rules = data.get("rules") if isinstance(data, dict) else None
+        if isinstance(rules, list) and 0 <= path[1] < len(rules) and isinstance(rules[path[1]], dict):
+            name = rules[path[1]].get("name")
+            if isinstance(name, str):
+                return f" (rule '{name}')"
+    return ""
 
 
 def _show(value: Any) -> str:

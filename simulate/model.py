@@ -19,6 +19,7 @@ from .accounts import KeyAccountBook, WinBackCampaign
 from .funnel import ChannelFlow
 from .ledger import Booking, Ledger, ReplicationResult, Trace
 from .levers import Levers
+from .opening import Opening
 from .plan import Plan, Rep, Segment
 from .streams import Draws, Uniforms, replication_seed, stream
 from .playbook import PlaybookRun
@@ -34,7 +35,8 @@ class World:
     def __init__(self, plan: Plan, seed: int, replication: int, levers: Levers | None = None,
                  trace: bool = False):
         self.plan = plan
-        self.env = simpy.Environment()
+        start = 0.0 if plan.opening is None else float((plan.opening.as_of - plan.horizon.start).days)
+        self.env = simpy.Environment(initial_time=start)
         self.root = replication_seed(seed, replication)
         self.levers = levers or Levers()
         self.horizon = plan.horizon.days
@@ -58,6 +60,10 @@ class World:
         """Run `action` after `delay` days (one SimPy event, no process)."""
         self.events += 1
         self.env.timeout(delay if delay > 0 else 0.0).callbacks.append(lambda _e: action())
+
+    def at_day(self, day: float, action: Callable[[], None]) -> None:
+        """Run `action` on day `day` of the horizon (now, if that day has passed)."""
+        self.at(day - self.env.now, action)
 
     def month_of(self, day: float) -> int:
         return int(day // MONTH_DAYS) % 12
@@ -117,6 +123,8 @@ class World:
         collected = math.inf
         if self._money() < self.plan.collections.share:
             collected = delivered + self._collection_delay()
+        if rep is not None and not rep.active:
+            rep = None      # its rep has left and nobody has taken it over yet: unassigned
         region = self.region_index.get(rep.region, -1) if rep is not None and rep.region else -1
         self.ledger.book(Booking(now, value, value - cost, segment, product,
                                  rep.index if rep is not None else -1, channel, region,
@@ -131,7 +139,7 @@ class SalesYear:
         plan = world.plan
         self.team_spec = plan.team
         self._people = Uniforms(stream(world.root, "team"))
-        self.rep_names = [r.name for r in plan.team.reps] + ["new hires"]
+        self.rep_names = [r.name for r in plan.team.reps] + ["new hires", "unassigned"]
         self.flows = [ChannelFlow(world, c, i) for i, c in enumerate(plan.channels)]
         self.books = [KeyAccountBook(world, s) for s in plan.segments if s.kind == "key_accounts"]
         self.campaigns = [WinBackCampaign(world, s) for s in plan.segments if s.kind == "winback"]
@@ -140,8 +148,8 @@ class SalesYear:
         self.vacancies = 0
         self.handover_days = plan.team.handover_days
         self.mentees_per_mentor = plan.team.mentees_per_mentor
-        self._week = 0
-        self.week_index = -1        # the last week closed, for reviews
+        self._week = int(world.env.now // 7)
+        self.week_index = self._week - 1    # the last week closed, for reviews
 
     def run(self) -> ReplicationResult:
         world = self.world
@@ -153,7 +161,9 @@ class SalesYear:
             campaign.start()
         for shock in self.shocks:
             shock.schedule()
-        self._tick()
+        if world.plan.opening is not None:
+            self._open(world.plan.opening)
+        world.at(0.0, self._tick)      # after today's shocks and arrivals, so they count
         world.env.run(until=world.horizon)
         if self._week < world.ledger.weeks:   # the tick due at the horizon never runs
             self._close_week()                # (SimPy stops first): close the last week here
@@ -163,12 +173,12 @@ class SalesYear:
     def _tick(self) -> None:
         world = self.world
         now = world.env.now
-        if now > 0:
+        if now > 0 and now % 7.0 == 0.0:
             self._close_week()
             for hook in world.on_week:
                 hook(self._week)
             self._week += 1
-        length = min(7.0, world.horizon - now)
+        length = min(7.0 - now % 7.0, world.horizon - now)
         if length <= 0:
             return
         for flow in self.flows:
@@ -184,6 +194,29 @@ class SalesYear:
                                 world.env.now)
 
     # -- people -------------------------------------------------------------------------
+    def _open(self, opening: "Opening") -> None:
+        """Re-forecast: book what was booked, and put the open deals back in their stages."""
+        world = self.world
+        start = world.plan.horizon.start
+        reps = {r.name: r for r in world.team.reps}
+        for b in opening.bookings:
+            product = world.product_names.index(b.product)
+            p = world.plan.products[product]
+            day = float((b.date - start).days)
+            delivered = day + p.delivery_days.mean
+            rep = reps.get(b.rep) if b.rep else None
+            region = world.region_index.get(rep.region, -1) if rep is not None and rep.region else -1
+            world.ledger.book(Booking(day, b.amount, b.amount * p.margin, world.segment_index[b.segment], product,
+                                      rep.index if rep is not None else -1, -1, region, delivered,
+                                      delivered + world.plan.collections.delay.mean))
+        flows = {f.channel.name: f for f in self.flows}
+        for d in opening.open_deals:
+            flow = flows[d.channel]
+            rep = reps.get(d.rep) if d.rep else None
+            world.at(0.0, lambda flow=flow, d=d, rep=rep: flow.reopen(
+                ("lead", "intent", "negotiation").index(d.stage), world.product_names.index(d.product),
+                d.amount, rep))
+
     def _start_day(self, spec: Rep) -> float:
         if spec.start is None:
             return -365.0 if spec.level != "new_hire" else 0.0
@@ -200,7 +233,7 @@ class SalesYear:
         rep = RepState(len(team.reps), name, level, frozenset(spec.segments), spec.region,
                        spec.skill if skill is None else skill, spec.visits_per_week)
         team.add(rep)
-        self.world.at(max(0.0, start_day), lambda: self._arrive(rep, start_day))
+        self.world.at_day(start_day, lambda: self._arrive(rep, start_day))
         return rep
 
     def _arrive(self, rep: RepState, start_day: float) -> None:

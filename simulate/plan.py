@@ -16,6 +16,7 @@ from . import quantities as q
 from .distributions import parse_distribution
 from .plan_types import (Count, CountDist, Date, Days, DaysDist, Fraction, Growth, Model, Money,
                          MoneyDist, NonNegative, PositiveNumber, ReferenceProblem, number)
+from .opening import Opening
 from .rules import Rule, check_rules
 from .shocks import Shock, check_shocks
 
@@ -113,7 +114,7 @@ class Funnel(Model):
 class KeyAccounts(Model):
     """The KA book: contracts renewing through the year, kept warm by visits."""
 
-    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    count: Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
     contract_value: MoneyDist
     renewal_uplift: Fraction = 0.0
     renewal_without_visits: Fraction
@@ -128,7 +129,7 @@ class KeyAccounts(Model):
 class WinBack(Model):
     """Churned customers (> 2 years' tenure) called back with a come-back offer."""
 
-    pool: Annotated[int, Field(ge=0, le=1_000_000)]
+    pool: Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
     calls_per_month: NonNegative
     call_effort: NonNegative = 0.5
     win_probability: Fraction
@@ -214,7 +215,7 @@ class Team(Model):
     mentored_months: Annotated[float, BeforeValidator(number), Field(ge=0, le=24)] = 3
     mentored_capacity: Fraction = 0.4
     mentoring_visits_per_week: Annotated[float, BeforeValidator(number), Field(ge=0, le=20)] = 1
-    mentees_per_mentor: Annotated[int, Field(ge=1, le=10)] = 2
+    mentees_per_mentor: Annotated[int, Field(strict=True, ge=1, le=10)] = 2
     handover_days: Days = 30
 
 
@@ -239,13 +240,22 @@ class SignOff(Model):
     scenarios: list[str] = []                  # stress scenario files, relative to this file
 
 
+class Market(Model):
+    """The market the target is sold into: a target must sit under its ceiling, size x
+    (1 + growth) x reachable share (DOMAIN section 1, market validation)."""
+
+    size: Money = Field(description="the market's size last year, in the target's currency")
+    growth: Growth = 0.0
+    reachable_share: Fraction = Field(description="the share of the market this team can win")
+
+
 class Plan(Model):
     """A whole sales plan: everything the simulated year needs."""
 
     name: str = "plan"
     description: str = ""
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 2027
-    runs: Annotated[int, Field(ge=1, le=10_000_000)] = 1000
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)] = 2027
+    runs: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] = 1000
     horizon: Horizon = Horizon()
     target: Target
     regions: list[str] = []
@@ -260,6 +270,8 @@ class Plan(Model):
     rules: list[Rule] = Field(default=[], description="rules, inline or read from `playbooks`")
     variants: list[Variant] = []
     signoff: SignOff = SignOff()
+    opening: Opening | None = Field(default=None, description="re-forecast: the year so far")
+    market: Market | None = None
 
     @model_validator(mode="after")
     def _references(self) -> "Plan":
@@ -332,4 +344,15 @@ def check_references(plan: Plan) -> None:
     for name in plan.marketing.by_product:
         known(("marketing", "by_product", name), name, products, "product")
     adds_up(("channels",), [c.budget_share for c in plan.channels])
+    if plan.opening is not None:
+        channels = {c.name for c in plan.channels}
+        for i, b in enumerate(plan.opening.bookings):
+            known(("opening", "bookings", i, "segment"), b.segment, segments, "segment")
+            known(("opening", "bookings", i, "product"), b.product, products, "product")
+        for i, d in enumerate(plan.opening.open_deals):
+            known(("opening", "open_deals", i, "channel"), d.channel, channels, "channel")
+            known(("opening", "open_deals", i, "product"), d.product, products, "product")
+        end = plan.horizon.start + dt.timedelta(days=plan.horizon.days)
+        if not plan.horizon.start <= plan.opening.as_of <= end:
+            raise ReferenceProblem(("opening", "as_of"), f"{plan.opening.as_of} is outside the horizon")
     adds_up(("marketing", "by_product"), list(plan.marketing.by_product.values()))

@@ -20,7 +20,8 @@ from .distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distrib
 def _fraction(value: Any) -> float:
     x = q.parse_fraction(value)
     if not 0.0 <= x <= 1.0:
-        hint = f" (did you mean {x:g}%?)" if 1 < x <= 100 else ""
+        bare = isinstance(value, (int, float)) and not isinstance(value, bool)
+        hint = f" (did you mean {x:g}%?)" if bare and 1 < x <= 100 else ""
         raise ValueError(f"expected a fraction in [0, 1] or a percentage, got {value!r}{hint}")
     return x
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .market import plan_warnings
 from .paired import paired_mean, paired_proportion
 from .rule_value import rule_firings, rule_values
 from .runner import RunResults, VariantResults
@@ -134,6 +135,7 @@ def build_summary(results: RunResults, scenario: str, with_rule_values: bool = T
         "seconds": round(results.seconds, 3),
         "variants": variants,
     }
+    summary["warnings"] = plan_warnings(first.plan)
     if first.plan.shocks:
         summary["shocks"] = [describe_shock(s) for s in first.plan.shocks]
     if BASELINE in results.variants:

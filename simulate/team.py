@@ -120,9 +120,7 @@ class Team:
             self._start(idle, task)
             return
         heapq.heappush(self.shared[segment], task)
-        for rep in self.reps:
-            if rep.active and (not rep.segments or segment in rep.segments):
-                self._wake(rep)
+        self._wake_first(segment)
 
     def _start(self, rep: RepState, task: Task) -> None:
         effort = task[2]
@@ -137,6 +135,20 @@ class Team:
         if rep.queue:
             return True
         return any(self.shared[s] for s in (rep.segments or self.shared))
+
+    def _wake_first(self, segment: str) -> None:
+        """Shared work waits: make sure the rep of that segment who frees first will look.
+
+        Waking only that rep (not every busy one) keeps one event per queued task; when it
+        wakes and takes other work, it passes the duty on to the next rep to free up.
+        """
+        first = None
+        for rep in self.reps:
+            if (rep.active and (not rep.segments or segment in rep.segments)
+                    and (first is None or rep.busy_until < first.busy_until) and self.can_work(rep)):
+                first = rep
+        if first is not None:
+            self._wake(first)
 
     def _wake(self, rep: RepState) -> None:
         if rep.wake_pending or not self.can_work(rep):
@@ -162,8 +174,11 @@ class Team:
             return
         heapq.heappop(source)
         self._start(rep, best)
-        if self._has_work(rep):
+        if rep.queue:
             self._wake(rep)
+        for s in (rep.segments or self.shared):
+            if self.shared[s]:
+                self._wake_first(s)
 
     # -- leaving and hand-over ----------------------------------------------------------
     def leave(self, rep: RepState) -> None:
