@@ -98,29 +98,76 @@ class Condition:
         return bool(_eval(self.tree.body, values))
 
 
+MAX_DEPTH = 60      # nesting a whiteboard condition never needs; keeps the interpreter's stack safe
+
+
+class _Source:
+    """The text as written and the Python source it becomes (quantities as plain numbers),
+    with the map back from a position in the source to a column of the text as written."""
+
+    def __init__(self, text: str):
+        self.text = text
+        body = text.strip()
+        lead = len(text) - len(text.lstrip())
+        pieces: list[str] = []
+        origin: list[int] = []          # source index -> index in `text`
+        last = 0
+        for m in _QUANTITY.finditer(body):
+            number = repr(float(m.group(1)) * _SUFFIX[m.group(2)])
+            pieces += [body[last:m.start()], number]
+            origin += list(range(lead + last, lead + m.start())) + [lead + m.start()] * len(number)
+            last = m.end()
+        pieces.append(body[last:])
+        origin += list(range(lead + last, lead + len(body) + 1))
+        source = "".join(pieces)
+        self.source = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", source))
+        self.origin = origin
+        self.lines = self.source.split("\n")
+
+    def column(self, line: int | None, offset: int | None, in_bytes: bool = False) -> int:
+        """1-based column in the text as written of (1-based line, 0-based offset) of the source."""
+        if not line or offset is None or line > len(self.lines):
+            return len(self.text) + 1
+        here = self.lines[line - 1]
+        if in_bytes:
+            offset = len(here.encode("utf-8")[:offset].decode("utf-8", "ignore"))
+        index = sum(len(x) + 1 for x in self.lines[:line - 1]) + min(offset, len(here))
+        return self.origin[min(index, len(self.origin) - 1)] + 1
+
+    def where(self, node: ast.AST) -> str:
+        return f" at column {self.column(getattr(node, 'lineno', None), getattr(node, 'col_offset', None), True)}"
+
+
 def parse_condition(text: Any) -> Condition:
     """Parse and check a condition, or raise ConditionError naming the column."""
     if isinstance(text, bool):
         text = "true" if text else "false"
     if not isinstance(text, str) or not text.strip():
         raise ConditionError(f"expected a condition such as 'competitor_price_cut >= 20%', got {text!r}")
-    source = _QUANTITY.sub(lambda m: repr(float(m.group(1)) * _SUFFIX[m.group(2)]), text.strip())
-    source = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", source))
+    src = _Source(text)
     try:
-        tree = ast.parse(source, mode="eval")
+        tree = ast.parse(src.source, mode="eval")
+        names: set[str] = set()
+        _check(tree.body, src, names, 0)
+        possible = _can_be_true(tree.body)
     except SyntaxError as exc:
-        raise ConditionError(f"syntax error in condition {text!r} at column {exc.offset}: {exc.msg}") from None
-    names: set[str] = set()
-    _check(tree.body, text, names)
+        # offset 0 or None: Python found the text ended too soon; the column is then its end
+        column = src.column(exc.lineno, exc.offset - 1 if exc.offset else None)
+        raise ConditionError(f"syntax error in condition {text!r} at column {column}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ConditionError(f"condition {text[:40]!r}... is nested too deeply "
+                             f"(at most {MAX_DEPTH} levels)") from None
     cond = Condition(text, tree, frozenset(names))
-    if not _can_be_true(tree.body):
-        raise ConditionError(f"condition {text!r} can never be true: "
-                             + "; ".join(f"{n} is in [{METRICS[n].low:g}, {METRICS[n].high:g}]" for n in sorted(names)))
+    if not possible:
+        ranges = "; ".join(f"{n} is in [{METRICS[n].low:g}, {METRICS[n].high:g}]" for n in sorted(names))
+        raise ConditionError(f"condition {text!r} can never be true" + (f": {ranges}" if ranges else ""))
     return cond
 
 
-def _check(node: ast.AST, text: str, names: set[str]) -> None:
-    where = f" at column {getattr(node, 'col_offset', 0) + 1}"
+def _check(node: ast.AST, src: _Source, names: set[str], depth: int) -> None:
+    where = src.where(node)
+    if depth > MAX_DEPTH:
+        raise ConditionError(f"condition is nested too deeply (at most {MAX_DEPTH} levels){where}")
     if isinstance(node, ast.BoolOp) or isinstance(node, ast.Compare):
         children = node.values if isinstance(node, ast.BoolOp) else [node.left, *node.comparators]
         if isinstance(node, ast.Compare) and any(type(o) not in _COMPARE for o in node.ops):
@@ -150,7 +197,7 @@ def _check(node: ast.AST, text: str, names: set[str]) -> None:
     else:
         raise ConditionError(f"'{ast.unparse(node)}' is not allowed in a condition{where}")
     for child in children:
-        _check(child, text, names)
+        _check(child, src, names, depth + 1)
 
 
 def _eval(node: ast.AST, v: dict[str, float]) -> Any:

@@ -15,13 +15,14 @@ import numpy as np
 
 from .ledger import K
 from .plan import Channel, Segment
-from .streams import BLOCK, Uniforms, stream
+from .streams import Uniforms, stream
 from .team import holder
 
 if TYPE_CHECKING:
     from .model import World
     from .team import RepState
 
+FATE_BLOCK = 64     # leads drawn at a time: fixed, so lead k has the same fate in every variant
 _ADVANCED = (K["advanced_lead"], K["advanced_intent"], K["advanced_negotiation"])
 _EXITED = (K["exited_lead"], K["exited_intent"], K["exited_negotiation"])
 
@@ -91,7 +92,7 @@ class ChannelFlow:
 
     def _next_fate(self) -> tuple:
         if not self._block:
-            rng, n = self._fates, BLOCK
+            rng, n = self._fates, FATE_BLOCK
             u = rng.random((n, 3))
             times = np.column_stack([s.time.sample(rng, n) for s in self.stages])
             units = self.funnel.units.sample(rng, n)

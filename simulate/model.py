@@ -272,6 +272,7 @@ class SalesYear:
         mentor = min(mentors, key=lambda r: (r.mentees, r.index))
         mentor.mentees += 1
         mentor.mentor_load += t.mentoring_visits_per_week
+        self.world.team.capacity_changed(mentor)
         rep.mentor = mentor
 
     def _release_mentor(self, rep: RepState) -> None:

@@ -39,6 +39,7 @@ class PlaybookRun:
 
     # -- when rules are considered ------------------------------------------------------
     def review(self, week: int) -> None:
+        self.year.week_index = week     # the week just closed: what weekly metrics read
         now = self.world.env.now
         due = {"weekly"}
         before = max(0.0, now - 7.0)
@@ -105,17 +106,20 @@ class PlaybookRun:
         def bite() -> None:
             for action in rule.then:
                 action.apply(self, edits)
-        world.at(rule.delay, bite)
+        if rule.delay > 0:
+            world.at(rule.delay, bite)
+        else:   # at once: in force for the week this review opens (its leads and spend)
+            bite()
         if rule.duration is not None:
             world.at(rule.delay + rule.duration, edits.undo)
         world.ledger.counts[f"fired:{rule.name}"] += 1
 
     # -- services the actions use ---------------------------------------------------------
     def targets(self, segments: list[str], products: list[str]) -> list[tuple[str, str]]:
-        if not segments and not products:
-            return [("*", "*")]
+        """The (segment, product) lever keys an action names; none named: every segment.
+        (Levers look up (segment, product), (segment, *) and (*, product), never (*, *).)"""
         if not products:
-            return [(s, "*") for s in segments]
+            return [(s, "*") for s in (segments or self.segment_names)]
         if not segments:
             return [("*", p) for p in products]
         return [(s, p) for s in segments for p in products]

@@ -89,7 +89,7 @@ class PriceCut(ShockBase):
 class RepLeaves(ShockBase):
     type: Literal["rep_leaves"]
     reps: list[str] = []
-    top: Annotated[int, Field(ge=0, le=10_000)] = 0
+    top: Annotated[int, Field(strict=True, ge=0, le=10_000)] = 0
 
     @model_validator(mode="after")
     def _who(self) -> "RepLeaves":
@@ -119,6 +119,7 @@ class PolicyShift(ShockBase):
     size: FractionDist = Field(default_factory=lambda: parse_distribution(1.0, q.parse_fraction))
 
 
+FRACTION_SIZED = ("price_cut", "budget_cut", "policy_shift")
 SHOCK_TYPES = {"price_cut": PriceCut, "rep_leaves": RepLeaves, "budget_cut": BudgetCut,
                "supplier_delay": SupplierDelay, "policy_shift": PolicyShift}
 
@@ -146,20 +147,27 @@ class ShockRun:
     def __init__(self, year: "SalesYear", shock: Any, index: int):
         from .streams import stream
         self.year, self.shock, self.world = year, shock, year.world
-        rng = stream(self.world.root, f"shock/{shock.label()}/{index}")
+        # Keyed by the shock's name (and its rank among shocks of that name), not by its
+        # position in the list: a variant that adds or drops another shock keeps this one's draws.
+        same = sum(1 for s in self.world.plan.shocks[:index] if s.label() == shock.label())
+        rng = stream(self.world.root, f"shock/{shock.label()}/{same}")
         u = rng.random(3)
         self.happens = bool(u[0] < shock.probability)
         self.start = resolve_start(shock.start, self.world.plan.horizon.start, self.world.horizon, float(u[1]))
         self.size = float(shock.size.sample(rng, 1)[0]) if hasattr(shock, "size") else 0.0
+        if shock.type in FRACTION_SIZED:    # a cut is at most 100 %, even in an unbounded tail
+            self.size = min(max(self.size, 0.0), 1.0)
         self.duration = float(shock.duration.sample(rng, 1)[0]) if shock.duration is not None else None
         self.edits = LeverEdits()
 
     def schedule(self) -> None:
         if not self.happens or self.start >= self.world.horizon:
             return
-        self.world.at(self.start, self._begin)
+        if self.duration is not None and self.start + self.duration <= self.world.env.now:
+            return      # re-forecast: the shock came and went before today
+        self.world.at_day(self.start, self._begin)
         if self.duration is not None:
-            self.world.at(self.start + self.duration, self._end)
+            self.world.at_day(self.start + self.duration, self._end)
 
     def _begin(self) -> None:
         getattr(self, f"_{self.shock.type}")()
@@ -245,6 +253,7 @@ def check_shocks(plan: Any) -> None:
     for i, s in enumerate(plan.shocks):
         base = ("shocks", i)
         starts = s.start["between"] if isinstance(s.start, dict) else [s.start]
+        days = []
         for j, st in enumerate(starts):
             try:
                 day = q.parse_date(st, plan.horizon.start)
@@ -253,6 +262,10 @@ def check_shocks(plan: Any) -> None:
             if not plan.horizon.start <= day < end:
                 raise ReferenceProblem(base + ("start",), f"{day} is outside the horizon "
                                        f"{plan.horizon.start} to {end - dt.timedelta(days=1)}")
+            days.append(day)
+        if len(days) == 2 and days[1] < days[0]:
+            raise ReferenceProblem(base + ("start",), f"between: the window ends ({days[1]}) "
+                                   f"before it starts ({days[0]})")
         for name in getattr(s, "reps", []):
             known(base + ("reps",), name, reps, "rep")
         for name in getattr(s, "products", []):
@@ -265,7 +278,7 @@ def check_shocks(plan: Any) -> None:
             known(base + ("supplier",), s.supplier, suppliers, "supplier (no product uses it)")
         if s.type == "policy_shift":
             known(base + ("industry",), s.industry, industries, "industry")
-        if hasattr(s, "size") and s.type in ("price_cut", "budget_cut", "policy_shift"):
+        if hasattr(s, "size") and s.type in FRACTION_SIZED:
             hi = _upper(s.size)
             if hi > 1:
                 raise ReferenceProblem(base + ("size",), f"a cut of at most 100% is possible, got {hi:.0%}")

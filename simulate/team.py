@@ -25,7 +25,7 @@ class RepState:
     """One rep during one simulated year."""
 
     __slots__ = ("index", "name", "level", "segments", "region", "skill", "base_visits",
-                 "capacity_factor", "mentor_load", "busy_until", "queue", "wake_pending",
+                 "capacity_factor", "mentor_load", "pace", "busy_until", "queue", "wake_pending",
                  "active", "joined", "left_at", "successor", "mentor", "mentees",
                  "busy_days", "visits", "book")
 
@@ -36,6 +36,7 @@ class RepState:
         self.base_visits = visits_per_week
         self.capacity_factor = 1.0      # ramp-up: 0 while training, reduced while mentored
         self.mentor_load = 0.0          # visits per week given to mentees
+        self.pace = visits_per_week     # visits per week now: kept by Team.capacity_changed
         self.busy_until = 0.0
         self.queue: list[Task] = []
         self.wake_pending = False
@@ -67,17 +68,19 @@ class Team:
 
     # -- capacity ---------------------------------------------------------------------
     def visits_per_week(self, rep: RepState) -> float:
+        """A rep's pace from their ramp-up, mentoring load and the team-wide lever."""
         v = rep.base_visits * rep.capacity_factor * self._visits_scale() - rep.mentor_load
         return v if v > 0 else 0.0
 
     def can_work(self, rep: RepState) -> bool:
-        return rep.active and self.visits_per_week(rep) > 0
+        return rep.active and rep.pace > 0
 
     def headcount(self) -> int:
         return sum(1 for r in self.reps if r.active)
 
     def add(self, rep: RepState) -> None:
         """Put a rep on the roster; they hold no work until they `join`."""
+        rep.pace = self.visits_per_week(rep)
         self.reps.append(rep)
 
     def join(self, rep: RepState) -> None:
@@ -87,7 +90,8 @@ class Team:
         self.capacity_changed(rep)
 
     def capacity_changed(self, rep: RepState) -> None:
-        """Call after a rep's capacity rises, so waiting work is picked up."""
+        """Call after a rep's ramp-up, mentoring load or pace lever changes."""
+        rep.pace = self.visits_per_week(rep)
         if self.can_work(rep) and self._has_work(rep):
             self._wake(rep)
 
@@ -124,7 +128,7 @@ class Team:
 
     def _start(self, rep: RepState, task: Task) -> None:
         effort = task[2]
-        duration = effort * 7.0 / self.visits_per_week(rep) if effort else 0.0
+        duration = effort * 7.0 / rep.pace if effort else 0.0
         now = self.env.now
         rep.busy_until = now + duration
         rep.busy_days += duration
