@@ -29,7 +29,7 @@ class Account:
     """One key account and its renewal."""
 
     __slots__ = ("index", "value", "product", "renewal_day", "owner", "visit_days",
-                 "talks_done", "u_renew", "lost_rep", "industry")
+                 "talks_done", "u_renew", "lost_rep", "industry", "next_visit")
 
     def __init__(self, index: int, value: float, product: int, renewal_day: float, u_renew: float):
         self.index, self.value, self.product = index, value, product
@@ -39,6 +39,7 @@ class Account:
         self.talks_done = False
         self.lost_rep = False   # its rep left during the year
         self.industry: str | None = None
+        self.next_visit = float("inf")
 
 
 class KeyAccountBook:
@@ -76,10 +77,11 @@ class KeyAccountBook:
         for acc in self.accounts:
             acc.owner = owners[acc.index % len(owners)]
             acc.owner.book += 1
-        interval = QUARTER_DAYS / spec.visits_per_quarter if spec.visits_per_quarter > 0 else None
+        self.interval = QUARTER_DAYS / spec.visits_per_quarter if spec.visits_per_quarter > 0 else None
+        now = world.env.now
         for acc, phase in zip(self.accounts, self.phase.tolist()):
-            if interval is not None:
-                world.at(phase * interval, lambda acc=acc: self._visit(acc, interval))
+            if self.interval is not None:
+                acc.next_visit = now + phase * self.interval
             for year in range(int(np.ceil(world.horizon / 365.0))):
                 due = acc.renewal_day + 365.0 * year
                 if due >= world.horizon:
@@ -89,15 +91,28 @@ class KeyAccountBook:
                 world.at_day(due - spec.talks_open, lambda acc=acc: self._open_talks(acc))
                 world.at_day(due, lambda acc=acc: self._renew(acc))
 
-    def _visit(self, acc: Account, interval: float) -> None:
-        spec = self.spec
-        self.world.team.submit(0, spec.visit_effort, self.segment.name, acc.owner,
-                               lambda rep, finish: self._visited(acc, rep, finish, spec.visit_effort))
-        self.world.at(interval, lambda: self._visit(acc, interval))
+    def plan_week(self, start: float, length: float) -> None:
+        """At the week's start each rep plans the visits due on their accounts this week
+        as one block of work (one task per rep-week, not one event per visit)."""
+        if self.interval is None:
+            return
+        due: dict[int, tuple["RepState", list[Account]]] = {}
+        end = start + length
+        for acc in self.accounts:
+            while acc.next_visit < end:
+                acc.next_visit += self.interval
+                owner = holder(acc.owner)
+                if owner is not None:
+                    due.setdefault(owner.index, (owner, []))[1].append(acc)
+        effort = self.spec.visit_effort
+        for owner, accounts in due.values():
+            self.world.team.submit(0, effort * len(accounts), self.segment.name, owner,
+                                   lambda rep, finish, accounts=accounts: self._visited(accounts, finish))
 
-    def _visited(self, acc: Account, rep: "RepState", finish: float, effort: float) -> None:
-        acc.visit_days.append(finish)
-        self.world.ledger.week[K["visits_ka"]] += effort
+    def _visited(self, accounts: list[Account], finish: float) -> None:
+        for acc in accounts:
+            acc.visit_days.append(finish)
+        self.world.ledger.week[K["visits_ka"]] += self.spec.visit_effort * len(accounts)
 
     def _open_talks(self, acc: Account) -> None:
         acc.talks_done = False

@@ -183,6 +183,8 @@ class SalesYear:
             return
         for flow in self.flows:
             flow.schedule_week(now, length)
+        for book in self.books:
+            book.plan_week(now, length)
         world.spend_marketing(length)
         world.at(length, self._tick)
 
