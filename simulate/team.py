@@ -27,7 +27,7 @@ class RepState:
     __slots__ = ("index", "name", "level", "segments", "region", "skill", "base_visits",
                  "capacity_factor", "mentor_load", "pace", "busy_until", "queue", "wake_pending",
                  "active", "joined", "left_at", "successor", "mentor", "mentees",
-                 "busy_days", "visits", "book")
+                 "busy_days", "visits", "book", "version")
 
     def __init__(self, index: int, name: str, level: str, segments: frozenset[str],
                  region: str | None, skill: float, visits_per_week: float):
@@ -49,6 +49,7 @@ class RepState:
         self.busy_days = 0.0            # time spent working, for utilisation
         self.visits = 0.0               # effort delivered, in visits
         self.book = 0                   # open deals and accounts owned
+        self.version = 0                # bumped when the rep's entries in the pools go stale
 
     def __repr__(self) -> str:
         return f"Rep({self.name})"
@@ -61,6 +62,9 @@ class Team:
         self.env = env
         self.reps: list[RepState] = []
         self.shared: dict[str, list[Task]] = {s: [] for s in segments}
+        # Per segment, the reps who can take its shared work, by when they are next free:
+        # a heap with lazy deletion, so finding a free rep costs log(team), not the team.
+        self.pools: dict[str, list[tuple]] = {s: [] for s in segments}
         self.orphans: dict[int, list[Task]] = {}
         self._seq = itertools.count()
         self._visits_scale = visits_scale
@@ -92,6 +96,7 @@ class Team:
     def capacity_changed(self, rep: RepState) -> None:
         """Call after a rep's ramp-up, mentoring load or pace lever changes."""
         rep.pace = self.visits_per_week(rep)
+        self._index(rep)
         if self.can_work(rep) and self._has_work(rep):
             self._wake(rep)
 
@@ -114,12 +119,7 @@ class Team:
                 self._wake(owner)
             return
         task = (priority, seq, effort, on_start, segment)
-        idle = None
-        for rep in self.reps:
-            if (rep.active and rep.busy_until <= now and not rep.queue
-                    and (not rep.segments or segment in rep.segments) and self.can_work(rep)):
-                if idle is None or rep.busy_until < idle.busy_until:
-                    idle = rep
+        idle = self._first_free(segment, idle_only=True)
         if idle is not None:
             self._start(idle, task)
             return
@@ -131,6 +131,7 @@ class Team:
         duration = effort * 7.0 / rep.pace if effort else 0.0
         now = self.env.now
         rep.busy_until = now + duration
+        self._index(rep)
         rep.busy_days += duration
         rep.visits += effort
         task[3](rep, now + duration)
@@ -146,13 +147,39 @@ class Team:
         Waking only that rep (not every busy one) keeps one event per queued task; when it
         wakes and takes other work, it passes the duty on to the next rep to free up.
         """
-        first = None
-        for rep in self.reps:
-            if (rep.active and (not rep.segments or segment in rep.segments)
-                    and (first is None or rep.busy_until < first.busy_until) and self.can_work(rep)):
-                first = rep
+        first = self._first_free(segment, idle_only=False)
         if first is not None:
             self._wake(first)
+
+    def _index(self, rep: RepState) -> None:
+        """(Re)file a rep in its segments' pools at their current `busy_until`."""
+        rep.version += 1
+        if rep.active and rep.pace > 0:
+            entry = (rep.busy_until, rep.index, rep.version, rep)
+            for s in (rep.segments or self.pools):
+                heapq.heappush(self.pools[s], entry)
+
+    def _first_free(self, segment: str, idle_only: bool) -> RepState | None:
+        """The rep of `segment` who is free first (ties: the earliest on the roster);
+        with `idle_only`, only one who is free now and has no work of their own waiting."""
+        pool, now = self.pools[segment], self.env.now
+        held: list[tuple] = []
+        found = None
+        while pool:
+            busy, _, version, rep = pool[0]
+            if version != rep.version:
+                heapq.heappop(pool)         # stale: the rep has moved on
+                continue
+            if idle_only and busy > now:
+                break
+            if idle_only and rep.queue:
+                held.append(heapq.heappop(pool))
+                continue
+            found = rep
+            break
+        for entry in held:
+            heapq.heappush(pool, entry)
+        return found
 
     def _wake(self, rep: RepState) -> None:
         if rep.wake_pending or not self.can_work(rep):
@@ -188,6 +215,7 @@ class Team:
     def leave(self, rep: RepState) -> None:
         """The rep is gone: their queued work waits for the hand-over."""
         rep.active = False
+        rep.version += 1                # out of the pools
         rep.left_at = self.env.now
         self.orphans.setdefault(rep.index, []).extend(rep.queue)
         rep.queue = []
