@@ -9,6 +9,7 @@ accounts with a come-back offer, a few calls a month.
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -74,14 +75,18 @@ class KeyAccountBook:
     def start(self, owners: list["RepState"]) -> None:
         """Hand the book out round-robin and put visits and renewals in the calendar."""
         world, spec = self.world, self.spec
+        self.held: dict[int, list[Account]] = {}    # rep index -> the accounts they hold
         for acc in self.accounts:
             acc.owner = owners[acc.index % len(owners)]
             acc.owner.book += 1
+            self.held.setdefault(acc.owner.index, []).append(acc)
         self.interval = QUARTER_DAYS / spec.visits_per_quarter if spec.visits_per_quarter > 0 else None
         now = world.env.now
+        self.calendar: list[tuple[float, int]] = []      # (next visit day, account)
         for acc, phase in zip(self.accounts, self.phase.tolist()):
             if self.interval is not None:
                 acc.next_visit = now + phase * self.interval
+                self.calendar.append((acc.next_visit, acc.index))
             for year in range(int(np.ceil(world.horizon / 365.0))):
                 due = acc.renewal_day + 365.0 * year
                 if due >= world.horizon:
@@ -90,6 +95,7 @@ class KeyAccountBook:
                     continue
                 world.at_day(due - spec.talks_open, lambda acc=acc: self._open_talks(acc))
                 world.at_day(due, lambda acc=acc: self._renew(acc))
+        heapq.heapify(self.calendar)
 
     def plan_week(self, start: float, length: float) -> None:
         """At the week's start each rep plans the visits due on their accounts this week
@@ -98,12 +104,14 @@ class KeyAccountBook:
             return
         due: dict[int, tuple["RepState", list[Account]]] = {}
         end = start + length
-        for acc in self.accounts:
-            while acc.next_visit < end:
-                acc.next_visit += self.interval
-                owner = holder(acc.owner)
-                if owner is not None:
-                    due.setdefault(owner.index, (owner, []))[1].append(acc)
+        calendar = self.calendar
+        while calendar and calendar[0][0] < end:
+            acc = self.accounts[heapq.heappop(calendar)[1]]
+            acc.next_visit += self.interval
+            heapq.heappush(calendar, (acc.next_visit, acc.index))
+            owner = holder(acc.owner)
+            if owner is not None:
+                due.setdefault(owner.index, (owner, []))[1].append(acc)
         effort = self.spec.visit_effort
         for owner, accounts in due.values():
             self.world.team.submit(0, effort * len(accounts), self.segment.name, owner,
@@ -167,9 +175,11 @@ class KeyAccountBook:
                                  acc.product, holder(acc.owner), -1, 0.0)
 
     def rep_left(self, rep: "RepState") -> None:
-        for acc in self.accounts:
-            if holder(acc.owner) is rep:
-                acc.lost_rep = True
+        for acc in self.held.get(rep.index, []):
+            acc.lost_rep = True
+
+    def handed_over(self, rep: "RepState", successor: "RepState") -> None:
+        self.held.setdefault(successor.index, []).extend(self.held.pop(rep.index, []))
 
 
 class WinBackCampaign:

@@ -286,7 +286,7 @@ class SalesYear:
 
     def book_value(self, rep: RepState) -> float:
         """A rep's book: the contract value of the key accounts they hold."""
-        return sum(acc.value for book in self.books for acc in book.accounts if holder(acc.owner) is rep)
+        return sum(acc.value for book in self.books for acc in book.held.get(rep.index, []))
 
     def leave(self, rep: RepState) -> None:
         """A rep resigns: their book waits for a hand-over, and a vacancy opens."""
@@ -315,6 +315,8 @@ class SalesYear:
             self.world.at(7.0, lambda: self._hand_over(rep))
             return
         self.world.team.hand_over(rep, successor)
+        for book in self.books:
+            book.handed_over(rep, successor)
 
     def hire(self, count: int, segments: list[str], level: str, delay: float | None) -> None:
         """Open `count` positions now; each rep starts after the hiring delay and ramps up."""
