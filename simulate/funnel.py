@@ -155,7 +155,20 @@ class ChannelFlow:
             self.stages[deal.stage].effort
         delay = finish - self.world.env.now + deal.times[deal.stage] * \
             self.world.levers.stage_time.get((self.segment.name, deal.stage), 1.0)
+        if deal.stage < 2 and self._surely_lost(deal):
+            # Nothing can change this answer (no lever acts before negotiation), and only
+            # the weekly review sees stage counts: settle it at the week's close, no event.
+            self.world.ledger.defer_loss(self.world.env.now + delay, deal)
+            return
         self.world.at(delay, lambda: self._decide(deal))
+
+    def _surely_lost(self, deal: Deal) -> bool:
+        """Lead and intent answers depend only on the deal's own draw and the plan."""
+        k = deal.stage
+        stage = self.stages[k]
+        p_advance = min(1.0, stage.advance * (self.channel.quality if k == 0 else 1.0))
+        p_lost = min(stage.lost_probability, 1.0 - p_advance)
+        return p_advance <= deal.u[k] < p_advance + p_lost
 
     def _pick_by_demand(self) -> int:
         demand, names = self.world.levers.product_demand, self.world.product_names
@@ -219,13 +232,13 @@ class ChannelFlow:
             deal.u[k] = self._misc()
             world.at(deal.times[k], lambda: self._decide(deal))
 
-    def _lose(self, deal: Deal) -> None:
+    def _lose(self, deal: Deal, day: float | None = None) -> None:
         ledger = self.world.ledger
         ledger.week[_EXITED[deal.stage]] += 1
         ledger.open[deal.stage] -= 1
         ledger.counts["lost"] += 1
         if deal.trace is not None:
-            deal.trace.update(closed_day=self.world.env.now, outcome="lost")
+            deal.trace.update(closed_day=self.world.env.now if day is None else day, outcome="lost")
         self._release(deal)
 
     def _lost_to_late_delivery(self, deal: Deal) -> bool:

@@ -7,6 +7,8 @@ table. Those two are all the runner keeps, so a replication's memory does not ou
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -89,6 +91,18 @@ class Ledger:
         self.shock_log: list[tuple[float, str, str, float, str]] = []
         self.firings: list[tuple[float, str, str, str, float]] = []   # day, rule, action, params, cost
         self.trace: Trace | None = None
+        self._losses: list[tuple[float, int, object]] = []   # (day, seq, deal): see defer_loss
+        self._loss_seq = itertools.count()
+
+    def defer_loss(self, day: float, deal: object) -> None:
+        """A deal certain to be lost on `day`: counted then, at the close of its week."""
+        heapq.heappush(self._losses, (day, next(self._loss_seq), deal))
+
+    def settle_losses(self, until: float) -> None:
+        """Count the deferred losses due by `until` in this week's flows and stage counts."""
+        while self._losses and self._losses[0][0] <= until:
+            day, _, deal = heapq.heappop(self._losses)
+            deal.flow._lose(deal, day)   # type: ignore[attr-defined]
 
     def book(self, b: Booking) -> None:
         self.bookings.append(b)

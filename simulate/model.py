@@ -191,6 +191,7 @@ class SalesYear:
     def _close_week(self) -> None:
         """Write this week's KPI row: the flows so far, the stage counts and headcount now."""
         world = self.world
+        world.ledger.settle_losses(world.env.now)
         ramping = sum(1 for r in world.team.reps if r.active and r.capacity_factor < 1)
         world.ledger.close_week(self._week, world.team.headcount(), ramping, self.vacancies,
                                 world.env.now)
