@@ -15,8 +15,9 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import InputError, SimulateError, UsageError
-from .loader import plan_from_document
-from .plan import Plan
+from .executors import BACKENDS
+from .loader import load_scenario, load_variants, plan_from_document
+from .plan import MAX_RUNS, Plan
 from .yamlio import load_document
 
 Configure = Callable[[argparse.ArgumentParser], None]
@@ -44,6 +45,35 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary table")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
+    p.add_argument("--from-pipeline", metavar="CSV", nargs="+",
+                   help="re-forecast: start from a CRM export's bookings and open deals: deals.csv, "
+                        "optionally accounts.csv for renewals booked so far (with --as-of)")
+    p.add_argument("--as-of", metavar="DATE", help="re-forecast date, e.g. 2027-06-30")
+    p.add_argument("--no-rules", action="store_true", help="switch the contingency playbooks off")
+    p.add_argument("--without", action="append", metavar="RULE", default=[],
+                   help="switch one rule off (repeatable)")
+    p.add_argument("--backend", choices=BACKENDS, default="local",
+                   help="where the years are played: local cores (default) or a Dask cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="the Dask scheduler, e.g. tcp://HOST:8786 (with --backend dask)")
+    p.add_argument("--precision", type=_half_width, metavar="X",
+                   help="run rounds of replications until the 95%% half-width of P(hit) (of the "
+                        "paired difference, when comparing variants) is at most X, e.g. 0.01 or 1%%")
+    p.add_argument("--max-runs", type=_positive_int, metavar="N",
+                   help="at most N replications per variant (default with --precision: 100000)")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N",
+                   help="replications per batch sent to a worker (default: automatic; "
+                        "results do not depend on it)")
+
+
+def _half_width(text: str) -> float:
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a half-width such as 0.01 or 1%, got '{text}'") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a half-width between 0 and 1 (0.01 = 1 pp), got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -53,6 +83,8 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    if value > MAX_RUNS:    # replications, workers, batch sizes: none is sane beyond this
+        raise argparse.ArgumentTypeError(f"expected a number <= {MAX_RUNS:,}, got {value:,}")
     return value
 
 
@@ -67,7 +99,7 @@ def _nonnegative_int(text: str) -> int:
 
 
 def load(path: str | Path) -> Plan:
-    return plan_from_document(load_document(path))
+    return plan_from_document(load_scenario(path))
 
 
 def _validate_args(p: argparse.ArgumentParser) -> None:
@@ -78,8 +110,11 @@ def _validate(args: argparse.Namespace) -> int:
     failed = 0
     for f in args.files:
         try:
-            load(f)
+            plan = load_variants(load_scenario(f))["plan"]    # the plan and each variant
             print(f"{f}: ok")
+            from .market import plan_warnings
+            for warning in plan_warnings(plan):
+                print(f"warning: {f}: {warning}", file=sys.stderr)
         except InputError as exc:
             failed += 1
             print(str(exc), file=sys.stderr)
@@ -97,6 +132,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 register("validate", "check plan and scenario files without running them", _validate_args, _validate)
 register("schema", "print the JSON Schema of the plan format (for editors)", lambda p: None, _schema)
+
+from . import bench  # noqa: E402,F401  (registers `bench`)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -131,3 +168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:   # Ctrl-C outside a run (a run saves its completed years itself)
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+from . import rerun  # noqa: E402,F401  (registers the `rerun` sub-command)
+from . import rules_cli  # noqa: E402,F401  (registers `rules lint|metrics|actions`)
+from . import calibrate, crm_synth  # noqa: E402,F401  (registers `calibrate`, `synth-crm`)
+from . import compare, sensitivity, signoff, stress  # noqa: E402,F401  (registers the decision commands)

@@ -7,6 +7,7 @@ pydantic checks types and ranges; this module translates pydantic's complaints i
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from pathlib import Path
@@ -17,9 +18,11 @@ from pydantic import BaseModel, ValidationError
 from .errors import PlanError, did_you_mean
 from .plan import Plan
 from .rules import Playbook
-from .yamlio import Document, load_document, overlay
+from .yamlio import Document, _exists, load_document, overlay
 
 MAX_SHOWN = 5
+MAX_MESSAGE = 1000      # characters of one problem: a 10,000-character value is not repeated
+_LONG_QUOTED = re.compile(r"'(?:[^'\\\n]|\\.){80,}'|\"(?:[^\"\\\n]|\\.){80,}\"")
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -36,7 +39,10 @@ def load_variants(doc: Document) -> dict[str, Plan]:
             raise PlanError(f"variant name '{name}' is used twice (or is the reserved name 'plan')",
                             doc.locate(("variants", i, "name")), f"variants[{i}].name")
         vdoc = overlay(doc, ("variants", i, "set"), drop=("variants",))
-        plans[name] = plan_from_document(vdoc)
+        try:
+            plans[name] = plan_from_document(vdoc)
+        except PlanError as exc:
+            raise PlanError(f"{exc.message} (in variant '{name}')", exc.location, exc.key) from None
     return plans
 
 
@@ -61,8 +67,9 @@ def load_scenario(path: str | Path) -> Document:
     for i, book in enumerate(books):
         where = doc.locate(("playbooks", i))
         target = Path(where.file).parent / book
-        if not target.is_file():
-            raise PlanError(f"playbook file not found: {book} (looked for {target})", where, f"playbooks[{i}]")
+        if not _exists(target, "is_file"):
+            raise PlanError(_clipped(f"playbook file not found: {book} (looked for {target})"), where,
+                            f"playbooks[{i}]")
         pdoc = load_document(target)
         plan_from_document(pdoc, Playbook)          # the playbook file is valid on its own
         offset = len(rules)
@@ -127,7 +134,16 @@ def _describe(err: Any, doc: Document, model: type[BaseModel]) -> tuple[Any, str
         msg = str(cause)
     else:
         msg = f"{err['msg'][0].lower()}{err['msg'][1:]}, got {_show(err.get('input'))}"
-    return doc.locate(path), key, msg + _rule_name(path, doc.data)
+    return doc.locate(path), key, _clipped(msg + _rule_name(path, doc.data))
+
+
+def _clipped(message: str) -> str:
+    """The message with any long quoted value shortened, and at most MAX_MESSAGE long."""
+    message = _LONG_QUOTED.sub(
+        lambda m: f"{m.group(0)[:30]}...{m.group(0)[-10:]} ({len(m.group(0)) - 2:,} characters)", message)
+    if len(message) > MAX_MESSAGE:
+        message = f"{message[:MAX_MESSAGE - 200]} ... {message[-190:]}"
+    return message
 
 
 def _data_path(loc: tuple, data: Any) -> tuple:

@@ -52,6 +52,7 @@ class World:
         self._collection_delay = Draws(plan.collections.delay, stream(self.root, "collection-delay"))
         self._delivery = [Draws(p.delivery_days, stream(self.root, f"delivery/{p.name}"))
                           for p in plan.products]
+        self.spend_paid_until = self.env.now     # marketing is paid a week ahead, see spend_marketing
         self.conditions: dict[str, float] = {}      # what a manager can observe of the market
         self.on_week: list[Callable[[int], None]] = []
         self.on_event: list[Callable[[str, dict], None]] = []
@@ -93,6 +94,7 @@ class World:
         share = sum(c.budget_share * lev.spend(c.name) for c in plan.channels) * lev.spend_scale
         share *= 1.0 - lev.spend_saved
         self.ledger.money["marketing_spent"] += plan.marketing.budget * days / self.horizon * share
+        self.spend_paid_until = self.env.now + days
 
     def budget_left(self) -> float:
         m = self.ledger.money
@@ -103,7 +105,8 @@ class World:
         lev, plan = self.levers, self.plan
         share = sum(c.budget_share * lev.spend(c.name) for c in plan.channels) * lev.spend_scale
         share *= 1.0 - lev.spend_saved
-        return plan.marketing.budget * max(0.0, self.horizon - self.env.now) / self.horizon * share
+        # The current week's spend went out when the week opened: only later weeks can shrink.
+        return plan.marketing.budget * max(0.0, self.horizon - self.spend_paid_until) / self.horizon * share
 
     def shock_started(self, name: str, kind: str, size: float) -> None:
         self.ledger.shock_log.append((self.env.now, name, kind, size, "start"))

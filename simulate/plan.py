@@ -15,13 +15,15 @@ from pydantic import BeforeValidator, Field, model_validator
 from . import quantities as q
 from .distributions import parse_distribution
 from .plan_types import (Count, CountDist, Date, Days, DaysDist, Fraction, Growth, Model, Money,
-                         MoneyDist, NonNegative, PositiveNumber, ReferenceProblem, number)
+                         MoneyDist, Name, NonNegative, PositiveNumber, ReferenceProblem, Visits,
+                         number)
 from .opening import Opening
 from .rules import Rule, check_rules
 from .shocks import Shock, check_shocks
 
 
 STAGES = ("lead", "intent", "negotiation")
+MAX_RUNS = 1_000_000    # replications per variant: a million years hold P(hit) to +-0.1 pp
 METRICS = ("bookings", "revenue", "collections", "margin")
 
 
@@ -64,13 +66,13 @@ class Target(Model):
 class Product(Model):
     """A product line and its place in the growth-share matrix."""
 
-    name: str
+    name: Name
     portfolio: Literal["star", "cash_cow", "question_mark", "dog"]
     price: Money = Field(description="list price of one licence unit")
     margin: Fraction
     growth: Growth = 0.0
     delivery_days: DaysDist = Field(default_factory=lambda: parse_distribution(0, q.parse_days))
-    supplier: str | None = None
+    supplier: Name | None = None
 
 
 class Stage(Model):
@@ -84,7 +86,7 @@ class Stage(Model):
     advance: Fraction
     lost: Fraction | None = None
     time: DaysDist
-    effort: NonNegative = 1.0
+    effort: Visits = 1.0
 
     @property
     def lost_probability(self) -> float:
@@ -120,18 +122,19 @@ class KeyAccounts(Model):
     renewal_without_visits: Fraction
     renewal_with_full_visits: Fraction
     renewal_after_rep_left: Fraction
-    visits_per_quarter: NonNegative = 4
-    visit_effort: NonNegative = 1
+    visits_per_quarter: Annotated[float, BeforeValidator(number), Field(ge=0, le=91.25, description=(
+        "at most one visit a day"))] = 4
+    visit_effort: Visits = 1
     talks_open: Days = 91.25
-    renewal_effort: NonNegative = 2
+    renewal_effort: Visits = 2
 
 
 class WinBack(Model):
     """Churned customers (> 2 years' tenure) called back with a come-back offer."""
 
     pool: Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
-    calls_per_month: NonNegative
-    call_effort: NonNegative = 0.5
+    calls_per_month: Annotated[float, BeforeValidator(number), Field(ge=0, le=10_000)]
+    call_effort: Visits = 0.5
     win_probability: Fraction
     offer_discount: Fraction = 0.0
     units: CountDist
@@ -140,7 +143,7 @@ class WinBack(Model):
 class Segment(Model):
     """A customer tier with its own flow: key accounts, new logos, or win-back."""
 
-    name: str
+    name: Name
     kind: Literal["key_accounts", "new_logo", "winback"]
     mix: dict[str, Fraction]
     funnel: Funnel | None = None
@@ -171,13 +174,14 @@ class Channel(Model):
     it yields leads_per_year * s ** spend_elasticity.
     """
 
-    name: str
+    name: Name
     segment: str
     budget_share: Fraction
-    leads_per_year: Count
+    leads_per_year: Annotated[Count, Field(le=1_000_000, description="at planned spend")]
     spend_elasticity: Annotated[float, BeforeValidator(number), Field(gt=0, le=1)] = 0.7
     quality: Annotated[float, BeforeValidator(number), Field(gt=0, le=5)] = 1.0
-    seasonality: list[NonNegative] = []
+    seasonality: list[Annotated[NonNegative, Field(le=1000)]] = Field(default=[], description=(
+        "twelve relative monthly weights; 1 is an average month"))
 
     @model_validator(mode="after")
     def _twelve_months(self) -> "Channel":
@@ -196,7 +200,7 @@ class Marketing(Model):
 class Rep(Model):
     """A sales rep: the scarce resource. Capacity is counted in visits per week."""
 
-    name: str
+    name: Name
     level: Literal["new_hire", "core", "reserve"] = "core"
     start: Date | None = None
     visits_per_week: Annotated[float, BeforeValidator(number), Field(ge=0, le=100)] = 7
@@ -227,7 +231,7 @@ class Collections(Model):
 class Variant(Model):
     """A named alternative plan: overrides merged onto the plan (same rules as `extends`)."""
 
-    name: str
+    name: Name
     description: str = ""
     set: dict = Field(default={}, description="overrides, e.g. {target: {annual: 10.5M}}")
 
@@ -237,7 +241,7 @@ class SignOff(Model):
 
     confidence: Fraction = 0.8                 # P(hit) on the plan itself
     stress_confidence: Fraction = 0.5          # P(hit) under each stress scenario
-    scenarios: list[str] = []                  # stress scenario files, relative to this file
+    scenarios: list[Annotated[str, Field(min_length=1, max_length=4096)]] = []   # stress scenario files, relative to this file
 
 
 class Market(Model):
@@ -252,13 +256,13 @@ class Market(Model):
 class Plan(Model):
     """A whole sales plan: everything the simulated year needs."""
 
-    name: str = "plan"
+    name: Name = "plan"
     description: str = ""
     seed: Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)] = 2027
-    runs: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] = 1000
+    runs: Annotated[int, Field(strict=True, ge=1, le=MAX_RUNS)] = 1000
     horizon: Horizon = Horizon()
     target: Target
-    regions: list[str] = []
+    regions: list[Name] = []
     products: list[Product] = Field(min_length=1)
     segments: list[Segment] = Field(min_length=1)
     channels: list[Channel] = []

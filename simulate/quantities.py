@@ -104,20 +104,29 @@ def days_between(start: dt.date, d: dt.date) -> float:
 
 
 def _offset(start: dt.date, amount: str, unit: str, value: str) -> dt.date:
-    if unit in ("mo", "month", "months", "y", "yr", "year", "years"):
-        count = float(amount)
-        if not count.is_integer():
-            raise ValueError(f"month and year offsets must be whole numbers, got {value!r}")
-        return _add_months(start, int(count) * (1 if unit.startswith("m") else 12))
-    days = parse_days(amount + unit)
-    if not days.is_integer():
-        raise ValueError(f"a date offset must be a whole number of days, got {value!r}")
-    return start + dt.timedelta(days=days)
+    try:
+        if unit in ("mo", "month", "months", "y", "yr", "year", "years"):
+            count = float(amount)
+            if not count.is_integer():
+                raise ValueError(f"month and year offsets must be whole numbers, got {value!r}")
+            return _add_months(start, int(count) * (1 if unit.startswith("m") else 12))
+        days = parse_days(amount + unit)
+        if not days.is_integer():
+            raise ValueError(f"a date offset must be a whole number of days, got {value!r}")
+        return start + dt.timedelta(days=days)
+    except (OverflowError, _OutOfRange):
+        raise ValueError(f"the offset {value!r} lands outside the calendar") from None
+
+
+class _OutOfRange(ValueError):
+    """A date arithmetic result past year 9999."""
 
 
 def _add_months(d: dt.date, months: int) -> dt.date:
     year, month = divmod(d.month - 1 + months, 12)
     year += d.year
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise _OutOfRange(f"year {year} is out of range")
     return d.replace(year=year, month=month + 1,
                      day=min(d.day, calendar.monthrange(year, month + 1)[1]))
 

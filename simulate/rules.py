@@ -19,7 +19,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from .errors import did_you_mean
 from .expressions import Condition, parse_condition
-from .plan_types import Days, Fraction, Model, Money, PositiveNumber
+from .plan_types import Days, Fraction, Model, Money, Name, PositiveNumber
 
 if TYPE_CHECKING:
     from .levers import LeverEdits
@@ -32,8 +32,8 @@ Factor = Annotated[PositiveNumber, Field(le=10)]
 
 
 class Action(Model):
-    segments: list[str] = []
-    products: list[str] = []
+    segments: list[Name] = []
+    products: list[Name] = []
 
     def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
         raise NotImplementedError
@@ -113,8 +113,8 @@ class ShiftBudget(Action):
     """Move `share` of channel `source`'s spend to channel `to` (leads follow each curve)."""
 
     action: Literal["shift_budget"]
-    source: str = Field(alias="from")
-    to: str
+    source: Name = Field(alias="from")
+    to: Name
     share: Fraction
 
     def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
@@ -143,8 +143,8 @@ class StopProductSpend(Action):
     whose leads then grow along a spend curve of elasticity 0.7."""
 
     action: Literal["stop_product_spend"]
-    product: str
-    reinvest_in: list[str] = []
+    product: Name
+    reinvest_in: list[Name] = []
 
     def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
         edits.set(run.levers.product_demand, self.product, 0.0)
@@ -167,7 +167,7 @@ class Hire(Action):
     """Hire `count` reps for the segments named; they start after the hiring delay and ramp."""
 
     action: Literal["hire"]
-    count: Annotated[int, Field(ge=1, le=1000)]
+    count: Annotated[int, Field(strict=True, ge=1, le=1000)]
     level: Literal["new_hire", "core"] = "new_hire"
     hiring_delay: Days | None = None
 
@@ -194,7 +194,7 @@ class BackupSupplier(Action):
     `max_delivery_days`; `cost_premium` of each deal's value comes off margin."""
 
     action: Literal["backup_supplier"]
-    supplier: str
+    supplier: Name
     max_delivery_days: Days
     cost_premium: Fraction = 0.0
 
@@ -223,7 +223,7 @@ class Mentoring(Action):
     mentored new hires win `new_hire_win_rate` x more."""
 
     action: Literal["mentoring"]
-    mentees_per_mentor: Annotated[int, Field(ge=1, le=10)] = 2
+    mentees_per_mentor: Annotated[int, Field(strict=True, ge=1, le=10)] = 2
     new_hire_win_rate: Factor = 1.0
 
     def apply(self, run: "PlaybookRun", edits: "LeverEdits") -> None:
@@ -242,7 +242,7 @@ def _action_type(value: Any) -> Any:
         name = value.get("action")
         if name is None:
             raise ValueError(f"an action needs `action:` naming one of {', '.join(ACTIONS)}")
-        if name not in ACTIONS:
+        if not isinstance(name, str) or name not in ACTIONS:
             raise ValueError(f"unknown action '{name}'{did_you_mean(str(name), ACTIONS)}; "
                              f"expected one of {', '.join(ACTIONS)}")
     return value
@@ -262,7 +262,7 @@ def _check(value: Any) -> str:
 class Rule(Model):
     """One entry of the playbook."""
 
-    name: str
+    name: Name
     description: str = ""
     check: Annotated[str, BeforeValidator(_check)] = "weekly"
     when: Annotated[Condition, BeforeValidator(parse_condition),
@@ -277,13 +277,13 @@ class Rule(Model):
     once: bool = False
     cooldown: Days = 0.0
     priority: int = 0
-    group: str | None = None
+    group: Name | None = None
 
 
 class Playbook(Model):
     """A playbook file: a name and its rules."""
 
-    name: str = "playbook"
+    name: Name = "playbook"
     description: str = ""
     rules: list[Rule] = []
 

@@ -38,7 +38,7 @@ from . import quantities as q
 from .distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distribution
 from .errors import did_you_mean
 from .levers import LeverEdits
-from .plan_types import Days, Fraction, Model
+from .plan_types import MAX_NAME, Days, Fraction, Model, days
 
 if TYPE_CHECKING:
     from .model import SalesYear
@@ -57,14 +57,14 @@ def _start(value: Any) -> Any:
 Start = Annotated[Union[str, dict], BeforeValidator(_start)]
 FractionDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, q.parse_fraction)),
                          Field(json_schema_extra=DISTRIBUTION_JSON_SCHEMA)]
-DaysDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, q.parse_days)),
+DaysDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, days)),
                      Field(json_schema_extra=DISTRIBUTION_JSON_SCHEMA)]
 
 
 class ShockBase(Model):
     """What every shock has: a name, a start, an optional duration and probability."""
 
-    name: str = ""
+    name: Annotated[str, Field(max_length=MAX_NAME)] = ""
     start: Start
     duration: DaysDist | None = None
     probability: Fraction = 1.0
@@ -129,7 +129,7 @@ def _shock_type(value: Any) -> Any:
         kind = value.get("type")
         if kind is None:
             raise ValueError(f"a shock needs a `type`: one of {', '.join(SHOCK_TYPES)}")
-        if kind not in SHOCK_TYPES:
+        if not isinstance(kind, str) or kind not in SHOCK_TYPES:
             raise ValueError(f"unknown shock type '{kind}'{did_you_mean(str(kind), SHOCK_TYPES)}; "
                              f"expected one of {', '.join(SHOCK_TYPES)}")
     return value

@@ -136,6 +136,8 @@ def build_summary(results: RunResults, scenario: str, with_rule_values: bool = T
         "variants": variants,
     }
     summary["warnings"] = plan_warnings(first.plan)
+    if "precision" in results.extra:
+        summary["precision"] = results.extra["precision"]
     if first.plan.shocks:
         summary["shocks"] = [describe_shock(s) for s in first.plan.shocks]
     if BASELINE in results.variants:

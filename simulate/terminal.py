@@ -18,8 +18,32 @@ def money(x: float | None) -> str:
     return f"{x:.0f}"
 
 
+def money_short(x: float, _pos: object = None) -> str:
+    """Money in as few characters as it takes: 9.6M, 250k, 0 (chart axes, titles)."""
+    for size, unit in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:.1f}".rstrip("0").rstrip(".") + unit
+    return f"{x:.0f}"
+
+
 def pct(x: float | None, digits: int = 1) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{100 * x:.{digits}f} %"
+
+
+def odds_phrase(p_hit: float | None) -> str:
+    """P(hit) in words a board understands: how often the year falls short."""
+    if p_hit is None or not math.isfinite(p_hit):
+        return "no completed years to judge"
+    if p_hit >= 0.9:
+        return "the target is safe: fewer than 1 year in 10 falls short"
+    if p_hit >= 0.6:
+        short = round(1 / (1 - p_hit))
+        return f"the target is more likely than not, but 1 year in {short} falls short"
+    if p_hit > 0.4:
+        return "hitting the target is a coin flip"
+    if p_hit >= 0.1:
+        return f"the target is more likely missed: only 1 year in {round(1 / p_hit)} makes it"
+    return "the target is out of reach: fewer than 1 year in 10 makes it"
 
 
 def render(summary: dict[str, Any]) -> str:
@@ -32,6 +56,12 @@ def render(summary: dict[str, Any]) -> str:
                      f"{summary['metric']}{partial}")
         lo, hi = v["p_hit_ci95"]
         lines.append(f"  P(target hit)  {pct(v['p_hit'])}   (95 % CI {pct(lo)} to {pct(hi)})")
+        lines.append(f"  Verdict        {odds_phrase(v['p_hit'])}")
+        if v.get("impact"):
+            i = v["impact"]
+            lo, hi = (100 * x for x in i["p_hit_diff_ci95"])
+            lines.append(f"  Shocks' impact P(hit) {100 * i['p_hit_diff']:+.1f} pts (95 % CI "
+                         f"{lo:+.1f} to {hi:+.1f}) against {pct(i['p_hit_baseline'])} without them")
         a = v["attainment"]
         lines.append(f"  Attainment     mean {pct(a['mean'])}   P10 {pct(a['p10'])}   "
                      f"P50 {pct(a['p50'])}   P90 {pct(a['p90'])}")

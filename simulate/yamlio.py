@@ -30,18 +30,30 @@ from .errors import Location, YamlError, did_you_mean
 MAX_BYTES = 10 * 1024 * 1024
 MAX_VALUES = 100_000
 MAX_DEPTH = 50
+MAX_FILES = 50          # files read to resolve one plan's `extends` (a chain or a diamond)
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as strings: plans parse dates themselves."""
+    """SafeLoader that leaves dates as strings (plans parse dates themselves) and stops
+    composing once a document has more than MAX_VALUES nodes, before the rest is read: a
+    10 MB file of `- 1` lines would otherwise take minutes and a gigabyte to refuse."""
 
     yaml_implicit_resolvers = {
         first: [(tag, rx) for tag, rx in resolvers if tag != _TAG + "timestamp"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+    filename = "<input>"
+    nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_VALUES:
+            raise YamlError(f"document has more than {MAX_VALUES} values",
+                            _mark(self.filename, self.peek_event().start_mark))
+        return super().compose_node(parent, index)
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,7 @@ class _Node:
 def load_document(path: str | Path) -> Document:
     """Load a plan file, resolve `extends`, and return the merged document."""
     shown = str(path)
-    tree, files = _load_tree(Path(path), shown, [(Path(path).resolve(), shown)])
+    tree, files = _load_tree(Path(path), shown, [(Path(path).resolve(), shown)], [1])
     locations: dict[tuple, Location] = {}
     return Document(_unwrap(tree, (), locations), locations, tuple(files))
 
@@ -138,8 +150,11 @@ def _read(path: Path, shown: str) -> str:
 
 def _parse(text: str, filename: str) -> _Node:
     _check_tabs(text, filename)
+    loader: _Loader | None = None
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        loader = _Loader(text)
+        loader.filename = filename
+        root = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         raise YamlError(_problem(e), _mark(filename, e.problem_mark)) from None
     except yaml.reader.ReaderError as e:
@@ -149,6 +164,9 @@ def _parse(text: str, filename: str) -> _Node:
     except RecursionError:
         raise YamlError(f"values are nested more than {MAX_DEPTH} levels deep",
                         Location(filename)) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if root is None or root.tag == _TAG + "null":
         raise YamlError("file is empty; expected a plan mapping", Location(filename))
     if not isinstance(root, yaml.MappingNode):
@@ -156,11 +174,13 @@ def _parse(text: str, filename: str) -> _Node:
                         f"{_describe(root)}", _mark(filename, root.start_mark))
     _measure(root, 1, filename, {})
     tree = _build(root, filename)
-    tree.loc = Location(filename)
+    tree.loc = _mark(filename, root.start_mark)   # the first key: where a missing key belongs
     return tree
 
 
 def _check_tabs(text: str, filename: str) -> None:
+    if "\t" not in text:
+        return
     for number, line in enumerate(text.splitlines(), start=1):
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in indent and line.strip():
@@ -232,7 +252,15 @@ def _build(node: yaml.Node, filename: str) -> _Node:
         return _Node(_build_mapping(node, filename), loc)
     if node.tag not in _SCALAR_TAGS:
         raise YamlError(f"unsupported YAML tag {node.tag!r} on {node.value!r}", loc)
-    return _Node(yaml.constructor.SafeConstructor().construct_object(node), loc)
+    try:
+        return _Node(yaml.constructor.SafeConstructor().construct_object(node), loc)
+    except ValueError:      # an integer of thousands of digits (Python refuses to convert it)
+        raise YamlError(f"the number {_clip(node.value)} has {len(node.value):,} characters; "
+                        "no plan figure needs that many", loc) from None
+
+
+def _clip(text: str, keep: int = 20) -> str:
+    return text if len(text) <= 2 * keep else f"{text[:keep]}...{text[-keep:]}"
 
 
 def _build_mapping(node: yaml.MappingNode, filename: str) -> dict[str, _Node]:
@@ -275,7 +303,8 @@ def _unwrap(node: _Node, path: tuple, locations: dict[tuple, Location]) -> Any:
 # --- extends --------------------------------------------------------------------------
 
 
-def _load_tree(path: Path, shown: str, chain: list[tuple[Path, str]]) -> tuple[_Node, list[str]]:
+def _load_tree(path: Path, shown: str, chain: list[tuple[Path, str]],
+               reads: list[int]) -> tuple[_Node, list[str]]:
     tree = _parse(_read(path, shown), shown)
     extends = tree.value.pop("extends", None)
     files = [shown]
@@ -286,20 +315,32 @@ def _load_tree(path: Path, shown: str, chain: list[tuple[Path, str]]) -> tuple[_
     for parent in parents:
         if not isinstance(parent.value, str) or not parent.value.strip():
             raise YamlError("expected a file name or a list of file names, got "
-                            f"{_unwrap(parent, (), {})!r}", parent.loc, key="extends")
+                            f"{_clip(repr(_unwrap(parent, (), {})), 60)}", parent.loc, key="extends")
         parent_path = path.parent / parent.value
         parent_shown = os.path.normpath(os.path.join(os.path.dirname(shown), parent.value))
-        resolved = parent_path.resolve()
+        resolved = parent_path.resolve() if _exists(parent_path) else parent_path
         if any(resolved == seen for seen, _ in chain):
             cycle = " -> ".join([name for _, name in chain] + [parent_shown])
             raise YamlError(f"extends cycle: {cycle}", parent.loc, key="extends")
-        if not parent_path.exists():
-            raise YamlError(f"parent file not found: {parent_shown}", parent.loc, key="extends")
+        if not _exists(parent_path):
+            raise YamlError(f"parent file not found: {_clip(parent_shown, 60)}", parent.loc, key="extends")
+        reads[0] += 1
+        if reads[0] > MAX_FILES:
+            raise YamlError(f"building this plan reads more than {MAX_FILES} files through "
+                            "`extends`", parent.loc, key="extends")
         loaded, parent_files = _load_tree(parent_path, parent_shown,
-                                          chain + [(resolved, parent_shown)])
+                                          chain + [(resolved, parent_shown)], reads)
         base = loaded if base is None else _merge(base, loaded)
         files += [f for f in parent_files if f not in files]
     return (tree if base is None else _merge(base, tree)), files
+
+
+def _exists(path: Path, test: str = "exists") -> bool:
+    """`path.exists()` (or `is_file()`), False also for a name the OS refuses (too long, NUL)."""
+    try:
+        return bool(getattr(path, test)())
+    except (OSError, ValueError):
+        return False
 
 
 def _merge(base: _Node, over: _Node) -> _Node:

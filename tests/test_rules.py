@@ -688,7 +688,7 @@ def test_a_rule_that_never_fires_is_worth_exactly_zero():
     value = rule_values(plan, records, base.seed)["never"]
     assert value["fired_share"] == 0
     assert value["value"] == {"p_hit_diff": 0.0, "p_hit_diff_ci95": [0.0, 0.0], "attainment_mean_diff": 0.0,
-                              "attainment_mean_diff_ci95": [0.0, 0.0], "replayed": 0}
+                              "attainment_mean_diff_ci95": [0.0, 0.0], "replayed": 0, "runs": 4}
 
 
 def test_the_replay_shortcut_is_exact():
