@@ -57,6 +57,9 @@ class ChannelFlow:
         self.leads_seen = 0         # observed this year, for "the channel that converts best"
         self.signed_seen = 0
         mix = world.product_mix(self.segment)
+        planned = world.plan.marketing.budget * channel.budget_share
+        # leads_per_year is the yield at `at_spend` (default: at the planned spend)
+        self._spend_vs_reference = planned / channel.at_spend if channel.at_spend else 1.0
         self._mix = mix
         self._mix_total = sum(w for _, w in mix)
         self._mix_products = [p for p, _ in mix]
@@ -67,7 +70,7 @@ class ChannelFlow:
         """Planned lead rate, bent by spend (diminishing returns), demand and season."""
         c = self.channel
         lev = self.world.levers
-        spend = lev.spend(c.name) * lev.spend_scale
+        spend = lev.spend(c.name) * lev.spend_scale * self._spend_vs_reference
         rate = c.leads_per_year / 365.0 * (spend ** c.spend_elasticity if spend > 0 else 0.0)
         rate *= lev.demand.get(self.segment.name, 1.0) * lev.lead_boost.get(self.segment.name, 1.0)
         rate *= self.world.industry_factor(self.segment)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import PlanError, did_you_mean
+from .errors import Location, PlanError, did_you_mean
 from .plan import Plan
 from .rules import Playbook
 from .yamlio import Document, _exists, load_document, overlay
@@ -134,7 +134,13 @@ def _describe(err: Any, doc: Document, model: type[BaseModel]) -> tuple[Any, str
         msg = str(cause)
     else:
         msg = f"{err['msg'][0].lower()}{err['msg'][1:]}, got {_show(err.get('input'))}"
-    return doc.locate(path), key, _clipped(msg + _rule_name(path, doc.data))
+    where = doc.locate(path)
+    if where.line is None:      # a key missing at the top: point at the file's first key
+        tops = [loc for p, loc in doc.locations.items()
+                if len(p) == 1 and loc.file == where.file and loc.line is not None]
+        where = min(tops, key=lambda loc: (loc.line, loc.column or 0), default=where)
+        where = Location(where.file, where.line, 1) if where.line is not None else where
+    return where, key, _clipped(msg + _rule_name(path, doc.data))
 
 
 def _clipped(message: str) -> str:

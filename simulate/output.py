@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,38 +86,45 @@ def point_latest(folder: Path) -> None:
         pass    # a filesystem without symlinks still has the run itself
 
 
-_written: list[Path] | None = None     # the files of the folder being saved, while it is
-
-
 @contextmanager
-def all_or_nothing(folder: Path) -> Iterator[None]:
-    """Save a run folder so that it is whole or holds nothing of this save.
+def all_or_nothing(folder: Path) -> Iterator[Path]:
+    """Save a run folder whole or not at all: yields a hidden staging folder inside `folder`.
 
-    `summary.json` marks a folder complete and is written last; a stale one (an earlier run
-    in the same `--out` folder) is removed first. If anything fails on the way (a full disk,
-    Ctrl-C), every file this save wrote is removed again, and a file system error becomes one
-    clear `RunError`.
+    Everything is written there first; only when all of it is written are the files moved
+    into `folder` (renames on one file system: they need no space and cannot half-happen),
+    `summary.json`, the mark of a complete folder, last. If anything fails on the way (a full
+    disk, a folder gone read-only, Ctrl-C), the staging folder is removed and `folder` is as it
+    was: an earlier run saved there with `--out` is untouched. A file system error becomes
+    one clear `RunError`.
     """
-    global _written
-    _written, before = [], set()
     try:
-        (folder / "summary.json").unlink(missing_ok=True)
-        before = set(folder.iterdir())
-        yield
+        staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=folder))
+    except OSError as exc:
+        raise RunError(f"could not write the run folder {folder}: {exc.strerror or exc}") from None
+    try:
+        yield staging
+        _move_into(staging, folder)
     except BaseException as exc:
-        for path in reversed(_written):
-            path.unlink(missing_ok=True)
-        for entry in set(folder.iterdir()) - before:
-            if entry.is_dir():
-                remove_if_empty(entry)      # a sub-folder this save created (plots/)
+        shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, OSError):
             raise RunError(f"could not write the run folder {folder}: {exc.strerror or exc}; "
                            "nothing of this run was kept") from None
         if isinstance(exc, RunError):
             raise RunError(f"{exc}; nothing of this run was kept") from None
         raise
-    finally:
-        _written = None
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into(staging: Path, folder: Path) -> None:
+    """Move the staged files into `folder`, replacing what is there; summary.json last."""
+    (folder / "summary.json").unlink(missing_ok=True)    # incomplete until the very end
+    entries = sorted(staging.rglob("*"), key=lambda p: (p.name == "summary.json", len(p.parts)))
+    for entry in entries:
+        target = folder / entry.relative_to(staging)
+        if entry.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            os.replace(entry, target)
 
 
 def remove_if_empty(folder: Path) -> None:
@@ -139,8 +147,6 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())   # mkstemp makes 0600; results are for sharing
         os.replace(tmp, path)
-        if _written is not None:
-            _written.append(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise RunError(f"could not write {path}: {exc.strerror or exc}") from None

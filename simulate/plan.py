@@ -24,6 +24,7 @@ from .shocks import Shock, check_shocks
 
 STAGES = ("lead", "intent", "negotiation")
 MAX_RUNS = 1_000_000    # replications per variant: a million years hold P(hit) to +-0.1 pp
+MAX_LEADS = 1_000_000   # leads a year per channel: more is a typo, and a year that never ends
 METRICS = ("bookings", "revenue", "collections", "margin")
 
 
@@ -170,14 +171,17 @@ class Segment(Model):
 class Channel(Model):
     """A marketing channel: spend turns into leads along a curve of diminishing returns.
 
-    At the planned spend the channel yields `leads_per_year`; at a fraction s of that spend
-    it yields leads_per_year * s ** spend_elasticity.
+    At the annual spend `at_spend` (default: the planned spend) the channel yields
+    `leads_per_year`; at s times that spend it yields leads_per_year * s ** spend_elasticity.
     """
 
     name: Name
     segment: str
     budget_share: Fraction
-    leads_per_year: Annotated[Count, Field(le=1_000_000, description="at planned spend")]
+    leads_per_year: Annotated[Count, Field(le=MAX_LEADS, description="at planned spend")]
+    at_spend: Money | None = Field(default=None, description=(
+        "the annual spend at which the channel yields leads_per_year (default: its planned "
+        "spend); give it and a variant that moves budget moves leads along the curve"))
     spend_elasticity: Annotated[float, BeforeValidator(number), Field(gt=0, le=1)] = 0.7
     quality: Annotated[float, BeforeValidator(number), Field(gt=0, le=5)] = 1.0
     seasonality: list[Annotated[NonNegative, Field(le=1000)]] = Field(default=[], description=(
@@ -348,6 +352,18 @@ def check_references(plan: Plan) -> None:
     for name in plan.marketing.by_product:
         known(("marketing", "by_product", name), name, products, "product")
     adds_up(("channels",), [c.budget_share for c in plan.channels])
+    for i, c in enumerate(plan.channels):
+        if c.at_spend is None:
+            continue
+        if c.at_spend <= 0:
+            raise ReferenceProblem(("channels", i, "at_spend"), "expected the spend (> 0) at which the "
+                                   "channel yields leads_per_year; leave it out for the planned spend")
+        planned = plan.marketing.budget * c.budget_share
+        implied = c.leads_per_year * (planned / c.at_spend) ** c.spend_elasticity
+        if implied > MAX_LEADS:
+            raise ReferenceProblem(("channels", i, "at_spend"), (
+                f"at the planned spend ({planned:,.0f}) the channel would bring {implied:,.0f} leads "
+                f"a year, more than {MAX_LEADS:,}: is at_spend ({c.at_spend:,g}) in the right unit?"))
     if plan.opening is not None:
         channels = {c.name for c in plan.channels}
         for i, b in enumerate(plan.opening.bookings):

@@ -134,8 +134,14 @@ class PlaybookRun:
         src = next(c for c in plan.channels if c.name == source)
         dst = next(c for c in plan.channels if c.name == to)
         moved = src.budget_share * lev.spend(source) * share
+        if moved <= 0 or dst.budget_share <= 0 or source == to:
+            return
         edits.scale(lev.channel_spend, source, 1.0 - share)
-        edits.scale(lev.channel_spend, to, 1.0 + moved / (dst.budget_share * lev.spend(to)) if dst.budget_share else 1.0)
+        current = dst.budget_share * lev.spend(to)
+        if current > 0:
+            edits.scale(lev.channel_spend, to, 1.0 + moved / current)
+        else:                       # the channel had been cut to nothing: restart it
+            edits.set(lev.channel_spend, to, moved / dst.budget_share)
 
     def best_channel(self) -> str | None:
         flows = [f for f in self.year.flows if f.leads_seen > 0]

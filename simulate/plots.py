@@ -60,6 +60,18 @@ class Plot:
         return out
 
 
+def companions(view: RunView) -> list[str]:
+    """The years drawn beside the headline's: in a stress run, the same variant under the
+    other scenarios (not other variants, whose targets may differ); else the run's others."""
+    m = view.summary.get("matrix")
+    head = view.headline.split(" @ ")[0]
+    if not m or f"{head} @ {m['baseline']}" != view.headline:
+        return view.others()
+    names = set(view.replications.get("variant", []))
+    cells = (f"{head} @ {sc}" for sc in m["scenarios"])
+    return [k for k in cells if k != view.headline and k in names][:3]
+
+
 def attainment_pct(view: RunView, variant: str | None = None) -> np.ndarray:
     return view.rows(variant)["attainment"].to_numpy() * 100
 
@@ -70,13 +82,14 @@ def attainment(view: RunView) -> Plot:
     if (v.get("impact") or {}).get("p_hit_baseline") is not None:
         title += f" ({100 * v['impact']['p_hit_baseline']:.0f} % without the shocks)"
     att = attainment_pct(view)
-    bins = bins_at_target(np.concatenate([att, *(attainment_pct(view, n) for n in view.others())]))
+    beside = (attainment_pct(view, n) for n in companions(view))
+    bins = bins_at_target(np.concatenate([att, *beside]))
     fig, ax = plt.subplots()
     ax.hist(att[att < 100], bins=bins, color=MISS, edgecolor="white",
             label=f"{view.headline}: years short of target")
     ax.hist(att[att >= 100], bins=bins, color=LIGHT, edgecolor="white",
             label=f"{view.headline}: years at or over target")
-    for name in view.others():   # e.g. the same years without the shocks
+    for name in companions(view):   # e.g. the same years without the shocks
         ax.hist(attainment_pct(view, name), bins=bins, histtype="step", linewidth=1.8,
                 label=view.label(name))
     ax.axvline(100, color=RED, linewidth=2, label=f"target {money_short(view.summary['target'])}")
@@ -114,7 +127,7 @@ def fan(view: RunView) -> Plot:
     ax.fill_between(dates, w["bookings_cum_p10"], w["bookings_cum_p90"], color=LIGHT, alpha=0.6,
                     label="P10–P90 of simulated years")
     ax.plot(dates, w["bookings_cum_p50"], color=BLUE, linewidth=2.2, label="median year")
-    for name in view.others():
+    for name in companions(view):
         other = view.weeks(name)
         ax.plot([view.date(view.week_end(wk)) for wk in other["week"]], other["bookings_cum_p50"],
                 color=GREY, linewidth=1.5, linestyle=":", label=f"median, {view.label(name)}")
@@ -255,71 +268,18 @@ def firing_timeline(view: RunView) -> Plot | None:
     return Plot("rule_firings", title, fig)
 
 
-def comparison(view: RunView) -> Plot | None:
-    """Plan variants against the headline plan: the paired change in P(hit), with its CI."""
-    comps = view.summary.get("comparisons") or {}
-    if not comps:
-        return None
-    names = list(comps)
-    diffs = np.array([100 * comps[n]["p_hit_diff"] for n in names])
-    ci = np.array([[100 * c for c in comps[n]["p_hit_diff_ci95"]] for n in names])
-    clear = ci[:, 0] > 0
-    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.6 * len(names)))
-    y = np.arange(len(names))[::-1]
-    ax.barh(y, diffs, color=[BLUE if c else (MISS if d < 0 else LIGHT)
-                             for c, d in zip(clear, diffs, strict=True)])
-    ax.errorbar(diffs, y, xerr=[diffs - ci[:, 0], ci[:, 1] - diffs], fmt="none", ecolor="black",
-                capsize=4)
-    ax.axvline(0, color=GREY, linewidth=1.5)
-    for yi, n, d, hi in zip(y, names, diffs, ci[:, 1], strict=True):
-        ax.annotate(f"P(hit) {100 * comps[n]['p_hit']:.0f} % ({d:+.1f} pts)", (max(hi, 0), yi),
-                    xytext=(8, 0), textcoords="offset points", va="center", fontsize=9.5)
-    ax.margins(x=0.25)
-    ax.set_yticks(y, names)
-    base, plan = 100 * view.summary["variants"][view.headline]["p_hit"], view.headline
-    title = (f"'{names[int(np.argmax(diffs))]}' holds up best: {diffs.max():+.1f} pts of P(hit) "
-             f"over '{plan}'" if clear.any() else
-             f"No variant clearly beats '{plan}': every 95 % interval includes zero")
-    ax.set_xlabel(f"change in P(hit) against '{plan}' (P(hit) {base:.0f} %), "
-                  "in points, with 95 % CI")
-    return Plot("variants", title, fig)
-
-
-def tornado(view: RunView) -> Plot | None:
-    """One-at-a-time sensitivity: P(hit) with each factor at its low and its high value."""
-    factors = (view.summary.get("sensitivity") or {}).get("factors") or []
-    if not factors:
-        return None
-    base = 100 * view.summary["variants"][view.headline]["p_hit"]
-    factors = sorted(factors, key=lambda f: abs(f["p_hit_high"] - f["p_hit_low"]))
-    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.55 * len(factors)))
-    y = np.arange(len(factors))
-    for key, colour, label in (("p_hit_low", MISS, "factor at its low value"),
-                               ("p_hit_high", BLUE, "factor at its high value")):
-        ax.barh(y, np.array([100 * f[key] for f in factors]) - base, left=base, color=colour,
-                height=0.6, label=label)
-    ax.axvline(base, color="black", linewidth=1.2)
-    ax.set_yticks(y, [f"{f['name']}\n({f['low']} → {f['high']})" for f in factors])
-    top = factors[-1]
-    title = (f"P(hit) moves most with {top['name']}: {100 * top['p_hit_low']:.0f} % to "
-             f"{100 * top['p_hit_high']:.0f} % (plan {base:.0f} %)")
-    ax.set_xlabel("P(hit) (%)")
-    ax.xaxis.set_major_formatter(PERCENT)
-    ax.legend(loc="lower right", frameon=False, fontsize=9)
-    return Plot("sensitivity", title, fig)
-
-
 PLOTS: tuple[Callable[[RunView], Plot | None], ...] = (
     attainment, fan, pipeline, lambda v: breakdown(v, "segment"), lambda v: breakdown(v, "product"),
-    firing_timeline, comparison, tornado)
+    firing_timeline)
 
 
 def draw_all(view: RunView) -> list[Plot]:
     """Every chart this run has data for (none when no replication completed)."""
+    from .plots_decide import DECIDE_PLOTS   # they build on this module's style and Plot
     if view.rows().empty:
         return []
     with plt.rc_context(STYLE):
-        plots = [p for p in (make(view) for make in PLOTS) if p is not None]
+        plots = [p for p in (make(view) for make in PLOTS + DECIDE_PLOTS) if p is not None]
     for p in plots:   # a long finding wraps rather than running off the slide
         text = textwrap.fill(p.title.replace(" %", "\u00a0%"), 78)
         p.figure.axes[0].set_title(text, fontsize=STYLE["axes.titlesize"], fontweight="bold")

@@ -9,53 +9,21 @@ is text (searchable, copyable), and nothing is fetched from the network.
 from __future__ import annotations
 
 import base64
-import html
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from .distributions import FAMILIES
 from .output import RunView, write_bytes, write_text
 from .plots import Plot, draw_all
+from .plots_decide import matrix_title
+from .report_sections import (ABSENT, CSS, ci, esc, figure, pts, signoff_verdict, stress_matrix,
+                              table)
 from .terminal import money, odds_phrase, pct
 
-BOXES = ("Each box holds the middle half of the simulated years; the whiskers reach from the "
-         "worst tenth to the best tenth.")
-READ = {   # how to read each chart, printed under it after its finding
-    "attainment": "Each bar counts simulated years by how much of the target they reached; red "
-                  "bars fall short. Outlines, if any, are the same years without the shocks.",
-    "bookings_fan": "Bookings to date, week by week: half of the simulated years lie above the "
-                    "median line, 8 in 10 inside the band. The dashed line is the target spread "
-                    "over the year by its quarterly split.",
-    "by_segment": BOXES,
-    "by_product": BOXES,
-    "pipeline_health": "Top: deals open in each stage (monthly average) and deals signed in the "
-                       "month, against the healthy 5 : 3 : 2 : 1. Bottom: the share of open deals "
-                       "in negotiation; above 40 % signings are getting stuck.",
-    "rule_firings": "For each rule, the share of simulated years in which it has fired by then.",
-    "variants": "The change in P(hit) against the plan, on the same simulated years; whiskers are "
-                "the 95 % confidence interval. A bar whose whisker crosses zero is noise.",
-    "sensitivity": "P(hit) with each factor at its low and its high value, all else as planned; "
-                   "the factors at the top move the target's odds most.",
-}
 SHOCK_COLUMNS = ("name", "type", "description", "start", "size", "probability", "duration")
-ABSENT = "<p class='absent'>{what}: not part of this run.</p>"
-CSS = """
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2327;
-max-width:1040px;margin:0 auto;padding:24px}h1{font-size:26px;margin:0 0 4px}
-h2{border-bottom:2px solid #1f5f8b;padding-bottom:4px;margin-top:40px}h3{margin:24px 0 8px}
-.verdict{font-size:22px;font-weight:600;background:#eef4f9;border-left:6px solid #1f5f8b;
-padding:14px 18px}.partial{background:#fdecea;border-left:6px solid #c0392b;padding:10px 16px;
-font-weight:600}.absent{color:#7f8c8d;font-style:italic}table{border-collapse:collapse;
-margin:8px 0 16px;font-size:13.5px;display:block;max-width:100%;overflow-x:auto}
-th,td{border:1px solid #d5dde3;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f3f6f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:16px 0}figure img{max-width:100%;height:auto;border:1px solid #e3e8ec}
-figcaption{font-size:13px;color:#555}code{background:#f3f6f8;padding:1px 4px}
-.small{font-size:12.5px;color:#555}
-"""
 
 
 def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
@@ -74,39 +42,6 @@ def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[
     return plots
 
 
-def esc(x: Any) -> str:
-    return html.escape(str(x))
-
-
-def figure(figs: dict[str, tuple[str, str]], name: str) -> str:
-    if name not in figs:
-        return ""
-    title, data = figs[name]
-    return (f"<figure><img src='data:image/png;base64,{data}' alt='{esc(title)}'><figcaption>"
-            f"<b>{esc(title)}.</b> {esc(READ.get(name, ''))} As a slide: plots/{name}.svg or .png."
-            "</figcaption></figure>")
-
-
-def table(header: Iterable[str], rows: Iterable[Iterable[Any]], numeric_from: int = 1) -> str:
-    """An HTML table; columns from `numeric_from` on are right-aligned numbers."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td{' class=n' if i >= numeric_from else ''}>{cell}</td>"
-                                    for i, cell in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def ci(pair: list[float] | None, points: bool = False) -> str:
-    if not pair or any(x is None for x in pair):
-        return "-"
-    if points:
-        return f"{100 * pair[0]:+.1f} to {100 * pair[1]:+.1f} pts"
-    return f"{pct(pair[0])} to {pct(pair[1])}"
-
-
-def pts(x: float | None) -> str:
-    return "-" if x is None or not math.isfinite(x) else f"{100 * x:+.1f} pts"
-
-
 def render_page(view: RunView, manifest: dict[str, Any], figs: dict[str, tuple[str, str]]) -> str:
     s = view.summary
     question = f"can we sign {money(s['target'])} of {esc(s['metric'])}?"
@@ -119,8 +54,9 @@ def render_page(view: RunView, manifest: dict[str, Any], figs: dict[str, tuple[s
     parts += verdict(view, figs) + distributions(view, figs) + risks(view, figs)
     parts += playbook(view, figs) + assumptions(manifest)
     p_hit = s["variants"][view.headline]["p_hit"]
+    call = f"{(s.get('signoff') or {}).get('verdict', '')}, ".lstrip(", ")
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-            f"<title>{esc(s['scenario'])}: P(hit) {pct(p_hit)}</title>"
+            f"<title>{esc(s['scenario'])}: {esc(call)}P(hit) {pct(p_hit)}</title>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
@@ -130,21 +66,37 @@ def verdict(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     out = ["<h2>1. The verdict</h2>"]
     if not v["runs"]:
         return out + ["<p class=verdict>No simulated year completed: nothing to judge.</p>"]
+    out += signoff_verdict(s)
     values = view.rows()[s["metric"]].to_numpy()
     safe, even = np.quantile(values, [0.2, 0.5])
     a = v["attainment"]
+    if s.get("signoff") or s.get("matrix"):
+        out.append(f"<h3>The plan itself ({esc(view.headline)}, no stress)</h3>")
     out.append(f"<p class=verdict>P(target hit) {pct(v['p_hit'])} "
                f"(95 % CI {ci(v['p_hit_ci95'])}): {esc(odds_phrase(v['p_hit']))}.</p>")
     out.append(f"<p>Attainment: P10 {pct(a['p10'])}, median {pct(a['p50'])}, P90 {pct(a['p90'])}, "
-               f"mean {pct(a['mean'])}. A target you can sign with <b>80 % confidence is "
-               f"{money(safe)}</b> ({pct(safe / s['target'], 0)} of the proposed target); "
-               f"the median year books {money(even)}.</p>")
-    if len(s["variants"]) > 1:
+               f"mean {pct(a['mean'])}. {signable_text(s, safe, even)}</p>")
+    if s.get("signoff") or s.get("matrix"):
+        pass    # the checks above, or the stress matrix in section 3, hold every column
+    elif len(s["variants"]) > 1:
         out.append(table(["variant", "years", "P(hit)", "95 % CI", "attainment P50"],
                          ([esc(n), f"{x['runs']:,}", pct(x["p_hit"]), ci(x["p_hit_ci95"]),
                            pct(x["attainment"]["p50"])] for n, x in s["variants"].items())))
-    out.append("<h3>Plan variants</h3>")
+    out += variants(view, figs)
+    if not s.get("signoff"):
+        out += ["<h3>Sign-off against the bar</h3>",
+                ABSENT.format(what="A sign-off (python -m simulate signoff)")]
+    return out
+
+
+def variants(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
+    s = view.summary
+    out = ["<h3>Plan variants</h3>"]
     comps = s.get("comparisons")
+    if not comps and s.get("matrix"):
+        finding = esc(matrix_title(s["matrix"]))
+        return out + [(f"<p><b>Under stress: {finding}.</b> Each plan variant under each stress "
+                       "scenario: see the stress matrix in section 3.</p>")]
     if not comps:
         return out + [ABSENT.format(what="Comparing plan variants")]
     out.append(figure(figs, "variants"))
@@ -153,6 +105,22 @@ def verdict(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
                        ci(c["p_hit_diff_ci95"], True), pct(c.get("p_beats_base"))]
                       for n, c in comps.items())))
     return out
+
+
+def signable_text(s: dict[str, Any], safe: float, even: float) -> str:
+    """The 80 % target on the plan's own years; in a stress run or a sign-off, said to be the
+    unstressed one, next to where the target under stress is."""
+    share = f"({pct(safe / s['target'], 0)} of the proposed target)"
+    if s.get("signoff"):
+        return (f"On the plan's own, unstressed years, 80 % reach {money(safe)} {share} and the "
+                f"median year books {money(even)}; with the stress scenarios counted, the target "
+                f"you can sign is <b>{money(s['signoff']['signable_target'])}</b> (above).")
+    if s.get("matrix"):
+        return (f"On the plan's own, unstressed years, 80 % reach {money(safe)} {share} and the "
+                f"median year books {money(even)}; how the target fares under stress is in "
+                "section 3.")
+    return (f"A target you can sign with <b>80 % confidence is {money(safe)}</b> {share}; the "
+            f"median year books {money(even)}.")
 
 
 def distributions(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
@@ -186,7 +154,11 @@ def distributions(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
 def risks(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     s = view.summary
     out = ["<h2>3. The risks</h2>", "<h3>Shocks</h3>"]
-    if not s.get("shocks"):
+    if not s.get("shocks") and (s.get("signoff") or s.get("matrix")):
+        where = ("played in the stress matrix below" if s.get("matrix") else
+                 "in the checks of section 1, with each shock's breaking point")
+        out.append(f"<p>The plan itself has no shocks; the stress scenarios are {where}.</p>")
+    elif not s.get("shocks"):
         out.append(ABSENT.format(what="Shocks (price cuts, departures, budget cuts...)"))
     else:
         cols = [c for c in SHOCK_COLUMNS if any(x.get(c) is not None for x in s["shocks"])]
@@ -200,6 +172,7 @@ def risks(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
         if rows:
             out.append(table(["variant", "P(hit)", "against", "its P(hit)", "impact on P(hit)",
                               "95 % CI", "impact on mean attainment", "95 % CI"], rows))
+    out += stress_matrix(s, figs)
     out.append("<h3>What moves P(hit) most</h3>")
     if not (s.get("sensitivity") or {}).get("factors"):
         return out + [ABSENT.format(what="Sensitivity analysis")]

@@ -288,8 +288,44 @@ class Playbook(Model):
     rules: list[Rule] = []
 
 
+MAX_COMPOUND = 10.0      # what one action may do (Factor <= 10), also after repeated firings
+_PERIOD = {"weekly": 7.0, "monthly": 365.0 / 12, "quarterly": 91.25}
+
+
+def _compounding(rule: Rule, horizon_days: float) -> tuple[int, str, float] | None:
+    """(action index, what, how far) for an action that stacks past MAX_COMPOUND.
+
+    A rule that is not `once` fires at every review its condition holds (or every `cooldown`);
+    without a `duration` its actions are never taken back, so they stack: a weekly
+    `boost_demand: 1.3` is x850,000 demand by December, a year that never ends. Unbounded levers
+    (demand, price, order value, hires) are checked in the worst case, the condition always true.
+    """
+    if rule.once or rule.check not in _PERIOD:
+        return None
+    spacing = max(_PERIOD[rule.check], rule.cooldown)
+    firings = max(1, int(horizon_days // spacing))
+    if rule.duration is not None:
+        firings = min(firings, int((rule.delay + rule.duration) // spacing) + 1)
+    if firings <= 1:
+        return None
+    for j, action in enumerate(rule.then):
+        # win and renewal rates stop at 100 % and a faster pace only shortens tasks; demand
+        # and price have no ceiling: leads by the million, bookings by the billion
+        factor = getattr(action, "factor", None) if action.action in ("boost_demand", "scale_price") else None
+        if factor is not None and factor > 1 and factor ** firings > MAX_COMPOUND:
+            total = factor ** firings
+            shown = f"{total:,.0f}" if total < 1e15 else f"{total:.2g}"
+            return j, f"{action.action} x{factor:g} compounds to x{shown}", firings
+        if action.action == "bundle_uplift" and action.uplift * firings > 1:
+            return j, f"bundle_uplift +{action.uplift:.0%} adds up to +{action.uplift * firings:.0%}", firings
+        if action.action == "hire" and action.count * firings > 1000:
+            return j, f"hire {action.count} adds up to {action.count * firings:,} hires", firings
+    return None
+
+
 def check_rules(plan: Any) -> None:
-    """Every name an action uses must exist in the plan; rule names must be unique."""
+    """Every name an action uses must exist in the plan; rule names must be unique; no rule
+    may compound its actions without bound by firing again and again."""
     from .plan_types import ReferenceProblem
     names = {"segments": {s.name for s in plan.segments}, "products": {p.name for p in plan.products}}
     channels = {c.name for c in plan.channels}
@@ -305,6 +341,12 @@ def check_rules(plan: Any) -> None:
         if rule.name in seen:
             raise ReferenceProblem(("rules", i, "name"), f"the rule name '{rule.name}' is used twice")
         seen.add(rule.name)
+        stacked = _compounding(rule, plan.horizon.days)
+        if stacked is not None:
+            j, what, firings = stacked
+            raise ReferenceProblem(("rules", i, "then", j), (
+                f"fired at every {rule.check} review, the rule stacks {firings} times and its {what}; "
+                "give it `once: true`, a `cooldown` or a shorter `duration`, or a smaller step"))
         for j, action in enumerate(rule.then):
             base = ("rules", i, "then", j)
             for field in ("segments", "products"):

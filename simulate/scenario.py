@@ -2,7 +2,9 @@
 
 A plain plan runs alone as the variant `plan`. A scenario with shocks also runs its
 companion without the shocks, `BASELINE`, on the same seeds: the summary's `impact` is then
-the paired difference, due to the shocks alone. `--no-rules` drops the playbook and
+the paired difference, due to the shocks alone; with a playbook it also runs `NO_RULES`,
+the same shocked worlds without the playbook, for the summary's `playbook` value.
+`--no-rules` drops the playbook and
 `--without RULE` one rule, before anything runs, so the damage can be seen raw.
 """
 
@@ -14,6 +16,7 @@ from .errors import UsageError, did_you_mean
 from .plan import Plan
 
 BASELINE = "__baseline__"   # companion variants start with "__": they are not the user's
+NO_RULES = "__no_rules__"
 
 
 def variants_to_run(plan: Plan, args: argparse.Namespace | None = None) -> dict[str, Plan]:
@@ -22,6 +25,8 @@ def variants_to_run(plan: Plan, args: argparse.Namespace | None = None) -> dict[
     variants = {"plan": plan}
     if plan.shocks:
         variants[BASELINE] = without_shocks(plan)
+        if plan.rules:      # what the playbook is worth against this year's shocks
+            variants[NO_RULES] = plan.model_copy(update={"rules": []})
     return variants
 
 

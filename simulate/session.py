@@ -135,8 +135,8 @@ def save_run(folder: Path, results: RunResults, summary: dict[str, Any], manifes
     """Write the tables, the manifest, the plots and report, and last summary.json (its
     presence means the folder is complete). All or nothing: a save that fails (full disk,
     Ctrl-C) takes back what it wrote. A partial run also keeps what `rerun --resume` needs."""
-    with all_or_nothing(folder):
-        _save_run(folder, results, summary, manifest, plan)
+    with all_or_nothing(folder) as staging:
+        _save_run(staging, results, summary, manifest, plan)
 
 
 RESUME_STATE = "resume.npz"

@@ -22,7 +22,7 @@ from .market import plan_warnings
 from .paired import paired_mean, paired_proportion
 from .rule_value import rule_firings, rule_values
 from .runner import RunResults, VariantResults
-from .scenario import BASELINE, is_companion
+from .scenario import BASELINE, NO_RULES, is_companion
 
 Z95 = 1.959963984540054
 
@@ -100,18 +100,18 @@ def variant_summary(v: VariantResults) -> dict[str, Any]:
     }
 
 
-def impact(shocked: VariantResults, base: VariantResults) -> dict[str, Any]:
-    """The shocks' effect: the same worlds with and without them (paired differences)."""
+def impact(shocked: VariantResults, base: VariantResults, against: str = "baseline") -> dict[str, Any]:
+    """A paired effect: the same worlds with and without the shocks (or the playbook)."""
     both = shocked.records.index.intersection(base.records.index)
     s, b = shocked.records.loc[both], base.records.loc[both]
     d_hit, ci_hit = paired_proportion(s["hit"].to_numpy(), b["hit"].to_numpy())
     d_att, ci_att = paired_mean(s["attainment"].to_numpy(), b["attainment"].to_numpy())
     return {
-        "against": "baseline",
+        "against": against,
         "runs": len(both),
-        "p_hit_baseline": float(b["hit"].mean()),
-        "attainment_p50_baseline": float(b["attainment"].median()),
-        "attainment_mean_baseline": float(b["attainment"].mean()),
+        f"p_hit_{against}": float(b["hit"].mean()),
+        f"attainment_p50_{against}": float(b["attainment"].median()),
+        f"attainment_mean_{against}": float(b["attainment"].mean()),
         "p_hit_diff": d_hit,
         "p_hit_diff_ci95": list(ci_hit),
         "attainment_mean_diff": d_att,
@@ -143,6 +143,9 @@ def build_summary(results: RunResults, scenario: str, with_rule_values: bool = T
     if BASELINE in results.variants:
         for name, v in own.items():
             variants[name]["impact"] = impact(v, results.variants[BASELINE])
+    if NO_RULES in results.variants:
+        for name, v in own.items():
+            variants[name]["playbook"] = impact(v, results.variants[NO_RULES], against="no_rules")
     for name, v in own.items():
         if v.plan.rules and len(v.records):
             variants[name]["rules"] = (rule_values(v.plan, v.records, results.seed) if with_rule_values

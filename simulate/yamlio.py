@@ -174,7 +174,7 @@ def _parse(text: str, filename: str) -> _Node:
                         f"{_describe(root)}", _mark(filename, root.start_mark))
     _measure(root, 1, filename, {})
     tree = _build(root, filename)
-    tree.loc = _mark(filename, root.start_mark)   # the first key: where a missing key belongs
+    tree.loc = Location(filename)
     return tree
 
 

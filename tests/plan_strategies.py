@@ -208,6 +208,8 @@ def rule(draw: Any, products: list[str], suppliers: list[str]) -> dict:
         out["delay"] = draw(days(0, 30))
     if draw(st.booleans()):
         out["duration"] = draw(days(7, 90))
+    if out["check"] in ("weekly", "monthly", "quarterly") and not out["once"]:
+        out["cooldown"] = "120d"    # at most 3 firings stacked: within what a rule may compound
     return out
 
 

@@ -81,6 +81,8 @@ BOMBS: dict[str, tuple[dict | None, str | None, str]] = {
                                                                "renewal_after_rep_left": 0.7,
                                                                "visits_per_quarter": 1e12}}]},
                                    None, "visits_per_quarter"),
+    "a rule that compounds every week": (rule("true") | {"rules": [{"name": "r", "when": "true", "then": [
+        {"action": "boost_demand", "factor": 1.3}]}]}, None, "compounds to x"),
     "a name of 10,000 characters": ({"products": [{"name": "p" * 10_000, "portfolio": "star", "price": 1,
                                                    "margin": 0.5}]}, None, "at most 200 characters"),
 }

@@ -28,7 +28,8 @@ from simulate.market import market_warning
 from simulate.cli import main
 from simulate.crm import read_export
 from simulate.crm_synth import play_export, write_export
-from simulate.fit import Estimates, Proportion, fit_distribution
+from simulate.estimates import Estimates
+from simulate.fit import Proportion, fit_distribution
 from simulate.model import MONTH_DAYS
 
 CHECKS = 40

@@ -59,6 +59,7 @@ LEGAL: list[tuple[str, set[str], str]] = [
                                           "or shocks names one)"),
     (r"team\.reps\[\]\.region", {"null"}, "a rep with no region"),
     (r"team\.reps\[\]\.start", {"null"}, "a rep on the team from the start"),
+    (r"channels\[\]\.at_spend", {"null"}, "leads_per_year is then the yield at the planned spend"),
 ]
 # Where a message leads with the file and line, then the key: `scenarios/x.yaml:12:5: key: ...`.
 LOCATED = re.compile(r"^(?P<file>[^\n]+?):(?P<line>\d+)(:\d+)?: ")

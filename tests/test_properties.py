@@ -74,7 +74,7 @@ def test_a_legal_plan_validates_and_plays_its_years(plan, capsys):
     COUNTS[f"valid: with {len(plan.get('shocks', []))} shocks, {len(plan.get('rules', []))} rules"] += 1
 
 
-@settings(max_examples=4, **SETTINGS)
+@settings(max_examples=3, **SETTINGS)
 @given(plan=plans())
 def test_a_legal_plan_runs_through_the_cli(plan, capsys):
     path = write(plan)
@@ -86,7 +86,7 @@ def test_a_legal_plan_runs_through_the_cli(plan, capsys):
     COUNTS["valid: run through the CLI (2 years, run folder)"] += 1
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=120, **SETTINGS)
 @given(data=st.data())
 def test_a_broken_plan_exits_2_naming_the_file_line_and_key(data, capsys):
     plan = data.draw(plans(shocks=True, rules=True))
@@ -127,7 +127,7 @@ trees = st.recursive(scalars, lambda inner: st.one_of(
     max_leaves=25)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(tree=st.dictionaries(st.sampled_from(["name", "runs", "target", "products", "segments", "team",
                                              "channels", "marketing", "horizon", "shocks", "rules",
                                              "extends", "playbooks", "variants"]), trees, max_size=8))

@@ -20,6 +20,7 @@ import yaml
 from factory import minimal_plan_data
 from simulate.cli import main
 from simulate.output import RunView
+from simulate.plots_decide import comparison_title, matrix_title
 from simulate.report import render_page, write_report
 from simulate.terminal import money, odds_phrase, pct
 
@@ -71,7 +72,8 @@ def test_the_key_numbers_are_text(run: Path) -> None:
 
 def test_parts_a_run_did_not_have_say_so(run: Path) -> None:
     page = (run / "report.html").read_text()
-    assert page.count("not part of this run") == 4   # variants, shocks, sensitivity, playbook
+    # variants, sign-off, shocks, stress matrix, sensitivity, playbook
+    assert page.count("not part of this run") == 6
 
 
 def test_every_plot_states_its_finding(run: Path) -> None:
@@ -109,9 +111,10 @@ def test_later_features_render_when_the_summary_has_them(run: Path, tmp_path: Pa
                             "rule": "rescue_pipeline", "action": "shift_budget", "cost": 1000.0})
     plots = write_report(tmp_path, view_of(run, summary, firings), {"plan": {}})
     assert {"variants", "sensitivity", "rule_firings"} <= {p.name for p in plots}
-    assert "'more_reps' holds up best" in next(p.title for p in plots if p.name == "variants")
+    assert "'more_reps' clearly raises P(hit): +10 pts" in next(p.title for p in plots
+                                                                if p.name == "variants")
     page = (tmp_path / "report.html").read_text()
-    assert "not part of this run" not in page
+    assert page.count("not part of this run") == 2   # only the sign-off and the stress matrix
     for text in ("Competitor bundle 20 % below list", "-20.0 pts", "rescue_pipeline", "+4.0 pts",
                  "P(hit) moves most with win rate", "more_reps", "21 Apr"):
         assert text in page, text
@@ -132,6 +135,128 @@ def test_the_assumptions_show_the_resolved_plan(run: Path) -> None:
     page = (run / "report.html").read_text()
     assert "<h3>channels</h3>" in page and "leads_per_year" in page
     assert "<h3>team: reps</h3>" in page
+
+
+def signoff_section(verdict: str = "do not sign") -> dict:
+    """A sign-off as `python -m simulate signoff` writes it: the plan and one stress scenario,
+    and a breaking point of each status."""
+    passes = verdict == "sign"
+    return {
+        "target": 9_600_000, "metric": "bookings",
+        "bar": {"confidence": 0.8, "stress_confidence": 0.5}, "verdict": verdict,
+        "checks": [{"scenario": "plan", "p_hit": 0.733, "p_hit_ci95": [0.61, 0.829],
+                    "required": 0.8, "passes": passes},
+                   {"scenario": "price_war", "p_hit": 0.217, "p_hit_ci95": [0.131, 0.336],
+                    "required": 0.5, "passes": passes}],
+        "signable_target": 9_080_000, "signable_target_ci95": [8_836_126, 9_302_665],
+        "signable_binding": "price_war", "signable_rounds": 2, "signable_converged": passes,
+        "signable_p_hit": {"plan": 0.983, "price_war": 0.5},
+        "breaking_points": [
+            {"scenario": "price_war", "shock": "competitor_bundle", "type": "price_cut",
+             "unit": "fraction", "declared_size": 0.2167, "breaks_at": 0.09375, "status": "breaks",
+             "searched": [0.0859, 0.09375], "p_hit_searched": [0.5, 0.45]},
+            {"scenario": "price_war", "shock": "supplier_late", "type": "supplier_delay",
+             "unit": "days", "declared_size": 28.0, "breaks_at": None,
+             "status": "holds at any size", "searched": [0.0, 180.0], "p_hit_searched": [0.7, 0.6]},
+            {"scenario": "key_rep_leaves", "shock": "top_rep_quits", "type": "rep_leaves",
+             "unit": "reps", "declared_size": 1.0, "breaks_at": 0.0,
+             "status": "already fails at 0", "searched": [0.0, 0.0], "p_hit_searched": [0.4, 0.4]}],
+        "search": {"runs": 40, "playbook": True, "assumes": "each shock happens"},
+        "years_simulated": 720}
+
+
+def matrix_cell(p_hit: float, p10: float, shortfall: float) -> dict:
+    return {"runs": 60, "p_hit": p_hit,
+            "p_hit_ci95": [max(0.0, p_hit - 0.1), min(1.0, p_hit + 0.1)],
+            "attainment_p10": p10, "attainment_p50": p10 + 0.05, "expected_shortfall": shortfall,
+            "cvar10": p10 - 0.03}
+
+
+def matrix_section() -> dict:
+    """A stress matrix: 3 variants x 3 scenarios; one variant is weakest under budget_cut."""
+    p = {"plan": (0.733, 0.20, 0.55), "hire_4_smb_q1": (0.817, 0.18, 0.6),
+         "aggressive_target": (0.2, 0.017, 0.01)}
+    scenarios = ["baseline", "price_war", "budget_cut"]
+    cells = {v: {s: matrix_cell(x, 0.98 - 0.05 * j, 60_000 + 250_000 * j)
+                 for j, (s, x) in enumerate(zip(scenarios, ps))} for v, ps in p.items()}
+    return {"scenarios": scenarios, "baseline": "baseline", "variants": cells,
+            "weakest": {"plan": "price_war", "hire_4_smb_q1": "price_war",
+                        "aggressive_target": "budget_cut"}}
+
+
+def test_a_signoff_leads_the_verdict(run: Path, tmp_path: Path) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    summary["signoff"] = signoff_section()
+    write_report(tmp_path, view_of(run, summary), {"plan": {}})
+    page = (tmp_path / "report.html").read_text()
+    verdict = page[page.index("1. The verdict"):page.index("2. The distributions")]
+    assert verdict.index("DO NOT SIGN 9.60M of bookings") < verdict.index("P(target hit)")
+    assert "<title>tiny: do not sign, P(hit)" in page
+    for text in ("2 of 2 checks fail: plan, price_war", "at least <b>80 %</b>",
+                 "at least <b>50 %</b>",                                    # the bar
+                 "73.3 %", "61.0 % to 82.9 %", "≥ 80 %", "21.7 %", "13.1 % to 33.6 %", "≥ 50 %",
+                 "FAILS", "close: the CI includes the bar",                 # the checks
+                 "<b>9.08M</b> (95 % CI 8.84M to 9.30M)", "95 % of the proposed target",
+                 "<b>price_war</b> binds it", "did not settle after 2 rounds",  # signable target
+                 "competitor_bundle", "21.7 %", "9.4 %", "holds at 8.6 % (P(hit) 50 %)",
+                 "fails at 9.4 % (P(hit) 45 %)", "breaks below the declared 21.7 %",
+                 "supplier_late", "28 days", "holds at any size", "P(hit) 60 % at 180 days",
+                 "top_rep_quits", "already fails at 0",                     # breaking points
+                 "happens</b> (probability 100 %)", "with the playbook on",
+                 "40 simulated years per size tried"):
+        assert text in verdict, text
+    assert verdict.count("not part of this run") == 1   # the plan variants only
+    summary["signoff"] = signoff_section("sign")
+    page = render_page(view_of(run, summary), {}, {})
+    assert "SIGN 9.60M of bookings" in page and "DO NOT SIGN" not in page
+    assert "All 2 checks pass" in page and "did not settle" not in page
+
+
+def test_a_stress_matrix_shows_every_cell_and_each_variants_weakest(run: Path,
+                                                                    tmp_path: Path) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    summary["matrix"] = matrix_section()
+    plots = write_report(tmp_path, view_of(run, summary), {"plan": {}})
+    heat = next(p for p in plots if p.name == "stress_matrix")
+    assert heat.title == ("'price_war' is the weakest scenario for 2 of 3 variants: "
+                          "P(hit) 18 to 20 % there")
+    assert (tmp_path / "plots" / "stress_matrix.png").stat().st_size > 10_000
+    assert "weakest scenario for 2 of 3" in (tmp_path / "plots" / "stress_matrix.svg").read_text()
+    page = (tmp_path / "report.html").read_text()
+    risks = page[page.index("3. The risks"):page.index("4. The playbook")]
+    table = risks[risks.index("<table>"):]
+    for v, row in summary["matrix"]["variants"].items():
+        for c in row.values():
+            for text in (f"P(hit) {pct(c['p_hit'])}", f"P10 {pct(c['attainment_p10'])}",
+                         f"shortfall {money(c['expected_shortfall'])}"):
+                assert text in table, (v, text)
+    assert table.count("class='cellm weak'") == 3 and table.count(">weakest<") == 3
+    weak = re.findall(r"class='cellm weak'><span class=tag>weakest</span><br>"
+                      r"<b>P\(hit\) ([\d.]+ %)", table)
+    assert weak == ["20.0 %", "18.0 %", "1.0 %"]       # each row's own weakest, highlighted
+    assert "baseline (no stress)" in table
+    assert "Under stress: &#x27;price_war&#x27; is the weakest scenario" in page   # section 1
+
+
+def test_the_variants_title_says_which_change_is_real() -> None:
+    names = ["plan", "hire_4_smb_q1", "academic_shift", "aggressive_target"]
+    diffs = np.array([0.0, 8.3, -1.7, -44.0])
+    ci = np.array([[0.0, 0.0], [-0.1, 16.2], [-8.7, 5.4], [-49.0, -38.0]])
+    title = comparison_title(names, diffs, ci, "plan")
+    assert "includes zero" not in title
+    assert title == ("No variant clearly beats 'plan'; 'aggressive_target' clearly lowers P(hit): "
+                     "\u221244 pts (95 % CI \u221249 to \u221238)")
+    ci[1] = [1.0, 16.2]
+    assert comparison_title(names, diffs, ci, "plan").startswith(
+        "'hire_4_smb_q1' clearly raises P(hit): +8 pts (95 % CI +1 to +16); "
+        "'aggressive_target' clearly lowers it")
+    ci[1], ci[3] = [-0.1, 16.2], [-49.0, 2.0]
+    assert comparison_title(names, diffs, ci, "plan") == (
+        "No variant changes P(hit) clearly against 'plan': every 95 % interval includes zero")
+    everywhere = {"variants": {"a": {"x": {"p_hit": 0.1}}, "b": {"x": {"p_hit": 0.3}}},
+                  "weakest": {"a": "x", "b": "x"}}
+    assert matrix_title(everywhere) == ("'x' is the weakest scenario for every variant: "
+                                        "P(hit) 10 to 30 % there")
 
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:

@@ -30,7 +30,7 @@ from simulate.ledger import K
 from simulate.loader import load_plan
 from simulate.model import SalesYear, World, simulate_year
 from simulate.runner import run_replications
-from simulate.scenario import BASELINE, variants_to_run, without_shocks
+from simulate.scenario import NO_RULES, BASELINE, variants_to_run, without_shocks
 from simulate.summary import impact
 
 ALPHA = 1e-4
@@ -644,7 +644,8 @@ def test_every_scenario_file_loads_and_runs(name):
     plan = load_plan(SCENARIOS / name)
     assert plan.shocks, f"{name} has no shock"
     variants = variants_to_run(plan)
-    assert list(variants) == ["plan", BASELINE]
+    # the plan, the same worlds without the shocks, and (with a playbook) without the playbook
+    assert list(variants) == ["plan", BASELINE] + ([NO_RULES] if plan.rules else [])
     results = run_replications(variants, 3, plan.seed, workers=1)
     for v in results.variants.values():
         assert len(v.records) == 3 and v.records["attainment"].notna().all()
