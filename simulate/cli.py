@@ -42,7 +42,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="write the run into this folder itself")
     p.add_argument("--results", type=Path, default=Path("results"),
                    help="root of the run folders (default: results/)")
-    p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--workers", type=_workers, help="worker processes (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary table")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
     p.add_argument("--from-pipeline", metavar="CSV", nargs="+",
@@ -85,6 +85,18 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     if value > MAX_RUNS:    # replications, workers, batch sizes: none is sane beyond this
         raise argparse.ArgumentTypeError(f"expected a number <= {MAX_RUNS:,}, got {value:,}")
+    return value
+
+
+def _workers(text: str) -> int:
+    """Worker processes: each is a forked copy of this one, so a typo (1000 for 10) must not
+    fork a thousand; up to four per core, and at least 64, are allowed."""
+    from .executors import default_workers
+    value = _positive_int(text)
+    limit = max(64, 4 * default_workers())
+    if value > limit:
+        raise argparse.ArgumentTypeError(f"expected at most {limit} worker processes "
+                                         f"({default_workers()} cores here), got {value:,}")
     return value
 
 

@@ -245,7 +245,8 @@ class SignOff(Model):
 
     confidence: Fraction = 0.8                 # P(hit) on the plan itself
     stress_confidence: Fraction = 0.5          # P(hit) under each stress scenario
-    scenarios: list[Annotated[str, Field(min_length=1, max_length=4096)]] = []   # stress scenario files, relative to this file
+    # stress scenario files, relative to this file
+    scenarios: list[Annotated[str, Field(min_length=1, max_length=4096)]] = []
 
 
 class Market(Model):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .cli import _positive_int, build_parser, register
+from .cli import _workers, build_parser, register
 from .errors import InputError, RunError, UsageError
 from .loader import plan_from_document
 from .yamlio import Document
@@ -35,7 +35,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="write the new run into this folder itself")
     p.add_argument("--results", type=Path, default=Path("results"),
                    help="root of the run folders (default: results/)")
-    p.add_argument("--workers", type=_positive_int,
+    p.add_argument("--workers", type=_workers,
                    help="worker processes (the results do not depend on it)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary table")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")

@@ -46,10 +46,11 @@ def money(lo: float, hi: float) -> st.SearchStrategy:
 def distribution(value: st.SearchStrategy, lo: float, hi: float) -> st.SearchStrategy:
     """A fixed value or one of the families, with legal parameters in [lo, hi]."""
     mean = st.floats(max(lo, 0.5), hi, allow_nan=False).map(lambda v: round(v, 3))
+    spread = st.tuples(mean, st.floats(0.05, 1.0))
     return st.one_of(
         value,
-        st.tuples(mean, st.floats(0.05, 1.0)).map(lambda t: {"gamma": {"mean": t[0], "sd": round(t[0] * t[1], 3) + 0.001}}),
-        st.tuples(mean, st.floats(0.05, 1.0)).map(lambda t: {"lognormal": {"mean": t[0], "sd": round(t[0] * t[1], 3) + 0.001}}),
+        spread.map(lambda t: {"gamma": {"mean": t[0], "sd": round(t[0] * t[1], 3) + 0.001}}),
+        spread.map(lambda t: {"lognormal": {"mean": t[0], "sd": round(t[0] * t[1], 3) + 0.001}}),
         st.tuples(mean, st.floats(0.0, 0.4)).map(lambda t: {"normal": {"mean": t[0], "sd": round(t[0] * t[1], 3)}}),
         mean.map(lambda m: {"exponential": {"mean": m}}),
         mean.map(lambda m: {"poisson": {"mean": m}}),
@@ -110,8 +111,10 @@ def plans(draw: Any, shocks: bool = True, rules: bool = True) -> dict:
     if draw(st.booleans()):
         low = draw(st.floats(0, 1).map(lambda v: round(v, 3)))
         segments.append({"name": "KA", "kind": "key_accounts", "mix": fix(mix()), "accounts": {
-            "count": draw(st.integers(1, 30)), "contract_value": draw(distribution(money(1000, 200_000), 1000, 200_000)),
-            "renewal_without_visits": low, "renewal_with_full_visits": draw(st.floats(low, 1).map(lambda v: round(v, 3))),
+            "count": draw(st.integers(1, 30)),
+            "contract_value": draw(distribution(money(1000, 200_000), 1000, 200_000)),
+            "renewal_without_visits": low,
+            "renewal_with_full_visits": draw(st.floats(low, 1).map(lambda v: round(v, 3))),
             "renewal_after_rep_left": draw(fraction()), "visits_per_quarter": draw(st.sampled_from([0, 1, 4, 13])),
             "talks_open": draw(st.sampled_from(["3mo", "30d", 0]))}})
     if draw(st.booleans()):
@@ -136,7 +139,8 @@ def plans(draw: Any, shocks: bool = True, rules: bool = True) -> dict:
                "visits_per_week": draw(st.sampled_from([2, 7, 20, 50])),
                "skill": draw(st.sampled_from([0.8, 1.0, 1.2]))}
         if i:
-            rep["segments"] = draw(st.lists(st.sampled_from(seg_names), min_size=1, max_size=len(seg_names), unique=True))
+            rep["segments"] = draw(st.lists(st.sampled_from(seg_names), min_size=1,
+                                            max_size=len(seg_names), unique=True))
         if rep["level"] == "new_hire" and draw(st.booleans()):
             rep["start"] = data["horizon"]["start"]
         reps.append(rep)

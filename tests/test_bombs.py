@@ -8,7 +8,6 @@ does not fail the test; the limits hold on an idle laptop with room to spare.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import yaml
 from factory import merge, minimal_plan_data
 from simulate.cli import main
 
-FAST = 3.0      # CPU seconds: the slowest case (a 9 MB list, cut at 100,000 values) takes ~2
+FAST = 2.0      # CPU seconds: the slowest case (a sum of 100,000 terms) takes under one
 
 
 def plan_file(folder: Path, name: str, overrides: dict | None = None, text: str | None = None) -> Path:
@@ -117,6 +116,13 @@ def test_runs_on_the_command_line_are_bounded_too(tmp_path, capsys):
     message, spent = refused(capsys, str(path), "--runs", str(10**12), "--out", str(tmp_path / "out"))
     assert "--runs" in message and "<= 1,000,000" in message
     assert not (tmp_path / "out").exists(), "refused before the run folder is made"
+
+
+def test_a_thousand_workers_are_not_forked(tmp_path, capsys):
+    path = plan_file(tmp_path, "ok")
+    for argv in ([str(path), "--workers", "1000"], ["rerun", str(tmp_path), "--workers", "100000"]):
+        message, _ = refused(capsys, *argv)
+        assert "--workers" in message and "worker processes" in message
 
 
 def test_an_endless_extends_chain_or_a_thousand_parents(tmp_path, capsys):

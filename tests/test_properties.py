@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -34,11 +33,13 @@ COUNTS: Counter = Counter()
 SETTINGS = dict(deadline=None, suppress_health_check=[   # capsys is read out after every call
     HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 LOCATED = re.compile(r"^error: (?P<file>.+?):(?P<line>\d+):(?P<col>\d+): ")
-FOLDER = Path(tempfile.mkdtemp(prefix="simulate-properties-"))
+FOLDER = Path(".")     # set to a tmp folder by the module fixture below
 
 
 @pytest.fixture(scope="module", autouse=True)
 def report(tmp_path_factory: pytest.TempPathFactory):
+    global FOLDER
+    FOLDER = tmp_path_factory.mktemp("plans")
     yield
     out = tmp_path_factory.mktemp("properties") / "generated.json"
     out.write_text(json.dumps(dict(COUNTS), indent=2))
@@ -60,7 +61,7 @@ def cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=80, **SETTINGS)
 @given(plan=plans())
 def test_a_legal_plan_validates_and_plays_its_years(plan, capsys):
     path = write(plan)
@@ -86,7 +87,7 @@ def test_a_legal_plan_runs_through_the_cli(plan, capsys):
     COUNTS["valid: run through the CLI (2 years, run folder)"] += 1
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(data=st.data())
 def test_a_broken_plan_exits_2_naming_the_file_line_and_key(data, capsys):
     plan = data.draw(plans(shocks=True, rules=True))
