@@ -35,8 +35,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", help="plan or scenario YAML file, e.g. scenarios/baseline.yaml")
+def common_options(p: argparse.ArgumentParser) -> None:
+    """The options every simulating command takes: runs, seed, output, workers, rules."""
     p.add_argument("--runs", type=_positive_int, help="replications (default: the plan's `runs`, 1000)")
     p.add_argument("--seed", type=_nonnegative_int, help="random seed (default: the plan's `seed`)")
     p.add_argument("--out", type=Path, help="write the run into this folder itself")
@@ -45,13 +45,18 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_workers, help="worker processes (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary table")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
+    p.add_argument("--no-rules", action="store_true", help="switch the contingency playbooks off")
+    p.add_argument("--without", action="append", metavar="RULE", default=[],
+                   help="switch one rule off (repeatable)")
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="plan or scenario YAML file, e.g. scenarios/baseline.yaml")
+    common_options(p)
     p.add_argument("--from-pipeline", metavar="CSV", nargs="+",
                    help="re-forecast: start from a CRM export's bookings and open deals: deals.csv, "
                         "optionally accounts.csv for renewals booked so far (with --as-of)")
     p.add_argument("--as-of", metavar="DATE", help="re-forecast date, e.g. 2027-06-30")
-    p.add_argument("--no-rules", action="store_true", help="switch the contingency playbooks off")
-    p.add_argument("--without", action="append", metavar="RULE", default=[],
-                   help="switch one rule off (repeatable)")
     p.add_argument("--backend", choices=BACKENDS, default="local",
                    help="where the years are played: local cores (default) or a Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",

@@ -37,18 +37,8 @@ SHOCK_UNITS = {"price_cut": "fraction", "budget_cut": "fraction", "policy_shift"
 
 def add_options(p: argparse.ArgumentParser) -> None:
     """The options every decision command takes (its positional files are its own)."""
-    from .cli import _nonnegative_int, _positive_int   # cli imports the commands at its end
-    p.add_argument("--runs", type=_positive_int, help="replications per plan (default: the plan's `runs`)")
-    p.add_argument("--seed", type=_nonnegative_int, help="random seed (default: the plan's `seed`)")
-    p.add_argument("--out", type=Path, help="write the run into this folder itself")
-    p.add_argument("--results", type=Path, default=Path("results"),
-                   help="root of the run folders (default: results/)")
-    p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no table")
-    p.add_argument("--json", action="store_true", help="print summary.json to stdout")
-    p.add_argument("--no-rules", action="store_true", help="switch the contingency playbooks off")
-    p.add_argument("--without", action="append", metavar="RULE", default=[],
-                   help="switch one rule off (repeatable)")
+    from .cli import common_options     # cli imports the commands at its end
+    common_options(p)
 
 
 def fraction(text: str) -> float:

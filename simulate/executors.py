@@ -9,7 +9,7 @@ worker that dies mid-batch costs time, never replications: its batches are playe
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -17,6 +17,8 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 from .errors import RunError, UsageError
 
 Task = Callable[[Any], Any]
+
+WATCHDOG_SECONDS = 2.0     # how often a waiting run checks that its workers are alive
 
 
 class Executor(Protocol):
@@ -80,15 +82,22 @@ class LocalPool:
             futures: dict[Future, int] = {pool.submit(task, item): i for i, item in todo.items()}
             broken: BaseException | None = None
             try:
-                for fut in as_completed(futures):
-                    i = futures.pop(fut)
-                    try:
-                        result = fut.result()
-                    except BrokenProcessPool as exc:
-                        broken = exc
-                        continue
-                    del todo[i]
-                    yield result
+                pending = set(futures)
+                while pending and broken is None:
+                    done, pending = wait(pending, timeout=WATCHDOG_SECONDS, return_when=FIRST_COMPLETED)
+                    if not done and _a_worker_died(pool):
+                        # A worker killed at the wrong moment can leave the pool waiting
+                        # forever instead of breaking: treat it as broken ourselves.
+                        broken = BrokenProcessPool("a worker process died and the pool stalled")
+                    for fut in done:
+                        i = futures.pop(fut)
+                        try:
+                            result = fut.result()
+                        except BrokenProcessPool as exc:
+                            broken = exc
+                            continue
+                        del todo[i]
+                        yield result
             finally:
                 for fut in futures:
                     fut.cancel()
@@ -108,6 +117,12 @@ class LocalPool:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _a_worker_died(pool: ProcessPoolExecutor) -> bool:
+    """True when one of the pool's worker processes has exited (it never should mid-run)."""
+    processes = getattr(pool, "_processes", None) or {}    # private, but the only way to see it
+    return any(p.exitcode is not None for p in list(processes.values()))
 
 
 class DaskCluster:

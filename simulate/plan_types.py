@@ -137,3 +137,21 @@ class ReferenceProblem(ValueError):
     def __init__(self, path: tuple, message: str):
         self.path = path
         super().__init__(message)
+
+
+def known_kind(key: str, registry: Any, what: str) -> Any:
+    """A before-validator for a tagged item (`type:` of a shock, `action:` of a rule): an
+    unknown tag gets one clear message with a "did you mean", not pydantic's union noise."""
+    from .errors import did_you_mean
+    label = what if key == what else f"{what} {key}"
+
+    def check(value: Any) -> Any:
+        if isinstance(value, dict):
+            tag = value.get(key)
+            if tag is None:
+                raise ValueError(f"a {what} needs `{key}:` naming one of {', '.join(registry)}")
+            if not isinstance(tag, str) or tag not in registry:
+                raise ValueError(f"unknown {label} '{tag}'{did_you_mean(str(tag), registry)}; "
+                                 f"expected one of {', '.join(registry)}")
+        return value
+    return check

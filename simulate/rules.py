@@ -19,7 +19,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from .errors import did_you_mean
 from .expressions import Condition, parse_condition
-from .plan_types import Days, Fraction, Model, Money, Name, PositiveNumber
+from .plan_types import Days, Fraction, Model, Money, Name, PositiveNumber, known_kind
 
 if TYPE_CHECKING:
     from .levers import LeverEdits
@@ -237,19 +237,8 @@ ACTIONS = {cls.model_fields["action"].annotation.__args__[0]: cls for cls in (  
     Mentoring)}
 
 
-def _action_type(value: Any) -> Any:
-    if isinstance(value, dict):
-        name = value.get("action")
-        if name is None:
-            raise ValueError(f"an action needs `action:` naming one of {', '.join(ACTIONS)}")
-        if not isinstance(name, str) or name not in ACTIONS:
-            raise ValueError(f"unknown action '{name}'{did_you_mean(str(name), ACTIONS)}; "
-                             f"expected one of {', '.join(ACTIONS)}")
-    return value
-
-
 AnyAction = Annotated[Union[tuple(ACTIONS.values())], Field(discriminator="action"),  # type: ignore[valid-type]
-                      BeforeValidator(_action_type)]
+                      BeforeValidator(known_kind("action", ACTIONS, "action"))]
 
 
 def _check(value: Any) -> str:

@@ -38,7 +38,7 @@ from . import quantities as q
 from .distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distribution
 from .errors import did_you_mean
 from .levers import LeverEdits
-from .plan_types import MAX_NAME, Days, Fraction, Model, days
+from .plan_types import MAX_NAME, Days, Fraction, Model, days, known_kind
 
 if TYPE_CHECKING:
     from .model import SalesYear
@@ -124,19 +124,8 @@ SHOCK_TYPES = {"price_cut": PriceCut, "rep_leaves": RepLeaves, "budget_cut": Bud
                "supplier_delay": SupplierDelay, "policy_shift": PolicyShift}
 
 
-def _shock_type(value: Any) -> Any:
-    if isinstance(value, dict):
-        kind = value.get("type")
-        if kind is None:
-            raise ValueError(f"a shock needs a `type`: one of {', '.join(SHOCK_TYPES)}")
-        if not isinstance(kind, str) or kind not in SHOCK_TYPES:
-            raise ValueError(f"unknown shock type '{kind}'{did_you_mean(str(kind), SHOCK_TYPES)}; "
-                             f"expected one of {', '.join(SHOCK_TYPES)}")
-    return value
-
-
 Shock = Annotated[Union[PriceCut, RepLeaves, BudgetCut, SupplierDelay, PolicyShift],
-                  Field(discriminator="type"), BeforeValidator(_shock_type)]
+                  Field(discriminator="type"), BeforeValidator(known_kind("type", SHOCK_TYPES, "shock"))]
 
 
 # -- mechanisms ---------------------------------------------------------------------------
