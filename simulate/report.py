@@ -192,6 +192,12 @@ def playbook(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
         return out + [ABSENT.format(what="A playbook of rules")]
     out.append(figure(figs, "rule_firings"))
     for name, rules in ruled.items():
+        whole = view.summary["variants"][name].get("playbook")
+        if whole:       # the shocked worlds with and without the whole playbook
+            out.append(f"<p class='finding'>The whole playbook is worth <b>{pts(whole['p_hit_diff'])}</b> of "
+                       f"P(hit) ({ci(whole['p_hit_diff_ci95'], True)}) in these shocked years: "
+                       f"{pct(whole['p_hit_no_rules'])} without it, {pct(view.summary['variants'][name]['p_hit'])} "
+                       f"with it.</p>")
         out.append(f"<h3>Rules in '{esc(name)}'</h3>")
         rows = []
         for rule, r in rules.items():

@@ -62,6 +62,11 @@ def render(summary: dict[str, Any]) -> str:
             lo, hi = (100 * x for x in i["p_hit_diff_ci95"])
             lines.append(f"  Shocks' impact P(hit) {100 * i['p_hit_diff']:+.1f} pts (95 % CI "
                          f"{lo:+.1f} to {hi:+.1f}) against {pct(i['p_hit_baseline'])} without them")
+        if v.get("playbook"):
+            b = v["playbook"]
+            lo, hi = (100 * x for x in b["p_hit_diff_ci95"])
+            lines.append(f"  Playbook value P(hit) {100 * b['p_hit_diff']:+.1f} pts (95 % CI "
+                         f"{lo:+.1f} to {hi:+.1f}) against {pct(b['p_hit_no_rules'])} without it")
         a = v["attainment"]
         lines.append(f"  Attainment     mean {pct(a['mean'])}   P10 {pct(a['p10'])}   "
                      f"P50 {pct(a['p50'])}   P90 {pct(a['p90'])}")
