@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from conftest import SCENARIOS
 from factory import make_plan
-from scipy import stats
+from stats_checks import assert_binomial, assert_close
 
 from simulate.cli import main
 from simulate.errors import UsageError
@@ -36,26 +36,12 @@ from simulate.rules import ACTIONS
 from simulate.runner import run_replications
 from simulate.scenario import apply_rule_switches, without_rules
 
-ALPHA = 1e-4
-Z = float(stats.norm.isf(ALPHA / 2))     # 3.89: the z-score every statistical check allows
 YEAR = 365.0
 SEED = 13
 FIRST_REVIEW = 7.0
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def assert_close(observed: float, expected: float, se: float, what: str) -> None:
-    assert se > 0, f"{what}: the standard error must be positive"
-    z = (observed - expected) / se
-    assert abs(z) <= Z, (f"{what}: observed {observed:.6g}, documented {expected:.6g}, "
-                         f"se {se:.3g}, z = {z:.2f} (allowed {Z:.2f})")
-
-
-def assert_binomial(successes: float, trials: float, p: float, what: str) -> None:
-    assert trials > 0, f"{what}: no trials"
-    assert_close(successes / trials, p, math.sqrt(max(p * (1 - p), 1e-12) / trials), what)
 
 
 def assert_poisson(count: float, mean: float, what: str) -> None:

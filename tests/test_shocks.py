@@ -23,6 +23,7 @@ import pytest
 from conftest import SCENARIOS
 from factory import make_plan
 from scipy import stats
+from stats_checks import ALPHA, assert_binomial, assert_close
 
 from simulate.cli import main
 from simulate.distributions import Fixed
@@ -30,31 +31,14 @@ from simulate.ledger import K
 from simulate.loader import load_plan
 from simulate.model import SalesYear, World, simulate_year
 from simulate.runner import run_replications
-from simulate.scenario import NO_RULES, BASELINE, variants_to_run, without_shocks
+from simulate.scenario import BASELINE, NO_RULES, variants_to_run, without_shocks
 from simulate.summary import impact
 
-ALPHA = 1e-4
-Z = float(stats.norm.isf(ALPHA / 2))     # 3.89: the z-score every statistical check allows
 YEAR = 365.0
 SEED = 11
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def assert_close(observed: float, expected: float, se: float, what: str) -> None:
-    """|observed - expected| <= Z standard errors, with the numbers in the message."""
-    assert se > 0, f"{what}: the standard error must be positive"
-    z = (observed - expected) / se
-    assert abs(z) <= Z, (f"{what}: observed {observed:.6g}, documented {expected:.6g}, "
-                         f"se {se:.3g}, z = {z:.2f} (allowed {Z:.2f})")
-
-
-def assert_binomial(successes: float, trials: float, p: float, what: str) -> None:
-    """A share of `trials` Bernoulli(p) outcomes, against p."""
-    assert trials > 0, f"{what}: no trials"
-    se = math.sqrt(max(p * (1 - p), 1e-12) / trials)
-    assert_close(successes / trials, p, se, what)
 
 
 def assert_poisson(count: float, mean: float, what: str) -> None:

@@ -1,0 +1,28 @@
+"""Statistical assertions shared by the mechanism tests: tolerances come from the sample.
+
+Every check allows |z| <= Z, a two-sided level of 1e-4, so a suite of a few hundred checks
+fails by chance about once in a hundred runs of the whole suite, and never silently.
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy import stats
+
+ALPHA = 1e-4
+Z = float(stats.norm.isf(ALPHA / 2))     # 3.89
+
+
+def assert_close(observed: float, expected: float, se: float, what: str) -> None:
+    """|observed - expected| <= Z standard errors, with the numbers in the message."""
+    assert se > 0, f"{what}: the standard error must be positive"
+    z = (observed - expected) / se
+    assert abs(z) <= Z, (f"{what}: observed {observed:.6g}, documented {expected:.6g}, "
+                         f"se {se:.3g}, z = {z:.2f} (allowed {Z:.2f})")
+
+
+def assert_binomial(successes: float, trials: float, p: float, what: str) -> None:
+    """A share of `trials` Bernoulli(p) outcomes, against p."""
+    assert trials > 0, f"{what}: no trials"
+    assert_close(successes / trials, p, math.sqrt(max(p * (1 - p), 1e-12) / trials), what)
