@@ -150,6 +150,14 @@ class _Row:
         text = self.values.get(column, "")
         return CsvError(self.path, self.line, column, expected, found or (repr(text) if text else "an empty cell"))
 
+    def unique(self, column: str, seen: dict[str, int], what: str) -> str:
+        """The cell's text, which no earlier row may repeat (`seen` maps text -> row)."""
+        value = self.text(column)
+        if value in seen:
+            raise self.error(column, f"a unique {what}", f"{value!r} again (first on row {seen[value]})")
+        seen[value] = self.line
+        return value
+
     def text(self, column: str, required: bool = True) -> str | None:
         value = self.values.get(column, "")
         if not value and required:
@@ -203,10 +211,7 @@ def read_deals(path: Path, known_reps: set[str] | None = None) -> list[Deal]:
     deals, seen = [], {}
     for number, values in read_rows(path, "deal", DEAL_COLUMNS):
         row = _Row(path, number, values)
-        deal_id = row.text("deal_id")
-        if deal_id in seen:
-            raise row.error("deal_id", "a unique deal_id", f"{deal_id!r} again (first on row {seen[deal_id]})")
-        seen[deal_id] = number
+        deal_id = row.unique("deal_id", seen, "deal_id")
         created = row.date("created")
         stage = row.choice("last_stage", STAGE_NAMES)
         outcome = row.choice("outcome", OUTCOMES)
@@ -249,10 +254,7 @@ def read_reps(path: Path) -> list[RepRecord]:
     out, seen = [], {}
     for number, values in read_rows(path, "rep", REP_COLUMNS):
         row = _Row(path, number, values)
-        name = row.text("rep")
-        if name in seen:
-            raise row.error("rep", "a unique rep name", f"{name!r} again (first on row {seen[name]})")
-        seen[name] = number
+        name = row.unique("rep", seen, "rep name")
         hire = row.date("hire_date")
         leave = row.date("leave_date", required=False)
         row.after("leave_date", leave, "hire_date", hire)

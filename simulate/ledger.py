@@ -82,7 +82,8 @@ class Ledger:
         self.open = [0, 0, 0]
         self.bookings: list[Booking] = []
         self.bookings_total = 0.0
-        self.collections_total = 0.0
+        self.collected = 0.0            # cash in so far, as of the last closed week
+        self._invoices: list[tuple[float, float]] = []   # (collection day, value) still to come
         self.counts = {"leads": 0, "signed": 0, "lost": 0, "lost_late_delivery": 0, "ka_due": 0,
                        "ka_renewed": 0, "winback_calls": 0, "winback_won": 0, "reps_left": 0,
                        "hires": 0, "rules_unaffordable": 0}
@@ -109,12 +110,14 @@ class Ledger:
         self.bookings_total += b.value
         self.week[K["bookings_week"]] += b.value
         if b.collected_day < self.horizon:
-            self.collections_total += b.value
+            heapq.heappush(self._invoices, (b.collected_day, b.value))
 
     def close_week(self, index: int, headcount: int, ramping: int, vacancies: int, now: float) -> None:
         row = self.week
         row[K["bookings_cum"]] = self.bookings_total
-        row[K["collections_cum"]] = sum(b.value for b in self.bookings if b.collected_day <= now)
+        while self._invoices and self._invoices[0][0] <= now:    # no rescan of every booking
+            self.collected += heapq.heappop(self._invoices)[1]
+        row[K["collections_cum"]] = self.collected
         row[K["open_lead"]], row[K["open_intent"]], row[K["open_negotiation"]] = self.open
         row[K["headcount"]], row[K["ramping"]], row[K["vacancies"]] = headcount, ramping, vacancies
         if index < self.weeks:

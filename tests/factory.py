@@ -48,3 +48,12 @@ def make_plan(overrides: dict[str, Any] | None = None, data: dict[str, Any] | No
     """A validated plan: `data` (default: the minimal plan) deep-merged with `overrides`."""
     d = merge(data or minimal_plan_data(), overrides or {})
     return plan_from_document(Document(d, {}, ("<test>",)))
+
+
+def negotiation_funnel(win: float = 0.5, lead_advance: float = 1.0, effort: float = 0,
+                       time: float = 5) -> dict:
+    """A funnel whose only chance is the negotiation; every stage takes `time` days."""
+    return {"lead": {"advance": lead_advance, "time": time, "effort": effort},
+            "intent": {"advance": 1.0, "time": time, "effort": effort},
+            "negotiation": {"advance": win, "time": time, "effort": effort},
+            "units": 10}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from scipy import stats
 
 ALPHA = 1e-4
@@ -26,3 +27,14 @@ def assert_binomial(successes: float, trials: float, p: float, what: str) -> Non
     """A share of `trials` Bernoulli(p) outcomes, against p."""
     assert trials > 0, f"{what}: no trials"
     assert_close(successes / trials, p, math.sqrt(max(p * (1 - p), 1e-12) / trials), what)
+
+
+def assert_poisson(count: float, mean: float, what: str) -> None:
+    """A Poisson count against its mean (the standard error is sqrt(mean))."""
+    assert_close(count, mean, math.sqrt(mean), what)
+
+
+def assert_poisson_binomial(count: float, probabilities: list[float], what: str) -> None:
+    """A count of independent Bernoulli(p_i) outcomes against sum(p_i)."""
+    p = np.asarray(probabilities, dtype=float)
+    assert_close(count, float(p.sum()), math.sqrt(max(float((p * (1 - p)).sum()), 1e-12)), what)

@@ -14,15 +14,14 @@ value of a rule is measured exactly on common random numbers.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import SCENARIOS
-from factory import make_plan
-from stats_checks import assert_binomial, assert_close
+from factory import make_plan, negotiation_funnel
+from stats_checks import assert_binomial, assert_poisson, assert_poisson_binomial
 
 from simulate.cli import main
 from simulate.errors import UsageError
@@ -44,26 +43,12 @@ FIRST_REVIEW = 7.0
 # --- helpers ------------------------------------------------------------------------------
 
 
-def assert_poisson(count: float, mean: float, what: str) -> None:
-    assert_close(count, mean, math.sqrt(mean), what)
 
-
-def assert_poisson_binomial(count: float, probabilities: list[float], what: str) -> None:
-    p = np.asarray(probabilities, dtype=float)
-    assert_close(count, float(p.sum()), math.sqrt(max(float((p * (1 - p)).sum()), 1e-12)), what)
-
-
-def funnel(win: float = 0.5, lead_advance: float = 1.0, effort: float = 0, time: float = 5) -> dict:
-    """A funnel whose only chance is the negotiation; every stage takes `time` days."""
-    return {"lead": {"advance": lead_advance, "time": time, "effort": effort},
-            "intent": {"advance": 1.0, "time": time, "effort": effort},
-            "negotiation": {"advance": win, "time": time, "effort": effort},
-            "units": 10}
 
 
 def new_logo(win: float = 0.5, lead_advance: float = 1.0, mix: dict | None = None, effort: float = 0) -> dict:
     return {"name": "SMB", "kind": "new_logo", "mix": mix or {"p": 1.0},
-            "funnel": funnel(win, lead_advance, effort)}
+            "funnel": negotiation_funnel(win, lead_advance, effort)}
 
 
 def key_accounts(count: int, renew: float = 0.8, after: float = 0.5) -> dict:

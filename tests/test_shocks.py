@@ -21,9 +21,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SCENARIOS
-from factory import make_plan
+from factory import make_plan, negotiation_funnel
 from scipy import stats
-from stats_checks import ALPHA, assert_binomial, assert_close
+from stats_checks import (
+    ALPHA,
+    assert_binomial,
+    assert_close,
+    assert_poisson,
+    assert_poisson_binomial,
+)
 
 from simulate.cli import main
 from simulate.distributions import Fixed
@@ -41,28 +47,12 @@ SEED = 11
 # --- helpers ------------------------------------------------------------------------------
 
 
-def assert_poisson(count: float, mean: float, what: str) -> None:
-    """A Poisson count against its mean (the standard error is sqrt(mean))."""
-    assert_close(count, mean, math.sqrt(mean), what)
 
-
-def assert_poisson_binomial(count: float, probabilities: list[float], what: str) -> None:
-    """A count of independent Bernoulli(p_i) outcomes against sum(p_i)."""
-    p = np.asarray(probabilities, dtype=float)
-    assert_close(count, float(p.sum()), math.sqrt(max(float((p * (1 - p)).sum()), 1e-12)), what)
-
-
-def funnel(win: float = 0.5, lead_advance: float = 1.0, effort: float = 0, time: float = 5) -> dict:
-    """A funnel whose only chance is the negotiation (lead and intent always advance)."""
-    return {"lead": {"advance": lead_advance, "time": time, "effort": effort},
-            "intent": {"advance": 1.0, "time": time, "effort": effort},
-            "negotiation": {"advance": win, "time": time, "effort": effort},
-            "units": 10}
 
 
 def new_logo(win: float = 0.5, lead_advance: float = 1.0, mix: dict | None = None, **extra) -> dict:
     return {"name": "SMB", "kind": "new_logo", "mix": mix or {"p": 1.0},
-            "funnel": funnel(win, lead_advance), **extra}
+            "funnel": negotiation_funnel(win, lead_advance), **extra}
 
 
 def key_accounts(count: int, renew: float = 0.8, after: float = 0.5, mix: dict | None = None, **extra) -> dict:
