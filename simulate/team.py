@@ -16,6 +16,8 @@ from typing import Callable
 
 import simpy
 
+from .clock import NORMAL, Call
+
 # on_start(rep, finish_time): the task's owner learns who does it and when the work ends.
 OnStart = Callable[["RepState", float], None]
 Task = tuple  # (priority, seq, effort, on_start, owner): tuples keep the heap cheap
@@ -186,8 +188,7 @@ class Team:
             return
         rep.wake_pending = True
         self.events += 1
-        self.env.timeout(max(0.0, rep.busy_until - self.env.now)).callbacks.append(
-            lambda _e, rep=rep: self._on_wake(rep))
+        self.env.schedule(Call(lambda: self._on_wake(rep)), NORMAL, max(0.0, rep.busy_until - self.env.now))
 
     def _on_wake(self, rep: RepState) -> None:
         rep.wake_pending = False
