@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 from . import __version__
 from .errors import InputError, SimulateError, UsageError
 from .executors import BACKENDS
+from .rule_value import VALUE_RUNS
 from .loader import load_scenario, load_variants, plan_from_document
 from .plan import MAX_RUNS, Plan
 from .yamlio import load_document
@@ -66,6 +67,9 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
                         "paired difference, when comparing variants) is at most X, e.g. 0.01 or 1%%")
     p.add_argument("--max-runs", type=_positive_int, metavar="N",
                    help="at most N replications per variant (default with --precision: 100000)")
+    p.add_argument("--rule-value-runs", type=_nonnegative_int, metavar="N", default=VALUE_RUNS,
+                   help=f"value each playbook rule on the first N years, replayed without it "
+                        f"(default: {VALUE_RUNS}; 0: report firings only, faster)")
     p.add_argument("--batch-size", type=_positive_int, metavar="N",
                    help="replications per batch sent to a worker (default: automatic; "
                         "results do not depend on it)")

@@ -50,6 +50,14 @@ class ChannelFlow:
         self.funnel = self.segment.funnel
         assert self.funnel is not None  # guaranteed by the plan's validation
         self.stages = self.funnel.stages()
+        # Per-stage constants of the hot path, computed once (the same arithmetic as before).
+        self._effort = [st.effort for st in self.stages]
+        self._visits_column = K["visits_ka"] if self.priority == 0 else K["visits_new_logo"]
+        # Lead and intent answers, (P(advance), P(lost)): fixed by the plan, as no lever acts
+        # before negotiation; the channel's quality scales the lead's chance to advance.
+        first = min(1.0, self.stages[0].advance * channel.quality)
+        self._answers = [(first, min(self.stages[0].lost_probability, 1.0 - first)),
+                         (self.stages[1].advance, self.stages[1].lost_probability)]
         self._arrivals = stream(world.root, f"arrivals/{channel.name}")
         self._fates = stream(world.root, f"fates/{channel.name}")
         self._misc = Uniforms(stream(world.root, f"stalls/{channel.name}"))
@@ -144,8 +152,7 @@ class ChannelFlow:
 
     # -- stages -----------------------------------------------------------------------
     def _work_on(self, deal: Deal) -> None:
-        stage = self.stages[deal.stage]
-        self.world.team.submit(self.priority, stage.effort, self.segment.name, deal.rep,
+        self.world.team.submit(self.priority, self._effort[deal.stage], self.segment.name, deal.rep,
                                lambda rep, finish: self._worked(deal, rep, finish))
 
     def _worked(self, deal: Deal, rep: "RepState", finish: float) -> None:
@@ -154,24 +161,21 @@ class ChannelFlow:
             rep.book += 1
             if deal.trace is not None:
                 deal.trace["rep"] = rep.name
-        self.world.ledger.week[K["visits_ka"] if self.priority == 0 else K["visits_new_logo"]] += \
-            self.stages[deal.stage].effort
-        delay = finish - self.world.env.now + deal.times[deal.stage] * \
-            self.world.levers.stage_time.get((self.segment.name, deal.stage), 1.0)
-        if deal.stage < 2 and self._surely_lost(deal):
-            # Nothing can change this answer (no lever acts before negotiation), and only
-            # the weekly review sees stage counts: settle it at the week's close, no event.
-            self.world.ledger.defer_loss(self.world.env.now + delay, deal)
-            return
-        self.world.at(delay, lambda: self._decide(deal))
-
-    def _surely_lost(self, deal: Deal) -> bool:
-        """Lead and intent answers depend only on the deal's own draw and the plan."""
-        k = deal.stage
-        stage = self.stages[k]
-        p_advance = min(1.0, stage.advance * (self.channel.quality if k == 0 else 1.0))
-        p_lost = min(stage.lost_probability, 1.0 - p_advance)
-        return p_advance <= deal.u[k] < p_advance + p_lost
+        world, k = self.world, deal.stage
+        world.ledger.week[self._visits_column] += self._effort[k]
+        now = world.env.now
+        stage_time = world.levers.stage_time
+        days = deal.times[k] * stage_time.get((self.segment.name, k), 1.0) if stage_time else deal.times[k]
+        delay = finish - now + days
+        if k < 2:
+            # A lead or intent answer depends only on the deal's own draw and the plan, and
+            # only the weekly review sees stage counts: a certain loss is settled at the
+            # week's close, with no event.
+            advance, lost = self._answers[k]
+            if advance <= deal.u[k] < advance + lost:
+                world.ledger.defer_loss(now + delay, deal)
+                return
+        world.at(delay, lambda: self._decide(deal))
 
     def _pick_by_demand(self) -> int:
         demand, names = self.world.levers.product_demand, self.world.product_names
@@ -196,21 +200,17 @@ class ChannelFlow:
             # and waits (re-checked weekly) for its new owner.
             world.at(7.0, lambda: self._decide(deal))
             return
-        stage = self.stages[k]
-        p_advance = stage.advance
-        p_lost = stage.lost_probability
-        if k == 0:
-            p_advance = min(1.0, p_advance * self.channel.quality)
-            p_lost = min(p_lost, 1.0 - p_advance)
-        if k == 2:
-            rep = holder(deal.rep)
-            skill = rep.skill * world.levers.skill.get(rep.level, 1.0) if rep is not None else 1.0
-            base = min(1.0, p_advance * skill)
+        if k < 2:
+            p_advance, p_lost = self._answers[k]
+        else:
+            stage = self.stages[k]
+            skill = owner.skill * world.levers.skill.get(owner.level, 1.0) if owner is not None else 1.0
+            base = min(1.0, stage.advance * skill)
             product = world.product_names[deal.product]
             p_advance = min(1.0, base * world.levers.win_multiplier(self.segment.name, product))
             forgone = max(0.0, base - p_advance)
             stall = world.levers.stall(self.segment.name, product)
-            p_lost = min(1.0 - p_advance, p_lost - (base - stage.advance) + forgone * (1.0 - stall))
+            p_lost = min(1.0 - p_advance, stage.lost_probability - (base - stage.advance) + forgone * (1.0 - stall))
             p_lost = max(0.0, p_lost)
         u = deal.u[k]
         ledger = world.ledger

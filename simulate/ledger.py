@@ -78,7 +78,9 @@ class Ledger:
         self.horizon = horizon_days
         self.weeks = int(math.ceil(horizon_days / 7.0))
         self.kpi = np.zeros((self.weeks, len(KPI_COLUMNS)))
-        self.week = np.zeros(len(KPI_COLUMNS))     # flows accumulated during this week
+        # Flows accumulated during this week: a plain list, since the model adds to it a few
+        # thousand times a year and a numpy element costs several times a list's.
+        self.week: list[float] = [0.0] * len(KPI_COLUMNS)
         self.open = [0, 0, 0]
         self.bookings: list[Booking] = []
         self.bookings_total = 0.0
@@ -122,7 +124,7 @@ class Ledger:
         row[K["headcount"]], row[K["ramping"]], row[K["vacancies"]] = headcount, ramping, vacancies
         if index < self.weeks:
             self.kpi[index] = row
-        self.week = np.zeros(len(KPI_COLUMNS))
+        self.week = [0.0] * len(KPI_COLUMNS)
 
     def result(self, rep_names: list[str], events: int) -> ReplicationResult:
         return ReplicationResult(self.record(rep_names), self.kpi, events, list(self.firings), self.trace)

@@ -17,11 +17,12 @@ import pandas as pd
 
 from .paired import paired_mean, paired_proportion
 from .plan import Plan
+from .executors import Executor, make_executor
 from .runner import replay_records
 from .scenario import without_rules
 
 
-VALUE_RUNS = 500     # years used to value each rule: the first 500 of the run
+VALUE_RUNS = 500     # years used to value each rule by default: the first 500 of the run
 
 
 def rule_values(plan: Plan, records: pd.DataFrame, seed: int, workers: int | None = None,
@@ -29,14 +30,21 @@ def rule_values(plan: Plan, records: pd.DataFrame, seed: int, workers: int | Non
     """One entry per rule: how often and when it fired, and its paired value.
 
     The value uses the first `runs` years of the run (all of them in a shorter run): a
-    paired estimate on a fixed subsample, with its interval, at a bounded cost.
+    paired estimate on a fixed subsample, with its interval, at a bounded cost. The
+    replays of every rule share one pool of workers. `runs=0` skips the values.
     """
     out = rule_firings(plan, records)
+    if runs <= 0:
+        return out
     sample = records.sort_index().iloc[:runs]
-    for rule in plan.rules:
-        col = sample.get(f"fired:{rule.name}")
-        fired = sample.index[col > 0] if col is not None else sample.index[:0]
-        out[rule.name]["value"] = _value(plan, rule.name, sample, fired, seed, workers)
+    executor = make_executor(workers)
+    try:
+        for rule in plan.rules:
+            col = sample.get(f"fired:{rule.name}")
+            fired = sample.index[col > 0] if col is not None else sample.index[:0]
+            out[rule.name]["value"] = _value(plan, rule.name, sample, fired, seed, executor)
+    finally:
+        executor.close()
     return out
 
 
@@ -62,7 +70,7 @@ def rule_firings(plan: Plan, records: pd.DataFrame) -> dict[str, dict[str, Any]]
 
 
 def _value(plan: Plan, name: str, records: pd.DataFrame, fired: pd.Index, seed: int,
-           workers: int | None) -> dict[str, Any]:
+           executor: Executor) -> dict[str, Any]:
     if not len(fired):      # never fired: every year is identical without it, exactly
         return {"p_hit_diff": 0.0, "p_hit_diff_ci95": [0.0, 0.0], "attainment_mean_diff": 0.0,
                 "attainment_mean_diff_ci95": [0.0, 0.0], "replayed": 0, "runs": len(records)}
@@ -71,7 +79,7 @@ def _value(plan: Plan, name: str, records: pd.DataFrame, fired: pd.Index, seed: 
     hit_without, att_without = hit_with.copy(), att_with.copy()
     reduced = without_rules(plan, [name])
     position = {r: i for i, r in enumerate(records.index)}
-    for r, rec in replay_records(reduced, seed, [int(r) for r in fired], workers=workers).items():
+    for r, rec in replay_records(reduced, seed, [int(r) for r in fired], executor=executor).items():
         hit_without[position[r]] = rec["hit"] >= 1
         att_without[position[r]] = rec["attainment"]
     d_hit, ci_hit = paired_proportion(hit_with, hit_without)

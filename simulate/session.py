@@ -74,7 +74,8 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
     try:
         with progress_bar(enabled=not args.quiet and sys.stderr.isatty(), total=runs) as progress:
             results = play(variants_to_run(plan, args), runs, seed, progress=progress)
-        summary = build_summary(results, scenario)
+        summary = build_summary(results, scenario, rule_value_runs=args.rule_value_runs,
+                                workers=getattr(args, "workers", None))
         save_run(folder, results, summary, {**manifest, "folder": str(folder)}, plan)
     except BaseException:
         if not existed:

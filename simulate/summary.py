@@ -20,7 +20,7 @@ import pandas as pd
 
 from .market import plan_warnings
 from .paired import paired_mean, paired_proportion
-from .rule_value import rule_firings, rule_values
+from .rule_value import VALUE_RUNS, rule_firings, rule_values
 from .runner import RunResults, VariantResults
 from .scenario import BASELINE, NO_RULES, is_companion
 
@@ -120,7 +120,10 @@ def impact(shocked: VariantResults, base: VariantResults, against: str = "baseli
     }
 
 
-def build_summary(results: RunResults, scenario: str, with_rule_values: bool = True) -> dict[str, Any]:
+def build_summary(results: RunResults, scenario: str, with_rule_values: bool = True,
+                  rule_value_runs: int = VALUE_RUNS, workers: int | None = None) -> dict[str, Any]:
+    """The run's `summary.json`. Rule values replay up to `rule_value_runs` years per rule
+    on `workers` processes (0 years: firings only, no values)."""
     own = {n: v for n, v in results.variants.items() if not is_companion(n)}
     first = next(iter(own.values()))
     target = first.plan.target
@@ -148,8 +151,8 @@ def build_summary(results: RunResults, scenario: str, with_rule_values: bool = T
             variants[name]["playbook"] = impact(v, results.variants[NO_RULES], against="no_rules")
     for name, v in own.items():
         if v.plan.rules and len(v.records):
-            variants[name]["rules"] = (rule_values(v.plan, v.records, results.seed) if with_rule_values
-                                       else rule_firings(v.plan, v.records))
+            variants[name]["rules"] = (rule_values(v.plan, v.records, results.seed, workers, rule_value_runs)
+                                       if with_rule_values else rule_firings(v.plan, v.records))
     return summary
 
 

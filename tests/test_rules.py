@@ -14,6 +14,7 @@ value of a rule is measured exactly on common random numbers.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from simulate.loader import load_plan
 from simulate.metrics import OBSERVE, observe
 from simulate.model import SalesYear, World, simulate_year
 from simulate.paired import paired_mean, paired_proportion
+from simulate import rule_value
 from simulate.rule_value import rule_values
 from simulate.rules import ACTIONS
 from simulate.runner import run_replications
@@ -683,6 +685,29 @@ def test_the_replay_shortcut_is_exact():
     assert value["replayed"] == int(fired.sum())
     assert value["attainment_mean_diff"] == d_att and value["attainment_mean_diff_ci95"] == list(ci_att)
     assert value["p_hit_diff"] == d_hit and value["p_hit_diff_ci95"] == list(ci_hit)
+
+
+def test_rule_value_runs_sets_the_sample_and_zero_skips_the_replays(tmp_path, monkeypatch):
+    """`--rule-value-runs N` values each rule on the first N years; 0 replays nothing."""
+    replayed: list[int] = []
+    real = rule_value.replay_records
+
+    def counting(plan, seed, replications, **kwargs):
+        replayed.extend(replications)
+        return real(plan, seed, replications, **kwargs)
+    monkeypatch.setattr(rule_value, "replay_records", counting)
+    scenario = str(SCENARIOS / "baseline.yaml")
+    assert main([scenario, "--runs", "6", "--workers", "1", "--quiet", "--out", str(tmp_path / "a"),
+                 "--rule-value-runs", "3"]) == 0
+    rules = json.loads((tmp_path / "a" / "summary.json").read_text())["variants"]["plan"]["rules"]
+    assert {r["value"]["runs"] for r in rules.values()} == {3}
+    assert replayed and max(replayed) < 3
+    replayed.clear()
+    assert main([scenario, "--runs", "6", "--workers", "1", "--quiet", "--out", str(tmp_path / "b"),
+                 "--rule-value-runs", "0"]) == 0
+    rules = json.loads((tmp_path / "b" / "summary.json").read_text())["variants"]["plan"]["rules"]
+    assert replayed == [] and rules and all("value" not in r for r in rules.values())
+    assert all("fired_share" in r for r in rules.values())
 
 
 # --- bad rules: file, line, rule, exit code 2 ------------------------------------------------------
