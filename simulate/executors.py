@@ -8,6 +8,7 @@ worker that dies mid-batch costs time, never replications: its batches are playe
 
 from __future__ import annotations
 
+import gc
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -72,6 +73,10 @@ class LocalPool:
 
     def _fresh_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            # Everything alive now (modules, the plan) lives as long as the workers: freezing
+            # it before the fork keeps the workers' collector from scanning, and copying, the
+            # parent's pages between years (Python's advice for fork without exec).
+            gc.freeze()
             self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("fork"))
         return self._pool
 

@@ -8,6 +8,7 @@ different years; and plan variants that agree on a source of chance share its dr
 
 from __future__ import annotations
 
+import gc
 import random
 
 import numpy as np
@@ -110,6 +111,20 @@ def test_the_model_leaves_global_random_state_alone(plan):
     assert all(np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
                for a, b in zip(np_state, after))
     assert random.getstate() == py_state
+
+
+def test_the_collector_pause_is_undone_and_changes_nothing(plan):
+    """A year pauses Python's cycle collector for speed: afterwards it is as it was (on, or
+    off if the caller had switched it off), and the year is the same either way."""
+    assert gc.isenabled()
+    with_collector = simulate_year(plan, 7, 0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert simulate_year(plan, 7, 0).record == with_collector.record
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_variants_share_random_numbers_where_their_plans_agree(plan):
