@@ -3,6 +3,7 @@ precision rounds that stop on the data, never on timing; a dead worker costs no 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
@@ -11,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import SCENARIOS
 from factory import make_plan
-from simulate.cli import COMMANDS, build_parser
+from simulate.cli import COMMANDS, build_parser, main
 from simulate.errors import RunError, UsageError
 from simulate.executors import InProcess, LocalPool
 from simulate.paired import paired_proportion
@@ -248,3 +250,16 @@ def test_bench_scales_the_plan_it_measures():
     assert big.target.annual == 10 * plan.target.annual
     assert longer_horizon(plan, 3).horizon.days == 3 * plan.horizon.days
     assert bare_simpy_rate(seconds=0.01, processes=10) > 0
+
+
+@pytest.mark.slow
+def test_bench_quick_measures_every_target(capsys):
+    """The benchmark runs end to end and reports a number for each of the issue's targets."""
+    assert main(["bench", str(SCENARIOS / "baseline.yaml"), "--quick", "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["bare_simpy_events_per_second"] > 0 and m["overhead_per_event"] > 1
+    assert m["one_process"]["rate"] > 0 and m["one_process"]["rounds"] == 3
+    assert m["one_process"]["events_per_replication"] > 1000
+    assert m["all_cores"]["rate"] > 0 and 0 < m["parallel_efficiency"]
+    assert m["memory"]["main_mb"] > 0 and m["aggregation"]["main_mb"] > 0
+    assert m["plan_10x"]["cost_ratio"] > 1 and m["horizon_3y"]["cost_ratio"] > 1
