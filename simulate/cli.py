@@ -19,7 +19,6 @@ from .executors import BACKENDS
 from .rule_value import VALUE_RUNS
 from .loader import load_scenario, load_variants, plan_from_document
 from .plan import MAX_RUNS, Plan
-from .yamlio import load_document
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]

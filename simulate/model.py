@@ -27,7 +27,7 @@ from .plan import Plan, Rep, Segment
 from .streams import Draws, Uniforms, replication_seed, stream
 from .playbook import PlaybookRun
 from .shocks import ShockRun
-from .team import RepState, Team, holder
+from .team import RepState, Team
 
 MONTH_DAYS = 365.0 / 12
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from factory import minimal_plan_data
+from processes import group_cpu_seconds, interruptible
 from simulate.cli import main
 from simulate.errors import RunError
 from simulate.output import write_atomic
@@ -148,19 +149,6 @@ def test_a_piped_run_prints_no_progress_bar(tmp_path: Path) -> None:
     assert done.stderr == ""
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU time used so far by the processes of a process group (the run and its workers)."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:      # fields after the name: state, ppid, pgrp, ...
-            ticks += int(fields[11]) + int(fields[12])     # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_completed_years_marked_partial(tmp_path: Path) -> None:
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, workers included."""
@@ -169,7 +157,7 @@ def test_ctrl_c_keeps_the_completed_years_marked_partial(tmp_path: Path) -> None
     proc = subprocess.Popen([sys.executable, "-m", "simulate", str(plan), "--runs", "20000",
                              "--out", str(out), "--workers", "2", "--quiet"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=interruptible)
     deadline = time.monotonic() + 90
     while group_cpu_seconds(proc.pid) < 6 and time.monotonic() < deadline:
         time.sleep(0.2)   # CPU, not wall time: a loaded CI machine still gets its first batches
