@@ -18,7 +18,7 @@ class Call:
 
     `Environment.step` needs no more of an event than its callbacks and `_ok`; scheduling
     this directly keeps SimPy's clock and its order of events (time, priority, insertion)
-    and halves the cost of each of the year's ~5,000 events.
+    and saves a tenth of a year's time over its ~5,400 events.
     """
 
     __slots__ = ("callbacks",)

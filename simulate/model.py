@@ -368,7 +368,7 @@ def collector_paused() -> Iterator[None]:
 
     A year allocates ~100k short-lived objects (deals, heap entries, callbacks) and frees
     almost all of them by reference counting; the collector's repeated scans of the live
-    heap cost 15 % of a year at the reference plan and 35 % at ten times its size. The
+    heap cost 14 % of a year at the reference plan and 27 % at ten times its size. The
     year's few cycles (world <-> team) are collected after it, as usual. Outcomes do not
     depend on the collector.
     """
