@@ -82,6 +82,7 @@ class KeyAccountBook:
             self.held.setdefault(acc.owner.index, []).append(acc)
         self.interval = QUARTER_DAYS / spec.visits_per_quarter if spec.visits_per_quarter > 0 else None
         now = world.env.now
+        self.opened_at = now        # the clock's first day: 0, or a re-forecast's as-of day
         self.calendar: list[tuple[float, int]] = []      # (next visit day, account)
         for acc, phase in zip(self.accounts, self.phase.tolist()):
             if self.interval is not None:
@@ -131,14 +132,15 @@ class KeyAccountBook:
         self.world.team.submit(0, self.spec.renewal_effort, self.segment.name, acc.owner, talked)
 
     def coverage(self, acc: Account, now: float) -> float:
-        """Visits done in the talks window against plan; pre-horizon time counts as on plan."""
+        """Visits done in the talks window against plan; time before the clock started (before
+        the horizon, or before a re-forecast's as-of day) counts as on plan."""
         spec = self.spec
         window = spec.talks_open
         planned = spec.visits_per_quarter * window / QUARTER_DAYS
         if planned <= 0:
             return 1.0
         done = sum(1 for d in acc.visit_days if now - window <= d <= now)
-        done += planned * max(0.0, window - now) / window
+        done += planned * max(0.0, window - (now - self.opened_at)) / window
         cover = min(1.0, done / planned)
         return cover if acc.talks_done else cover * 0.5
 

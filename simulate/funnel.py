@@ -164,9 +164,7 @@ class ChannelFlow:
         world, k = self.world, deal.stage
         world.ledger.week[self._visits_column] += self._effort[k]
         now = world.env.now
-        stage_time = world.levers.stage_time
-        days = deal.times[k] * stage_time.get((self.segment.name, k), 1.0) if stage_time else deal.times[k]
-        delay = finish - now + days
+        delay = finish - now + self._stage_days(deal, k)
         if k < 2:
             # A lead or intent answer depends only on the deal's own draw and the plan, and
             # only the weekly review sees stage counts: a certain loss is settled at the
@@ -176,6 +174,11 @@ class ChannelFlow:
                 world.ledger.defer_loss(now + delay, deal)
                 return
         world.at(delay, lambda: self._decide(deal))
+
+    def _stage_days(self, deal: Deal, k: int) -> float:
+        """The customer's time at stage k, as levers (faster cycles after training) scale it."""
+        stage_time = self.world.levers.stage_time
+        return deal.times[k] * stage_time.get((self.segment.name, k), 1.0) if stage_time else deal.times[k]
 
     def _pick_by_demand(self) -> int:
         demand, names = self.world.levers.product_demand, self.world.product_names
@@ -233,7 +236,7 @@ class ChannelFlow:
             self._lose(deal)
         else:
             deal.u[k] = self._misc()
-            world.at(deal.times[k], lambda: self._decide(deal))
+            world.at(self._stage_days(deal, k), lambda: self._decide(deal))
 
     def _lose(self, deal: Deal, day: float | None = None) -> None:
         ledger = self.world.ledger

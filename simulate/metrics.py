@@ -88,7 +88,7 @@ OBSERVE: dict[str, Callable[["SalesYear"], float]] = {
     "collection_rate": collection_rate,
     "headcount": lambda y: float(y.world.team.headcount()),
     "vacancies": lambda y: float(y.vacancies),
-    "ramping": lambda y: float(sum(1 for r in y.world.team.reps if r.active and r.capacity_factor < 1)),
+    "ramping": lambda y: float(y.world.team.ramping()),
     "reps_left": lambda y: float(y.world.ledger.counts["reps_left"]),
     "ka_renewal_rate": lambda y: (y.world.ledger.counts["ka_renewed"] / y.world.ledger.counts["ka_due"]
                                   if y.world.ledger.counts["ka_due"] else 1.0),

@@ -10,7 +10,6 @@ the ledger's flat record and weekly KPIs. Shocks move the model's levers on the 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gc
 import math
 from typing import Callable, Iterator
@@ -73,9 +72,6 @@ class World:
     def month_of(self, day: float) -> int:
         return int(day // MONTH_DAYS) % 12
 
-    def date_of(self, day: float) -> dt.date:
-        return self.plan.horizon.start + dt.timedelta(days=day)
-
     def product_mix(self, segment: Segment) -> list[tuple[int, float]]:
         return [(self.product_names.index(p), w) for p, w in segment.mix.items() if w > 0]
 
@@ -92,12 +88,15 @@ class World:
         shares = segment.industries
         return 1.0 - sum(w * (1.0 - self.levers.industry_demand.get(i, 1.0)) for i, w in shares.items())
 
+    def spend_share(self) -> float:
+        """The share of the planned marketing spend the channels run at, at today's levers."""
+        lev = self.levers
+        share = sum(c.budget_share * lev.spend(c.name) for c in self.plan.channels) * lev.spend_scale
+        return share * (1.0 - lev.spend_saved)
+
     def spend_marketing(self, days: float) -> None:
         """Charge the channels' spend for the coming `days` at today's spend levers."""
-        lev, plan = self.levers, self.plan
-        share = sum(c.budget_share * lev.spend(c.name) for c in plan.channels) * lev.spend_scale
-        share *= 1.0 - lev.spend_saved
-        self.ledger.money["marketing_spent"] += plan.marketing.budget * days / self.horizon * share
+        self.ledger.money["marketing_spent"] += self.plan.marketing.budget * days / self.horizon * self.spend_share()
         self.spend_paid_until = self.env.now + days
 
     def budget_left(self) -> float:
@@ -106,11 +105,9 @@ class World:
 
     def remaining_spend(self) -> float:
         """What the channels will still spend this horizon at today's levers."""
-        lev, plan = self.levers, self.plan
-        share = sum(c.budget_share * lev.spend(c.name) for c in plan.channels) * lev.spend_scale
-        share *= 1.0 - lev.spend_saved
         # The current week's spend went out when the week opened: only later weeks can shrink.
-        return plan.marketing.budget * max(0.0, self.horizon - self.spend_paid_until) / self.horizon * share
+        left = max(0.0, self.horizon - self.spend_paid_until)
+        return self.plan.marketing.budget * left / self.horizon * self.spend_share()
 
     def shock_started(self, name: str, kind: str, size: float) -> None:
         self.ledger.shock_log.append((self.env.now, name, kind, size, "start"))
@@ -153,6 +150,7 @@ class SalesYear:
         self.shocks = [ShockRun(self, s, i) for i, s in enumerate(plan.shocks)]
         self.playbook = PlaybookRun(self, list(plan.rules)) if plan.rules else None
         self.vacancies = 0
+        self.positions_opened = 0
         self.handover_days = plan.team.handover_days
         self.mentees_per_mentor = plan.team.mentees_per_mentor
         self._week = int(world.env.now // 7)
@@ -199,8 +197,7 @@ class SalesYear:
         """Write this week's KPI row: the flows so far, the stage counts and headcount now."""
         world = self.world
         world.ledger.settle_losses(world.env.now)
-        ramping = sum(1 for r in world.team.reps if r.active and r.capacity_factor < 1)
-        world.ledger.close_week(self._week, world.team.headcount(), ramping, self.vacancies,
+        world.ledger.close_week(self._week, world.team.headcount(), world.team.ramping(), self.vacancies,
                                 world.env.now)
 
     # -- people -------------------------------------------------------------------------
@@ -233,9 +230,10 @@ class SalesYear:
         return (spec.start - self.world.plan.horizon.start).days
 
     def _holders(self, segment: str) -> list[RepState]:
-        reps = [r for r in self.world.team.reps if r.active and (not r.segments or segment in r.segments)]
-        seasoned = [r for r in reps if r.level != "new_hire"]
-        return seasoned or reps or [r for r in self.world.team.reps if segment in r.segments or not r.segments]
+        """Who holds a segment's key accounts from the start: its seasoned reps (its new
+        hires if it has none). Nobody has arrived yet: a rep's work waits for their first day."""
+        reps = [r for r in self.world.team.reps if not r.segments or segment in r.segments]
+        return [r for r in reps if r.level != "new_hire"] or reps
 
     def _enlist(self, name: str, level: str, spec: Rep, start_day: float, skill: float | None = None) -> RepState:
         """Add a rep who starts on `start_day` (negative: already on the team)."""
@@ -331,10 +329,10 @@ class SalesYear:
         wait = self.team_spec.hiring_delay if delay is None else delay
         template = next((r for r in self.team_spec.reps if not segments or set(segments) <= set(r.segments)),
                         self.team_spec.reps[0])
-        for i in range(count):
+        for _ in range(count):
             self.vacancies += 1
-            n = self.world.ledger.counts["hires"] + i + 1
-            spec = Rep(name=f"hire {n}", level=level, segments=list(segments or template.segments),  # type: ignore[arg-type]
+            self.positions_opened += 1      # names stay unique while earlier positions are open
+            spec = Rep(name=f"hire {self.positions_opened}", level=level, segments=list(segments or template.segments),  # type: ignore[arg-type]
                        visits_per_week=template.visits_per_week, region=template.region)
             self.world.at(wait, lambda spec=spec: self._fill(spec))
 

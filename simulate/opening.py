@@ -66,9 +66,10 @@ def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any
     accounts file for the key-account renewals booked so far) seen on `as_of`."""
     start = dt.date.fromisoformat(str(plan_data.get("horizon", {}).get("start", "2027-01-01")))
     years = float(plan_data.get("horizon", {}).get("years", 1))
-    end = start + dt.timedelta(days=365 * years)
-    if not start <= as_of <= end:
-        raise InputError(f"--as-of {as_of} is outside the plan's horizon {start} to {end}")
+    end = start + dt.timedelta(days=365 * years)     # the day after the horizon's last
+    if not start <= as_of < end:
+        raise InputError(f"--as-of {as_of} is outside the plan's horizon {start} to "
+                         f"{end - dt.timedelta(days=1)}")
     names = {key: {item.get("name") for item in plan_data.get(key, []) if isinstance(item, dict)}
              for key in ("segments", "products", "channels")}
     reps = {r.get("name") for r in plan_data.get("team", {}).get("reps", []) if isinstance(r, dict)}

@@ -373,7 +373,7 @@ def check_references(plan: Plan) -> None:
         for i, d in enumerate(plan.opening.open_deals):
             known(("opening", "open_deals", i, "channel"), d.channel, channels, "channel")
             known(("opening", "open_deals", i, "product"), d.product, products, "product")
-        end = plan.horizon.start + dt.timedelta(days=plan.horizon.days)
-        if not plan.horizon.start <= plan.opening.as_of <= end:
+        end = plan.horizon.start + dt.timedelta(days=plan.horizon.days)    # the day after the last
+        if not plan.horizon.start <= plan.opening.as_of < end:
             raise ReferenceProblem(("opening", "as_of"), f"{plan.opening.as_of} is outside the horizon")
     adds_up(("marketing", "by_product"), list(plan.marketing.by_product.values()))

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import __version__
 from .cli import _workers, build_parser, register
-from .errors import InputError, RunError, UsageError
+from .errors import InputError, UsageError
 from .loader import plan_from_document
 from .yamlio import Document
 
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 def resume(path: Path, recorded: dict[str, Any], args: argparse.Namespace) -> int:
     """Finish the partial run recorded at `path`: its years, then the missing ones."""
+    from .runner import run_replications, runner_options
     from .session import execute, make_manifest
     if not recorded.get("partial"):
         raise UsageError(f"{path}: the run is complete, there is nothing to resume "
@@ -78,8 +79,10 @@ def resume(path: Path, recorded: dict[str, Any], args: argparse.Namespace) -> in
                              recorded["runs"], options)
 
     def replications(variants: dict, runs: int, seed: int, progress: Any = None) -> Any:
-        collector = restore(path.parent, variants)
-        return finish_run(collector, variants, runs, seed, options, progress)
+        # The runner carries the restored years on: the same batches, cap and checks as a
+        # first run, and Ctrl-C again leaves a partial run that can be resumed in turn.
+        return run_replications(variants, runs, seed, progress=progress,
+                                collector=restore(path.parent, variants), **runner_options(options))
 
     print(f"note: resuming {path.parent}: {recorded.get('runs_done', 0)} of {recorded['runs']} "
           "replications done", file=sys.stderr)
@@ -124,44 +127,6 @@ def restore(folder: Path, variants: dict) -> Any:
             t.firings = [own] if len(own) else []
     collector.folded = collector.received = done or 0
     return collector
-
-
-def finish_run(collector: Any, variants: dict, runs: int, seed: int, options: argparse.Namespace,
-               progress: Any = None) -> Any:
-    """Play replications collector.folded..runs-1 into the collector, as `run_replications`
-    would have; Ctrl-C again leaves a partial run that can be resumed in turn."""
-    import time
-
-    from .precision import precision_report
-    from .runner import RunResults, default_batch_size, make_executor, plan_batches, run_batch, runner_options
-    opts = runner_options(options)
-    t0 = time.perf_counter()
-    ex = make_executor(opts["workers"], opts["backend"], opts["scheduler"])
-    workers, batches, partial = getattr(ex, "workers", 1), 0, False
-    try:
-        if collector.folded < runs:
-            size = opts["batch_size"] or default_batch_size(runs - collector.folded, workers)
-            work = plan_batches(variants, seed, collector.folded, runs, size)
-            batches = len(work)
-            for result in ex.map_unordered(run_batch, work):
-                collector.add(result)
-                if progress:
-                    progress(collector.received, runs * len(variants))
-            if collector.folded != runs:
-                raise RunError(f"the executor returned replications 0..{collector.folded - 1} "
-                               f"of 0..{runs - 1}; refusing to report a smaller sample")
-    except KeyboardInterrupt:
-        partial = True
-    finally:
-        ex.close()
-    results = {name: collector.variant(name, plan) for name, plan in variants.items()}
-    extra: dict[str, Any] = {
-        "precision": {**precision_report(collector.all_hits(), None), "rounds": 1, "max_runs": None},
-        "execution": {"backend": getattr(ex, "name", type(ex).__name__), "workers": workers,
-                      "batches": batches, "busy_seconds": collector.busy_seconds}}
-    if any(getattr(plan, "rules", None) for plan in variants.values()):
-        extra["firings"] = collector.firings()
-    return RunResults(results, seed, collector.folded, time.perf_counter() - t0, partial, extra)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

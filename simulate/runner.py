@@ -251,12 +251,14 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
                      workers: int | None = None, batch_size: int | None = None,
                      progress: Progress | None = None, executor: Executor | None = None,
                      precision: float | None = None, max_runs: int | None = None,
-                     backend: str = "local", scheduler: Any = None) -> RunResults:
+                     backend: str = "local", scheduler: Any = None,
+                     collector: "Collector | None" = None) -> RunResults:
     """Simulate `runs` years of each variant on common random numbers.
 
     With `precision`, `runs` is the first round: rounds follow until the 95 % half-width of
     P(hit) (of the paired difference to the first variant, with several variants) is at most
     `precision`, or `max_runs` (default 100,000) replications per variant are done.
+    A `collector` already holding replications 0..k-1 (a resumed run) is carried on from k.
     """
     if isinstance(variants, Plan):
         variants = {"plan": variants}
@@ -267,7 +269,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     else:
         cap = max_runs if max_runs is not None else max(runs, MAX_RUNS)
     t0 = time.perf_counter()
-    collector = Collector(list(variants))
+    collector = collector or Collector(list(variants))
     own = executor is None
     ex = executor or make_executor(workers, backend, scheduler)
     n_workers = getattr(ex, "workers", 1)

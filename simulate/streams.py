@@ -10,7 +10,6 @@ their plans agree: common random numbers, which make paired comparisons sharp.
 
 from __future__ import annotations
 
-import math
 import zlib
 from typing import TYPE_CHECKING
 
@@ -50,10 +49,6 @@ class Uniforms:
             self._i = 0
         self._i += 1
         return self._buf[self._i - 1]
-
-    def exponential(self, mean: float) -> float:
-        """An exponential draw by inversion (keeps the coupling monotone for CRN)."""
-        return -mean * math.log1p(-self())
 
 
 class Draws:

@@ -20,7 +20,7 @@ from .clock import NORMAL, Call
 
 # on_start(rep, finish_time): the task's owner learns who does it and when the work ends.
 OnStart = Callable[["RepState", float], None]
-Task = tuple  # (priority, seq, effort, on_start, owner): tuples keep the heap cheap
+Task = tuple  # (priority, seq, effort, on_start): tuples keep the heap cheap
 
 
 class RepState:
@@ -84,15 +84,22 @@ class Team:
     def headcount(self) -> int:
         return sum(1 for r in self.reps if r.active)
 
+    def ramping(self) -> int:
+        """Reps on the team still training or mentored, below full pace."""
+        return sum(1 for r in self.reps if r.active and r.capacity_factor < 1)
+
     def add(self, rep: RepState) -> None:
         """Put a rep on the roster; they hold no work until they `join`."""
         rep.pace = self.visits_per_week(rep)
         self.reps.append(rep)
 
     def join(self, rep: RepState) -> None:
+        """The rep starts: work filed for them before their first day is theirs now."""
         rep.active = True
         rep.joined = self.env.now
         rep.busy_until = max(rep.busy_until, self.env.now)
+        for task in self.orphans.pop(rep.index, []):
+            heapq.heappush(rep.queue, task)
         self.capacity_changed(rep)
 
     def capacity_changed(self, rep: RepState) -> None:
@@ -106,21 +113,17 @@ class Team:
     def submit(self, priority: int, effort: float, segment: str, owner: RepState | None,
                on_start: OnStart) -> None:
         """Ask for `effort` visits of rep time; `on_start` is told who and when it ends."""
-        seq = next(self._seq)
-        now = self.env.now
+        task = (priority, next(self._seq), effort, on_start)
         if owner is not None:
-            while owner.successor is not None:
-                owner = owner.successor
-            task = (priority, seq, effort, on_start, segment)
+            owner = holder(owner)    # whoever holds the owner's book now
             if not owner.active:
                 self.orphans.setdefault(owner.index, []).append(task)
-            elif owner.busy_until <= now and not owner.queue and self.can_work(owner):
+            elif owner.busy_until <= self.env.now and not owner.queue and self.can_work(owner):
                 self._start(owner, task)
             else:
                 heapq.heappush(owner.queue, task)
                 self._wake(owner)
             return
-        task = (priority, seq, effort, on_start, segment)
         idle = self._first_free(segment, idle_only=True)
         if idle is not None:
             self._start(idle, task)
@@ -200,7 +203,7 @@ class Team:
         best, source = (rep.queue[0], rep.queue) if rep.queue else (None, None)
         for s in (rep.segments or self.shared):
             q = self.shared[s]
-            if q and (best is None or q[0][:2] < best[:2]):
+            if q and (best is None or q[0] < best):      # (priority, unique seq) decide
                 best, source = q[0], q
         if best is None:
             return
@@ -220,8 +223,6 @@ class Team:
         rep.left_at = self.env.now
         self.orphans.setdefault(rep.index, []).extend(rep.queue)
         rep.queue = []
-        if rep.mentor is not None:
-            rep.mentor.mentees -= 1
 
     def successor_for(self, rep: RepState) -> RepState | None:
         """The active rep of the same segments with the smallest book takes over."""

@@ -102,6 +102,20 @@ def accounts(year: SalesYear) -> list:
     return [a for book in year.books for a in book.accounts]
 
 
+def renewals_of_p_lost_to(shock: dict, years: int = 2) -> tuple[int, int]:
+    """Renewals of product p the shock takes, against the same years without it, and the
+    number of p accounts (2,000 accounts, half p, half q); q must renew exactly as before."""
+    hit, calm = (ka_plan(2000, s, mix={"p": 0.5, "q": 0.5}) for s in ([shock], []))
+    n_p = lost = 0
+    for r in range(years):
+        shocked, base = play(hit, r), play(calm, r)
+        n_p += sum(1 for a in accounts(shocked) if a.product == 0)
+        lost += renewals(base, "p") - renewals(shocked, "p")
+        assert renewals(shocked, "q") == renewals(base, "q"), "q is not hit"
+        assert renewals(shocked, "p") <= renewals(base, "p")
+    return lost, n_p
+
+
 # --- price_cut -------------------------------------------------------------------------------
 
 PRICE_CUT = {"type": "price_cut", "name": "cut", "start": "2027-01-01", "size": "20%",
@@ -170,15 +184,7 @@ def test_a_price_cut_lowers_renewals_of_the_products_it_hits():
     """Renewal x (1 - renewal_elasticity x X) = 80 % x (1 - 0.3 x 20 %) = 75.2 % on p; q is
     untouched. The renewal draws are common to both years, so the renewals the cut takes
     are exactly the accounts with 75.2 % <= u < 80 %: a binomial count of the p accounts."""
-    shock = {**PRICE_CUT, "products": ["p"], "renewal_elasticity": 0.3}
-    hit, calm = (ka_plan(2000, s, mix={"p": 0.5, "q": 0.5}) for s in ([shock], []))
-    n_p = lost = 0
-    for r in range(2):
-        shocked, base = play(hit, r), play(calm, r)
-        n_p += sum(1 for a in accounts(shocked) if a.product == 0)
-        lost += renewals(base, "p") - renewals(shocked, "p")
-        assert renewals(shocked, "q") == renewals(base, "q"), "q is not in the cut"
-        assert renewals(shocked, "p") <= renewals(base, "p")
+    lost, n_p = renewals_of_p_lost_to({**PRICE_CUT, "products": ["p"], "renewal_elasticity": 0.3})
     assert_binomial(lost, n_p, 0.8 - 0.8 * (1 - 0.3 * 0.2), "share of p renewals lost to the cut")
 
 
@@ -410,15 +416,8 @@ def test_a_supplier_delay_over_tolerance_loses_lost_share_of_the_deals():
 def test_a_supplier_delay_hits_renewals_of_that_supplier_s_products():
     """Renewals of p x (1 - renewal_hit): the renewals lost are the accounts with
     u in [80 % x 0.9, 80 %), a binomial count of the p accounts; q renews as before."""
-    shock = {"type": "supplier_delay", "supplier": "s1", "start": "2027-01-01", "size": "20d",
-             "renewal_hit": "10%"}
-    hit, calm = (ka_plan(2000, s, mix={"p": 0.5, "q": 0.5}) for s in ([shock], []))
-    n_p = lost = 0
-    for r in range(2):
-        shocked, base = play(hit, r), play(calm, r)
-        n_p += sum(1 for a in accounts(shocked) if a.product == 0)
-        lost += renewals(base, "p") - renewals(shocked, "p")
-        assert renewals(shocked, "q") == renewals(base, "q")
+    lost, n_p = renewals_of_p_lost_to({"type": "supplier_delay", "supplier": "s1", "start": "2027-01-01",
+                                       "size": "20d", "renewal_hit": "10%"})
     assert_binomial(lost, n_p, 0.8 * 0.1, "share of p renewals lost to the supplier delay")
 
 
