@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cli import register
+from .cli import _nonnegative_int, _positive_int, _workers, register
 
 TARGETS = {"rate": 100.0, "efficiency": 0.90, "memory_10k_mb": 300.0, "memory_100k_mb": 1024.0,
            "scale_10x": 10.0, "horizon_3y": 3.0}
@@ -179,13 +179,13 @@ def precision_run(variants: dict[str, Any], seed: int, precision: float, workers
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", nargs="?", default="scenarios/baseline.yaml",
                    help="plan to measure (default: scenarios/baseline.yaml)")
-    p.add_argument("--runs", type=int, default=1000, help="replications on all cores (default 1000)")
-    p.add_argument("--single-runs", type=int, default=60,
+    p.add_argument("--runs", type=_positive_int, default=1000, help="replications on all cores (default 1000)")
+    p.add_argument("--single-runs", type=_positive_int, default=60,
                    help="replications in one process, played three times, the best counts (default 60)")
-    p.add_argument("--memory-runs", type=int, default=10_000,
+    p.add_argument("--memory-runs", type=_nonnegative_int, default=10_000,
                    help="replications of the memory probe (default 10000; 0 skips)")
-    p.add_argument("--scale-runs", type=int, default=3, help="replications of the 10x plan (default 3)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--scale-runs", type=_positive_int, default=3, help="replications of the 10x plan (default 3)")
+    p.add_argument("--workers", type=_workers, default=None, help="worker processes (default: all cores)")
     p.add_argument("--precision", action="store_true",
                    help="also time the precision targets: P(hit) and a paired difference to +-1 pp")
     p.add_argument("--quick", action="store_true", help="small samples: a smoke test of the benchmark")

@@ -180,10 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure(sub)
             return run(sub.parse_args(argv[1:]))
         return run_command(build_parser().parse_args(argv))
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except SimulateError as exc:
+    except SimulateError as exc:    # bad input exits 2, a failed run 1: the error knows which
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:

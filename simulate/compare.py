@@ -25,7 +25,8 @@ from .loader import load_scenario, load_variants
 from .paired import p_beats, paired_mean, paired_proportion
 from .plan import Plan
 from .scenario import apply_rule_switches
-from .summary import build_summary, spread, wilson
+from .sample_stats import spread, wilson
+from .summary import build_summary
 from .terminal import money, pct
 
 BASE = "plan"

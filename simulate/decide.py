@@ -27,7 +27,7 @@ from .output import new_run_folder, point_latest, prepare_out
 from .plan import Plan
 from .quantities import parse_fraction
 from .runner import RunResults, run_replications
-from .summary import spread, wilson
+from .sample_stats import spread, wilson
 from .yamlio import Document, overlay
 
 WORST_SHARE = 0.10      # cvar10: the mean attainment of the worst tenth of years

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import optimize, stats
 
+from .sample_stats import wilson
+
 FAMILIES = {"gamma": stats.gamma, "lognormal": stats.lognorm, "weibull": stats.weibull_min,
             "exponential": stats.expon}
 DURATION_FAMILIES = ("gamma", "lognormal", "weibull", "exponential")
@@ -37,13 +39,7 @@ class Proportion:
 
     def ci(self, level: float = 0.95) -> tuple[float, float]:
         """Wilson score interval."""
-        if self.n == 0:
-            return (0.0, 1.0)
-        z = stats.norm.ppf(0.5 + level / 2)
-        p, n = self.p, self.n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return (max(0.0, centre - half), min(1.0, centre + half))
+        return wilson(self.k, self.n, float(stats.norm.ppf(0.5 + level / 2)))
 
 
 @dataclass(frozen=True)
@@ -137,14 +133,13 @@ def _fit_family(family: str, exact: np.ndarray, intervals: np.ndarray, right: np
 
 
 def fit_distribution(exact: np.ndarray | None = None, days: np.ndarray | None = None,
-                     right: np.ndarray | None = None, families: tuple[str, ...] = DURATION_FAMILIES,
-                     ks_sample: np.ndarray | None = None) -> DistFit:
+                     right: np.ndarray | None = None, families: tuple[str, ...] = DURATION_FAMILIES) -> DistFit:
     """Fit each family by maximum likelihood and keep the lowest AIC.
 
     `exact`: values known exactly (deal amounts); `days`: whole-day durations (d means
     d +- 1/2); `right`: whole-day durations still running at the export date (more than d).
-    The KS test runs on `ks_sample` (default: the observed values); whole days are spread
-    uniformly within their day by a fixed generator, so the test is repeatable.
+    The KS test runs on the observed values (`with_ks` runs it on another sample); whole days
+    are spread uniformly within their day by a fixed generator, so the test is repeatable.
     """
     exact = np.asarray(exact if exact is not None else [], float)
     days = np.asarray(days if days is not None else [], float)
@@ -157,16 +152,8 @@ def fit_distribution(exact: np.ndarray | None = None, days: np.ndarray | None = 
     aic = {f: 2 * len(p) - 2 * ll for f, (p, ll) in fits.items()}
     family = min(aic, key=aic.__getitem__)
     best = DistFit(family, fits[family][0], int(observed.size), int(right.size), aic)
-    if ks_sample is not None:
-        sample = np.asarray(ks_sample, float)
-    elif days.size:
-        sample = np.maximum(days + np.random.default_rng(0).uniform(-0.5, 0.5, days.size), 0.0)
-    else:
-        sample = exact
-    if sample.size == 0:
-        return best
-    ks = stats.kstest(sample, best.frozen.cdf)
-    return DistFit(family, best.params, best.n, best.censored, aic, float(ks.statistic), float(ks.pvalue))
+    sample = within_their_day(days) if days.size else exact
+    return with_ks(best, sample) if sample.size else best
 
 
 def with_ks(fit: DistFit, sample: np.ndarray) -> DistFit:
@@ -181,9 +168,12 @@ def durations_ks_sample(days: np.ndarray, started_days_before: np.ndarray, horiz
     """Completed durations of stages entered more than `horizon` days before the export date,
     spread within their day: nearly all of those have completed, so the sample is not cut
     short by the export date (the KS test needs an uncensored sample)."""
-    keep = np.asarray(days, float)[np.asarray(started_days_before) > horizon]
-    jitter = np.random.default_rng(0).uniform(-0.5, 0.5, keep.size)
-    return np.maximum(keep + jitter, 0.0)
+    return within_their_day(np.asarray(days, float)[np.asarray(started_days_before) > horizon])
+
+
+def within_their_day(days: np.ndarray) -> np.ndarray:
+    """Whole-day durations spread uniformly within their day (a fixed generator: repeatable)."""
+    return np.maximum(days + np.random.default_rng(0).uniform(-0.5, 0.5, days.size), 0.0)
 
 
 @dataclass(frozen=True)

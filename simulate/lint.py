@@ -122,7 +122,10 @@ def _directions(rule: Rule) -> dict[tuple[str, Any], int]:
     for a in rule.then:
         factor = getattr(a, "factor", None)
         if factor is not None and factor != 1:
-            keys = [(s, p) for s in (a.segments or ["*"]) for p in (a.products or ["*"])]
+            # The lever's key: segment x product, and the stage or rep level it acts on.
+            stage = getattr(a, "stage", None)
+            keys = [(s, p, stage, level) for s in (a.segments or ["*"]) for p in (a.products or ["*"])
+                    for level in (getattr(a, "levels", None) or [None])]
             for key in keys:
                 out[(a.action, key)] = 1 if factor > 1 else -1
         if a.action == "shift_budget":
@@ -140,7 +143,8 @@ def _conflict(a: Rule, b: Rule) -> str | None:
     for (lever, key), d in da.items():
         for (lever_b, key_b), e in db.items():
             if lever == lever_b and d == -e and _overlap(key, key_b):
-                return f"{lever} {key}"
+                shown = tuple(x for x in key if x is not None) if isinstance(key, tuple) else key
+                return f"{lever} {shown}"
     return None
 
 

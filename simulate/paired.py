@@ -17,7 +17,8 @@ import math
 import numpy as np
 from scipy import stats
 
-Z95 = 1.959963984540054
+from .sample_stats import Z95
+
 
 
 def paired_proportion(hit_a: np.ndarray, hit_b: np.ndarray, z: float = Z95) -> tuple[float, tuple[float, float]]:

@@ -8,7 +8,7 @@ This module is pure data. The loader turns a YAML document into a `Plan`; the mo
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -25,7 +25,8 @@ from .shocks import Shock, check_shocks
 STAGES = ("lead", "intent", "negotiation")
 MAX_RUNS = 1_000_000    # replications per variant: a million years hold P(hit) to +-0.1 pp
 MAX_LEADS = 1_000_000   # leads a year per channel: more is a typo, and a year that never ends
-METRICS = ("bookings", "revenue", "collections", "margin")
+Metric = Literal["bookings", "revenue", "collections", "margin"]     # what a target counts
+METRICS: tuple[str, ...] = get_args(Metric)
 
 
 class Horizon(Model):
@@ -48,7 +49,7 @@ class Horizon(Model):
 class Target(Model):
     """What the manager signs: an annual figure, optionally split by segment, product, quarter."""
 
-    metric: Literal["bookings", "revenue", "collections", "margin"] = "bookings"
+    metric: Metric = "bookings"
     annual: Money
     by_segment: dict[str, Money] = {}
     by_product: dict[str, Money] = {}

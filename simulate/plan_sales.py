@@ -171,7 +171,9 @@ def write_funnel(cal: Calibration, y: PlanYaml, seg: str, kind: str) -> None:
             family = "exponential" if fit.family == "exponential" and work == 0 else \
                 fit.family if fit.family in ("gamma", "lognormal") else "gamma"
             if family != fit.family:
-                y.comment(8, f"the plan format has no {fit.family}: written as a gamma with its mean and sd")
+                why = ("the plan format has no weibull" if fit.family == "weibull" else
+                       "an exponential less the rep's work is no longer exponential")
+                y.comment(8, f"{why}: written as a gamma with the fit's mean and sd")
             y.put(8, "time", distribution(family, max(fit.mean - work, 0.5), fit.sd, in_days))
         else:
             y.put(8, "time", distribution("gamma", mean, sd, in_days),

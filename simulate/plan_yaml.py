@@ -48,6 +48,7 @@ class PlanYaml:
 
 def money(x: float, digits: int = 3) -> str:
     """1.23M, 45.6k, 789 (in plan files, with four significant digits)."""
+    x = float(f"{x:.{digits}g}")        # round first: 999,700 is 1M, not 1e+03k
     for size, unit in ((1e6, "M"), (1e3, "k")):
         if abs(x) >= size:
             return f"{x / size:.{digits}g}{unit}"

@@ -95,7 +95,7 @@ def tornado(view: RunView) -> Plot | None:
     if not factors:
         return None
     base = 100 * view.summary["variants"][view.headline]["p_hit"]
-    factors = sorted(factors, key=lambda f: abs(f["p_hit_high"] - f["p_hit_low"]))
+    factors = factors[::-1]     # the summary ranks by swing (ties: median swing); the top bar goes last
     fig, ax = plt.subplots(figsize=(9, 1.6 + 0.55 * len(factors)))
     y = np.arange(len(factors))
     for key, colour, label in (("p_hit_low", MISS, "factor at its low value"),

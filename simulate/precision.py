@@ -15,20 +15,12 @@ from typing import Any
 import numpy as np
 
 from .paired import paired_proportion
+from .sample_stats import wilson_half_width
 
-Z95 = 1.959963984540054
 MAX_RUNS = 100_000        # default cap of a precision run, replications per variant
 ROUND_GRANULE = 100       # rounds end on multiples of this many replications
 MAX_GROWTH = 8            # a round at most multiplies the replications done by this
 MARGIN = 1.05             # aim 5 % past the projected need, so one more round rarely follows
-
-
-def wilson_half_width(hits: float, n: int, z: float = Z95) -> float:
-    """Half the width of the Wilson score interval of a proportion (0.5 with no data)."""
-    if n <= 0:
-        return 0.5
-    p = hits / n
-    return z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
 
 
 def paired_half_width(a: np.ndarray, b: np.ndarray) -> float:

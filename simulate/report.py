@@ -13,14 +13,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .distributions import FAMILIES
 from .output import RunView, write_bytes, write_text
 from .plots import Plot, draw_all
 from .plots_decide import matrix_title
 from .report_sections import (ABSENT, CSS, ci, esc, figure, pts, signoff_verdict, stress_matrix,
                               table)
+from .sample_stats import highest_target
 from .terminal import money, odds_phrase, pct
 
 SHOCK_COLUMNS = ("name", "type", "description", "start", "size", "probability", "duration")
@@ -68,7 +67,7 @@ def verdict(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
         return out + ["<p class=verdict>No simulated year completed: nothing to judge.</p>"]
     out += signoff_verdict(s)
     values = view.rows()[s["metric"]].to_numpy()
-    safe, even = np.quantile(values, [0.2, 0.5])
+    safe, even = highest_target(values, 0.8), highest_target(values, 0.5)   # as sign-off counts
     a = v["attainment"]
     if s.get("signoff") or s.get("matrix"):
         out.append(f"<h3>The plan itself ({esc(view.headline)}, no stress)</h3>")

@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .paired import paired_mean, paired_proportion
 from .plan import Plan
 from .executors import Executor, make_executor
 from .runner import replay_records
+from .sample_stats import spread
 from .scenario import without_rules
 
 
@@ -60,9 +60,9 @@ def rule_firings(plan: Plan, records: pd.DataFrame) -> dict[str, dict[str, Any]]
             "description": rule.description,
             "fired_share": len(fired) / n if n else math.nan,
             "firings_mean": float(fired_col.mean()) if fired_col is not None and n else 0.0,
-            "first_firing_day": _spread(first),
+            "first_firing_day": spread(first) if len(first) else None,
             "attainment_fired": float(records.loc[fired, "attainment"].mean()) if len(fired) else None,
-            "attainment_not_fired": float(records.drop(index=fired)["attainment"].mean()) if len(fired) < n else None,
+            "attainment_not_fired": float(records["attainment"].drop(index=fired).mean()) if len(fired) < n else None,
             "cost_mean": rule.cost * float(fired_col.mean()) if fired_col is not None and n else 0.0,
         }
         out[rule.name] = entry
@@ -87,10 +87,3 @@ def _value(plan: Plan, name: str, records: pd.DataFrame, fired: pd.Index, seed: 
     return {"p_hit_diff": d_hit, "p_hit_diff_ci95": list(ci_hit),
             "attainment_mean_diff": d_att, "attainment_mean_diff_ci95": list(ci_att),
             "replayed": int(len(fired)), "runs": len(records)}
-
-
-def _spread(values: pd.Series) -> dict[str, float] | None:
-    if values.empty:
-        return None
-    p10, p50, p90 = np.percentile(values.to_numpy(dtype=float), [10, 50, 90])
-    return {"mean": float(values.mean()), "p10": float(p10), "p50": float(p50), "p90": float(p90)}

@@ -240,7 +240,7 @@ def runner_options(args: object) -> dict:
     scheduler = getattr(args, "scheduler", None)
     if scheduler and backend != "dask":
         raise UsageError(f"--scheduler {scheduler} needs --backend dask")
-    if backend == "dask" and not scheduler:
+    if backend == "dask" and not scheduler:     # refused before a run folder is made
         raise UsageError("--backend dask needs --scheduler ADDRESS, e.g. tcp://127.0.0.1:8786")
     return {"workers": getattr(args, "workers", None), "batch_size": getattr(args, "batch_size", None),
             "precision": getattr(args, "precision", None), "max_runs": getattr(args, "max_runs", None),

@@ -74,8 +74,7 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
     try:
         with progress_bar(enabled=not args.quiet and sys.stderr.isatty(), total=runs) as progress:
             results = play(variants_to_run(plan, args), runs, seed, progress=progress)
-        summary = build_summary(results, scenario, rule_value_runs=args.rule_value_runs,
-                                workers=getattr(args, "workers", None))
+        summary, values_cut = summary_of(results, scenario, args)
         save_run(folder, results, summary, {**manifest, "folder": str(folder)}, plan)
     except BaseException:
         if not existed:
@@ -91,7 +90,23 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
     if results.partial:
         print("interrupted: the completed replications were saved, marked partial", file=sys.stderr)
         return 130
+    if values_cut:
+        print("interrupted while valuing the rules: every year was saved, the rule values left out",
+              file=sys.stderr)
+        return 130
     return 0
+
+
+def summary_of(results: RunResults, scenario: str, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """The summary, and whether Ctrl-C cut the rule values short: their replays can take as
+    long as the run, and stopping them must not lose the years already played."""
+    try:
+        return build_summary(results, scenario, rule_value_runs=args.rule_value_runs,
+                             workers=getattr(args, "workers", None)), False
+    except KeyboardInterrupt:
+        summary = build_summary(results, scenario, with_rule_values=False)
+        summary["warnings"].append("interrupted while valuing the rules: rule values left out")
+        return summary, True
 
 
 def input_files(doc: Document) -> list[dict[str, str]]:

@@ -28,11 +28,11 @@ from .distributions import Fixed
 from .loader import load_scenario, plan_from_document
 from .plan import Plan
 from .scenario import apply_rule_switches
-from .summary import build_summary, wilson
+from .sample_stats import TOLERANCE, highest_target, wilson
+from .summary import build_summary
 from .terminal import money, pct
 
 MAX_ROUNDS = 4          # re-simulations while looking for the signable target's fixed point
-TOLERANCE = 1e-9        # exactly at the bar passes: 240 hits in 300 years is 80 %
 SEARCH_RUNS = 300
 # How far each kind of shock is searched, and when the search stops (rep_leaves: the team).
 # Budget cuts stop at 99 %: with every channel's spend at zero the playbook's spend shift
@@ -52,14 +52,6 @@ def check(scenario: str, hits: np.ndarray, required: float) -> dict[str, Any]:
 def verdict(checks: list[dict[str, Any]]) -> str:
     """Sign only when every check passes (the plan's own year always counts)."""
     return "sign" if checks and all(c["passes"] for c in checks) else "do not sign"
-
-
-def highest_target(values: np.ndarray, confidence: float) -> float:
-    """The highest T that at least a share `confidence` of the years reach: the k-th largest
-    value, k = ceil(confidence x n). Any higher T is reached by fewer than k years."""
-    n = len(values)
-    k = min(n, max(1, math.ceil(confidence * n - TOLERANCE * n)))
-    return float(np.sort(values)[n - k])
 
 
 def quantile_ci(values: np.ndarray, confidence: float, level: float = 0.95) -> tuple[float, float]:

@@ -20,32 +20,11 @@ import pandas as pd
 
 from .market import plan_warnings
 from .paired import paired_mean, paired_proportion
+from .plan import METRICS
 from .rule_value import VALUE_RUNS, rule_firings, rule_values
+from .sample_stats import spread, wilson
 from .runner import RunResults, VariantResults
 from .scenario import BASELINE, NO_RULES, is_companion
-
-Z95 = 1.959963984540054
-
-
-def wilson(hits: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion: honest near 0 % and 100 %."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = hits / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def spread(values: pd.Series | np.ndarray) -> dict[str, float]:
-    """Mean and P10/P50/P90 of a sample."""
-    v = np.asarray(values, dtype=float)
-    if v.size == 0:
-        return {"mean": math.nan, "p10": math.nan, "p50": math.nan, "p90": math.nan}
-    p10, p50, p90 = np.percentile(v, [10, 50, 90])
-    return {"mean": float(v.mean()), "p10": float(p10), "p50": float(p50), "p90": float(p90)}
-
 
 def breakdown(records: pd.DataFrame, dim: str, targets: dict[str, float]) -> dict[str, Any]:
     """One entry per segment/product/...: the metric's spread, and attainment if targeted."""
@@ -80,7 +59,7 @@ def variant_summary(v: VariantResults) -> dict[str, Any]:
         "p_hit_ci95": list(wilson(hits, n)),
         "attainment": spread(rec["attainment"]) if n else spread([]),
         "value": spread(rec[target.metric]) if n else spread([]),
-        "metrics": {m: spread(rec[m]) for m in ("bookings", "revenue", "collections", "margin")} if n else {},
+        "metrics": {m: spread(rec[m]) for m in METRICS} if n else {},
         "by_segment": breakdown(rec, "segment", target.by_segment),
         "by_product": breakdown(rec, "product", target.by_product),
         "by_quarter": breakdown(rec, "quarter", quarter_targets),

@@ -96,8 +96,8 @@ def overlay(doc: Document, path: tuple, drop: tuple[str, ...] = ()) -> Document:
     """
     base = {k: v for k, v in doc.data.items() if k not in drop}
     over: Any = doc.data
-    for step in path:
-        over = over[step]
+    for step in path:       # a variant with no `set:` overlays nothing
+        over = over.get(step, {}) if isinstance(over, dict) else over[step]
     merged = _merge(_wrap(base, (), doc.locations), _wrap(over, path, doc.locations))
     locations: dict[tuple, Location] = {}
     return Document(_unwrap(merged, (), locations), locations, doc.files)

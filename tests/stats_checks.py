@@ -15,12 +15,13 @@ ALPHA = 1e-4
 Z = float(stats.norm.isf(ALPHA / 2))     # 3.89
 
 
-def assert_close(observed: float, expected: float, se: float, what: str) -> None:
-    """|observed - expected| <= Z standard errors, with the numbers in the message."""
+def assert_close(observed: float, expected: float, se: float, what: str, allowed: float = Z) -> None:
+    """|observed - expected| <= `allowed` standard errors (Z, or a t quantile for an estimated
+    standard error), with the numbers in the message."""
     assert se > 0, f"{what}: the standard error must be positive"
     z = (observed - expected) / se
-    assert abs(z) <= Z, (f"{what}: observed {observed:.6g}, documented {expected:.6g}, "
-                         f"se {se:.3g}, z = {z:.2f} (allowed {Z:.2f})")
+    assert abs(z) <= allowed, (f"{what}: observed {observed:.6g}, expected {expected:.6g}, "
+                               f"se {se:.3g}, z = {z:.2f} (allowed {allowed:.2f})")
 
 
 def assert_binomial(successes: float, trials: float, p: float, what: str) -> None:

@@ -181,7 +181,8 @@ def test_lead_arrivals_and_their_seasonality_are_recovered(truth, estimates):
         chi2 = float(((np.array(season.counts) - expected) ** 2 / expected).sum())
         assert stats.chi2.sf(chi2, 12) > 1 - LEVEL, (channel.name, season.counts, expected.round(1))
         assert season.testable
-        assert (season.p < 0.01) == bool(channel.seasonality), (channel.name, season.p)
+        # At the file's Bonferroni level: found where there is a season, not found elsewhere.
+        assert (season.p < 1 - LEVEL) == bool(channel.seasonality), (channel.name, season.p)
 
 
 def test_deal_values_split_into_price_and_units(truth, estimates):

@@ -191,9 +191,6 @@ def tally(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_every_value_of_every_bundled_file_is_mutated(tally):
     t = tally["totals"]
     assert t["values"] >= 450, "every scalar of the scenarios and playbook is visited"
-    assert t["tried"] == t["values"] * len(MUTATIONS)
-    assert t["tried"] == t["rejected at the key"] + t["rejected dependent"] + t["accepted"] + len(
-        tally["surprises"])
     assert set(tally["report"]["by_file"]) >= {"scenarios/baseline.yaml", "scenarios/price_war.yaml",
                                                "rules/playbook.yaml"}
 

@@ -465,6 +465,7 @@ def test_metrics_read_at_a_review_are_the_week_just_closed():
     year.world.on_week.append(lambda week: rows.append({"k": week, **observe(year, frozenset(OBSERVE))}))
     year.run()
     kpi = year.world.ledger.kpi
+    assert len(rows) >= 52, "a review closes every week"
     for row in rows[:-1]:
         k = row["k"]
         assert row["week"] == k + 1
@@ -708,6 +709,21 @@ def test_rule_value_runs_sets_the_sample_and_zero_skips_the_replays(tmp_path, mo
     rules = json.loads((tmp_path / "b" / "summary.json").read_text())["variants"]["plan"]["rules"]
     assert replayed == [] and rules and all("value" not in r for r in rules.values())
     assert all("fired_share" in r for r in rules.values())
+
+
+def test_ctrl_c_while_valuing_rules_keeps_every_year(tmp_path, monkeypatch, capsys):
+    """The replays can take as long as the run: stopping them saves the run without values."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(rule_value, "replay_records", interrupted)
+    out = tmp_path / "run"
+    assert main([str(SCENARIOS / "baseline.yaml"), "--runs", "6", "--workers", "1", "--quiet",
+                 "--out", str(out)]) == 130
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["runs"] == 6 and not summary["partial"]
+    assert all("value" not in r for r in summary["variants"]["plan"]["rules"].values())
+    assert any("rule values left out" in w for w in summary["warnings"])
+    assert "valuing the rules" in capsys.readouterr().err
 
 
 # --- bad rules: file, line, rule, exit code 2 ------------------------------------------------------

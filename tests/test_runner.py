@@ -198,19 +198,6 @@ def test_a_worker_dying_again_fails_the_run_loudly(variants, tmp_path):
         ex.close()
 
 
-class Forgetful(InProcess):
-    """An executor that loses a batch without saying so."""
-
-    def map_unordered(self, task, items):
-        for item in items:
-            if item.start != 10:
-                yield task(item)
-
-
-def test_a_missing_batch_is_never_a_smaller_sample(variants):
-    with pytest.raises(RunError, match="smaller sample"):
-        run_replications(variants, 30, SEED, executor=Forgetful(), batch_size=5)
-
 
 # -- command line -------------------------------------------------------------------------
 def options(*argv: str) -> dict:

@@ -446,7 +446,7 @@ def test_a_policy_shift_cuts_renewals_of_key_accounts_in_the_industry():
         n_edu += sum(1 for a in accs if a.industry == "education")
         probabilities += [0.8 * 0.1 if a.industry == "education" else 0.8 for a in accs]
         renewed += year.world.ledger.counts["ka_renewed"]
-    assert n_edu > 0.3 * len(probabilities)
+    assert_binomial(n_edu, len(probabilities), 0.4, "share of education accounts")
     assert_poisson_binomial(renewed, probabilities, "KA renewals after the policy shift")
 
 

@@ -27,9 +27,7 @@ from simulate.signoff import (Search, breaking_points, check, highest_target, qu
                               round_down, signable_target, verdict)
 
 from factory import make_plan, minimal_plan_data
-
-ALPHA = 1e-4
-Z = float(stats.norm.isf(ALPHA / 2))
+from stats_checks import ALPHA, Z
 DEAL = 10 * 1000.0          # units x price: every deal is worth the same
 QUIET = argparse.Namespace(quiet=True, json=False, workers=2)
 

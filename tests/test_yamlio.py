@@ -346,3 +346,18 @@ def test_duplicate_names_in_a_merged_list(tmp_path):
     error = error_of(path)
     assert error.location == Location(str(path), 4, 5)
     assert "name 'SMB' appears twice in a list merged by name (first at line 3)" in str(error)
+
+
+def test_an_overlay_that_is_not_there_merges_nothing():
+    """A plan variant with no `set:` is the plan itself, not a KeyError."""
+    doc = Document({"a": 1, "variants": [{"name": "same"}]}, {}, ("<test>",))
+    assert yamlio.overlay(doc, ("variants", 0, "set"), drop=("variants",)).data == {"a": 1}
+
+
+@pytest.mark.parametrize("value, text", [(999_700, "1M"), (1_234_000, "1.23M"), (45_600, "45.6k"),
+                                         (999.96, "1k"), (789, "789")])
+def test_money_rounds_before_it_picks_the_unit(value, text):
+    from simulate.plan_yaml import money
+    from simulate.quantities import parse_money
+    assert money(value) == text
+    assert parse_money(text) == pytest.approx(value, rel=5e-3)    # 3 significant digits: <= half of 1 %
