@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from simulate.loader import plan_from_document
 from simulate.plan import Plan
@@ -57,3 +60,14 @@ def negotiation_funnel(win: float = 0.5, lead_advance: float = 1.0, effort: floa
             "intent": {"advance": 1.0, "time": time, "effort": effort},
             "negotiation": {"advance": win, "time": time, "effort": effort},
             "units": 10}
+
+
+SLUMP = {"type": "budget_cut", "name": "cut", "start": "2027-04-01", "size": "40%"}
+
+
+def write_plan_with_slump(folder: Path, data: dict[str, Any]) -> Path:
+    """`plan.yaml` from `data`, and `slump.yaml`: the same plan with 40 % of its budget cut
+    from April, the stress scenario of the decision-command tests."""
+    (folder / "plan.yaml").write_text(yaml.safe_dump(data))
+    (folder / "slump.yaml").write_text(yaml.safe_dump({"extends": "plan.yaml", "shocks": [SLUMP]}))
+    return folder / "plan.yaml"

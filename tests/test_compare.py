@@ -27,7 +27,7 @@ from simulate.runner import run_replications
 from simulate.stress import weakest
 
 from conftest import SCENARIOS
-from factory import make_plan, minimal_plan_data
+from factory import make_plan, minimal_plan_data, write_plan_with_slump
 from stats_checks import ALPHA, Z, assert_close
 
 
@@ -178,9 +178,7 @@ def small_plan(tmp_path):
                          "set": {"channels": [{"name": "web", "leads_per_year": 150}]}},
                         {"name": "stretch", "set": {"target": {"annual": 150_000}}}]
     data["signoff"] = {"scenarios": ["slump.yaml"]}
-    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(data))
-    (tmp_path / "slump.yaml").write_text(yaml.safe_dump({"extends": "plan.yaml", "shocks": [
-        {"type": "budget_cut", "name": "cut", "start": "2027-04-01", "size": "40%"}]}))
+    write_plan_with_slump(tmp_path, data)
     return tmp_path
 
 

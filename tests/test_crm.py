@@ -85,21 +85,30 @@ def test_missing_column(tmp_path, capsys):
     assert "did you mean 'amout'" in line
 
 
-def test_dates_in_the_wrong_order(tmp_path, capsys):
-    line = one_error(tmp_path, capsys, deals=broken(2, "negotiation_date", "2027-01-08"))
-    assert "deals.csv: row 2, column 'negotiation_date'" in line
-    assert "on or after intent_date (2027-01-10)" in line and "2027-01-08" in line
+# A cell broken in the export: (row, column, new text), and what the one error line must say.
+BROKEN_CELLS = {
+    "dates in the wrong order": (2, "negotiation_date", "2027-01-08", [
+        "deals.csv: row 2, column 'negotiation_date'", "on or after intent_date (2027-01-10)", "2027-01-08"]),
+    "amount that is not a number": (2, "amount", "twelve", [
+        "deals.csv: row 2, column 'amount': expected a number", "'twelve'"]),
+    "unknown outcome": (3, "outcome", "lots", [
+        "row 3, column 'outcome': expected one of won, lost, open", "'lots' (did you mean 'lost'?)"]),
+    "a date that is not ISO": (4, "created", "01/02/2027", [
+        "row 4, column 'created': expected an ISO date such as 2027-03-14, found '01/02/2027'"]),
+    "a won deal needs an amount": (2, "amount", "", ["row 2, column 'amount'", "an empty cell"]),
+    "a stage date beyond the last stage": (3, "intent_date", "2027-01-09", [
+        "row 3, column 'intent_date': expected an empty cell: last_stage is 'lead'"]),
+    "duplicate deal id": (3, "deal_id", "D1", ["row 3, column 'deal_id'", "first on row 2"]),
+    "unknown rep": (3, "rep", "Bobb", ["row 3, column 'rep'", "'Bobb' (did you mean 'Bob'?)"]),
+}
 
 
-def test_amount_that_is_not_a_number(tmp_path, capsys):
-    line = one_error(tmp_path, capsys, deals=broken(2, "amount", "twelve"))
-    assert "deals.csv: row 2, column 'amount': expected a number" in line and "'twelve'" in line
-
-
-def test_unknown_outcome(tmp_path, capsys):
-    line = one_error(tmp_path, capsys, deals=broken(3, "outcome", "lots"))
-    assert "row 3, column 'outcome': expected one of won, lost, open" in line
-    assert "'lots' (did you mean 'lost'?)" in line
+@pytest.mark.parametrize("case", BROKEN_CELLS)
+def test_a_broken_cell_is_named(case, tmp_path, capsys):
+    row, column, text, fragments = BROKEN_CELLS[case]
+    line = one_error(tmp_path, capsys, deals=broken(row, column, text))
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
 
 
 def test_empty_file(tmp_path, capsys):
@@ -110,31 +119,6 @@ def test_empty_file(tmp_path, capsys):
 def test_header_without_rows(tmp_path, capsys):
     line = one_error(tmp_path, capsys, deals=DEALS.splitlines()[0] + "\n")
     assert "deals.csv: row 2" in line and "no rows" in line
-
-
-def test_a_date_that_is_not_iso(tmp_path, capsys):
-    line = one_error(tmp_path, capsys, deals=broken(4, "created", "01/02/2027"))
-    assert "row 4, column 'created': expected an ISO date such as 2027-03-14, found '01/02/2027'" in line
-
-
-def test_a_won_deal_needs_an_amount(tmp_path, capsys):
-    line = one_error(tmp_path, capsys, deals=broken(2, "amount", ""))
-    assert "row 2, column 'amount'" in line and "an empty cell" in line
-
-
-def test_a_stage_date_beyond_the_last_stage(tmp_path, capsys):
-    line = one_error(tmp_path, capsys, deals=broken(3, "intent_date", "2027-01-09"))
-    assert "row 3, column 'intent_date': expected an empty cell: last_stage is 'lead'" in line
-
-
-def test_duplicate_deal_id(tmp_path, capsys):
-    line = one_error(tmp_path, capsys, deals=broken(3, "deal_id", "D1"))
-    assert "row 3, column 'deal_id'" in line and "first on row 2" in line
-
-
-def test_unknown_rep(tmp_path, capsys):
-    line = one_error(tmp_path, capsys, deals=broken(3, "rep", "Bobb"))
-    assert "row 3, column 'rep'" in line and "'Bobb' (did you mean 'Bob'?)" in line
 
 
 def test_a_row_with_too_few_fields(tmp_path, capsys):

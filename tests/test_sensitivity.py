@@ -11,7 +11,6 @@ import json
 
 import pandas as pd
 import pytest
-import yaml
 
 from simulate import distributions as d
 from simulate.cli import main
@@ -22,7 +21,7 @@ from simulate.sensitivity import FACTORS, as_data, factor_plans, shock_plans, to
 from simulate.yamlio import Document
 
 from conftest import SCENARIOS
-from factory import minimal_plan_data
+from factory import minimal_plan_data, write_plan_with_slump
 
 BY_NAME = {f.name: f for f in FACTORS}
 
@@ -102,9 +101,7 @@ def test_tornado_is_sorted_by_swing():
 def test_sensitivity_command_writes_the_tornado(tmp_path, capsys):
     data = minimal_plan_data()
     data["signoff"] = {"scenarios": ["slump.yaml"]}
-    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(data))
-    (tmp_path / "slump.yaml").write_text(yaml.safe_dump({"extends": "plan.yaml", "shocks": [
-        {"type": "budget_cut", "name": "cut", "start": "2027-04-01", "size": "40%"}]}))
+    write_plan_with_slump(tmp_path, data)
     out = tmp_path / "run"
     assert main(["sensitivity", str(tmp_path / "plan.yaml"), "--runs", "20", "--workers", "1",
                  "--out", str(out)]) == 0

@@ -26,7 +26,7 @@ from simulate.decide import Simulator, fraction, values, with_target
 from simulate.signoff import (Search, breaking_points, check, highest_target, quantile_ci,
                               round_down, signable_target, verdict)
 
-from factory import make_plan, minimal_plan_data
+from factory import make_plan, minimal_plan_data, write_plan_with_slump
 from stats_checks import ALPHA, Z
 DEAL = 10 * 1000.0          # units x price: every deal is worth the same
 QUIET = argparse.Namespace(quiet=True, json=False, workers=2)
@@ -236,9 +236,7 @@ def small_plan(tmp_path):
     data = minimal_plan_data()
     data["channels"][0]["leads_per_year"] = 120
     data["signoff"] = {"confidence": "80%", "stress_confidence": "50%", "scenarios": ["slump.yaml"]}
-    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(data))
-    (tmp_path / "slump.yaml").write_text(yaml.safe_dump({"extends": "plan.yaml", "shocks": [
-        {"type": "budget_cut", "name": "cut", "start": "2027-04-01", "size": "40%"}]}))
+    write_plan_with_slump(tmp_path, data)
     return tmp_path
 
 
