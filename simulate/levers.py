@@ -37,6 +37,8 @@ class Levers:
     spend_scale: float = 1.0                                                 # all channels' spend
     spend_saved: float = 0.0                                                 # share not spent (paused)
     renewal_floor_after_rep_left: float | None = None                        # hand-over team
+    # (id(table), key) -> [zero factors in force, product of the other factors]: see LeverEdits
+    zeroed: dict[tuple[int, Any], list] = field(default_factory=dict, repr=False)
 
     @staticmethod
     def _lookup(table: dict[tuple[str, str], float], segment: str, product: str) -> float:
@@ -72,12 +74,39 @@ class LeverEdits:
     and overwritten values restored.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, levers: Levers) -> None:
         self._undo: list[Callable[[], None]] = []
+        self._zeroed = levers.zeroed       # shared by every edit of the year's levers
 
     def scale(self, table: dict, key: Any, factor: float) -> None:
-        table[key] = table.get(key, 1.0) * factor
-        self._undo.append(lambda: table.__setitem__(key, table[key] / factor if factor else 1.0))
+        """Multiply a lever. A factor of 0 cannot be divided out: while one is in force the
+        lever reads 0 and the other factors are kept aside, so ending any of the edits, in
+        any order, leaves exactly the product of those still in force."""
+        slot = (id(table), key)
+        if factor == 0:
+            held = self._zeroed.setdefault(slot, [0, table.get(key, 1.0)])
+            held[0] += 1
+            table[key] = 0.0
+            self._undo.append(lambda: self._lift_zero(table, key, slot))
+            return
+        if slot in self._zeroed:
+            self._zeroed[slot][1] *= factor
+        else:
+            table[key] = table.get(key, 1.0) * factor
+        self._undo.append(lambda: self._divide(table, key, slot, factor))
+
+    def _divide(self, table: dict, key: Any, slot: tuple, factor: float) -> None:
+        if slot in self._zeroed:
+            self._zeroed[slot][1] /= factor
+        else:
+            table[key] = table[key] / factor
+
+    def _lift_zero(self, table: dict, key: Any, slot: tuple) -> None:
+        held = self._zeroed[slot]
+        held[0] -= 1
+        if held[0] == 0:
+            del self._zeroed[slot]
+            table[key] = held[1]
 
     def add(self, table: dict, key: Any, amount: float) -> None:
         table[key] = table.get(key, 0.0) + amount

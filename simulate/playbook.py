@@ -101,7 +101,7 @@ class PlaybookRun:
         for i, action in enumerate(rule.then):
             world.ledger.firings.append((now, rule.name, action.action, action.params(),
                                          rule.cost if i == 0 else 0.0))
-        edits = LeverEdits()
+        edits = LeverEdits(world.levers)
 
         def bite() -> None:
             for action in rule.then:

@@ -147,7 +147,7 @@ class ShockRun:
         if shock.type in FRACTION_SIZED:    # a cut is at most 100 %, even in an unbounded tail
             self.size = min(max(self.size, 0.0), 1.0)
         self.duration = float(shock.duration.sample(rng, 1)[0]) if shock.duration is not None else None
-        self.edits = LeverEdits()
+        self.edits = LeverEdits(self.world.levers)
 
     def schedule(self) -> None:
         if not self.happens or self.start >= self.world.horizon:

@@ -1,13 +1,16 @@
 """Who holds key accounts from the first day, what happens to work filed for a rep who has
-not started yet, and a re-forecast's clock, which starts on its as-of day."""
+not started yet, a re-forecast's clock, which starts on its as-of day, and lever edits
+(shocks, rules) that overlap and end in any order."""
 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from conftest import SCENARIOS
 from factory import make_plan
 
 from simulate.cli import main
+from simulate.levers import LeverEdits, Levers
 from simulate.model import SalesYear, World
 
 PRODUCT = [{"name": "p", "portfolio": "star", "price": 1000, "margin": "50%", "delivery_days": 3}]
@@ -70,3 +73,22 @@ def test_a_reforecast_on_the_last_day_is_the_bookings_to_date(tmp_path):
 def test_a_reforecast_after_the_horizon_is_refused(tmp_path, capsys):
     assert reforecast(tmp_path, "2028-01-01") == 2
     assert "outside the plan's horizon 2027-01-01 to 2027-12-31" in capsys.readouterr().err
+
+
+# --- lever edits that end in any order ------------------------------------------------------------
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+@pytest.mark.parametrize("factors", [(0.0, 0.5), (0.5, 0.0), (0.0, 0.0), (0.8, 0.5)])
+def test_overlapping_lever_edits_undo_to_the_product_still_in_force(factors, order):
+    """A 100 % cut (factor 0) overlapping another edit: the lever reads the product of the
+    edits in force, whichever is applied or ended first, and 1 once both have ended."""
+    levers = Levers()
+    edits = [LeverEdits(levers), LeverEdits(levers)]
+    for e, f in zip(edits, factors):
+        e.scale(levers.demand, "SMB", f)
+    assert levers.demand["SMB"] == pytest.approx(factors[0] * factors[1])
+    first, second = order
+    edits[first].undo()
+    assert levers.demand["SMB"] == pytest.approx(factors[second])
+    edits[second].undo()
+    assert levers.demand["SMB"] == pytest.approx(1.0) and levers.zeroed == {}
