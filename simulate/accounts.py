@@ -9,6 +9,7 @@ accounts with a come-back offer, a few calls a month.
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ class Account:
     """One key account and its renewal."""
 
     __slots__ = ("index", "value", "product", "renewal_day", "owner", "visit_days",
-                 "talks_done", "u_renew", "lost_rep", "industry", "next_visit")
+                 "talks_done", "u_renew", "lost_rep", "industry", "next_visit", "holder_name")
 
     def __init__(self, index: int, value: float, product: int, renewal_day: float, u_renew: float):
         self.index, self.value, self.product = index, value, product
@@ -41,6 +42,19 @@ class Account:
         self.lost_rep = False   # its rep left during the year
         self.industry: str | None = None
         self.next_visit = float("inf")
+        self.holder_name: str | None = None   # the rep the plan names as its holder
+
+
+def renewal_day(renewal: dt.date, start: dt.date) -> float:
+    """Days from the horizon's start to the contract's next anniversary (renewals are yearly)."""
+    for year in (start.year, start.year + 1):
+        try:
+            due = renewal.replace(year=year)
+        except ValueError:          # 29 February in a common year: the day before
+            due = dt.date(year, 2, 28)
+        if due >= start:
+            return float((due - start).days)
+    raise AssertionError("unreachable: next year's anniversary is after the start")
 
 
 class KeyAccountBook:
@@ -51,33 +65,59 @@ class KeyAccountBook:
         self.spec = segment.accounts
         assert self.spec is not None  # guaranteed by the plan's validation
         self.segment_index = world.segment_index[segment.name]
-        # The book is known to the manager: contract values, products and renewal dates
-        # are drawn once per seed, the same in every replication. Only renewals are chance.
-        rng = stream(np.random.SeedSequence(world.root.entropy), f"book/{segment.name}")
-        n = self.spec.count
+        n = self.spec.size
+        if self.spec.contracts:
+            self.accounts = self._held_contracts(world)
+        else:
+            self.accounts = self._drawn_book(world, n)
+        # Visit rounds start at a random point of the cadence, and renewals are chance:
+        # both are drawn afresh in every simulated year.
+        self.phase = stream(world.root, f"visit-phase/{segment.name}").random(n)
+        u_renew = stream(world.root, f"renewals/{segment.name}").random(n).tolist()
+        for acc, u in zip(self.accounts, u_renew):
+            acc.u_renew = u
+
+    def _held_contracts(self, world: "World") -> list[Account]:
+        """The book the manager holds: the plan's contracts, exactly as listed."""
+        start = world.plan.horizon.start
+        accounts = []
+        for i, c in enumerate(self.spec.contracts):
+            acc = Account(i, c.contract_value, world.product_names.index(c.product),
+                          renewal_day(c.renewal_date, start), 0.0)
+            acc.industry = c.industry
+            acc.holder_name = c.rep
+            accounts.append(acc)
+        return accounts
+
+    def _drawn_book(self, world: "World", n: int) -> list[Account]:
+        """A book nobody holds yet (a new region): its contract values, products, renewal
+        dates and industries are unknown, so they are drawn in every simulated year and
+        their uncertainty belongs to P(hit)."""
+        assert self.spec.contract_value is not None  # guaranteed by the plan's validation
+        segment = self.segment
+        rng = stream(world.root, f"book/{segment.name}")
         values = self.spec.contract_value.sample(rng, n)
         mix = world.product_mix(segment)
         cdf = np.cumsum([w for _, w in mix])
         picks = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right").clip(0, len(mix) - 1)
         # Renewal dates spread evenly over the year, each at a random point of its slot.
         days = (np.arange(n) + rng.random(n)) / n * 365.0
-        self.phase = rng.random(n)
-        u_renew = stream(world.root, f"renewals/{segment.name}").random(n)
-        self.accounts = [Account(i, float(values[i]), mix[picks[i]][0], float(days[i]), float(u_renew[i]))
-                         for i in range(n)]
+        accounts = [Account(i, float(values[i]), mix[picks[i]][0], float(days[i]), 0.0) for i in range(n)]
         if segment.industries:
             names = list(segment.industries)
             cdf = np.cumsum(list(segment.industries.values()))
-            for acc, u in zip(self.accounts, rng.random(n).tolist()):
+            for acc, u in zip(accounts, rng.random(n).tolist()):
                 i = int(np.searchsorted(cdf, u, side="right"))
                 acc.industry = names[i] if i < len(names) else None
+        return accounts
 
     def start(self, owners: list["RepState"]) -> None:
         """Hand the book out round-robin and put visits and renewals in the calendar."""
         world, spec = self.world, self.spec
         self.held: dict[int, list[Account]] = {}    # rep index -> the accounts they hold
+        named = {r.name: r for r in self.world.team.reps}
         for acc in self.accounts:
-            acc.owner = owners[acc.index % len(owners)]
+            acc.owner = named[acc.holder_name] if acc.holder_name else owners[acc.index % len(owners)]
             acc.owner.book += 1
             self.held.setdefault(acc.owner.index, []).append(acc)
         self.interval = QUARTER_DAYS / spec.visits_per_quarter if spec.visits_per_quarter > 0 else None

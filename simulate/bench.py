@@ -54,7 +54,14 @@ def scaled_plan(plan: Any, factor: int) -> Any:
     for s in plan.segments:
         update: dict[str, Any] = {}
         if s.accounts is not None:
-            update["accounts"] = s.accounts.model_copy(update={"count": s.accounts.count * k})
+            book = s.accounts
+            if book.contracts:      # each copy of the company holds its own copy of the book
+                contracts = [c.model_copy(update={"account": f"{c.account}#{i}" if i else c.account,
+                                                  "rep": f"{c.rep}#{i}" if i and c.rep else c.rep})
+                             for i in range(k) for c in book.contracts]
+                update["accounts"] = book.model_copy(update={"contracts": contracts})
+            else:
+                update["accounts"] = book.model_copy(update={"count": book.size * k})
         if s.winback is not None:
             update["winback"] = s.winback.model_copy(update={"pool": s.winback.pool * k,
                                                              "calls_per_month": s.winback.calls_per_month * k})

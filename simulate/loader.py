@@ -7,6 +7,8 @@ pydantic checks types and ranges; this module translates pydantic's complaints i
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import types
 import typing
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import Location, PlanError, did_you_mean
 from .plan import Plan
 from .rules import Playbook
-from .yamlio import Document, _exists, load_document, overlay
+from .yamlio import MAX_BYTES, Document, _exists, load_document, overlay
 
 MAX_SHOWN = 5
 MAX_MESSAGE = 1000      # characters of one problem: a 10,000-character value is not repeated
@@ -38,7 +40,7 @@ def load_variants(doc: Document) -> dict[str, Plan]:
         if name in plans:
             raise PlanError(f"variant name '{name}' is used twice (or is the reserved name 'plan')",
                             doc.locate(("variants", i, "name")), f"variants[{i}].name")
-        vdoc = overlay(doc, ("variants", i, "set"), drop=("variants",))
+        vdoc = inline_contracts(overlay(doc, ("variants", i, "set"), drop=("variants",)))
         try:
             plans[name] = plan_from_document(vdoc)
         except PlanError as exc:
@@ -54,7 +56,7 @@ def load_scenario(path: str | Path) -> Document:
     `playbooks` key is then dropped, so the resolved plan is self-contained (a manifest can
     rerun it without the playbook files).
     """
-    doc = load_document(path)
+    doc = inline_contracts(load_document(path))
     books = doc.data.get("playbooks")
     if not books:
         return doc
@@ -82,6 +84,96 @@ def load_scenario(path: str | Path) -> Document:
     data["rules"] = rules
     del data["playbooks"]
     return Document(data, locations, tuple(files))
+
+
+CONTRACT_COLUMNS = ("account", "contract_value", "renewal_date", "product")
+CONTRACT_OPTIONAL = ("rep", "industry")
+
+
+def inline_contracts(doc: Document) -> Document:
+    """Read each key-account book given as a CSV file into the plan, row by row.
+
+    The path is relative to the file that names it. Every cell keeps its file and line, so
+    a bad contract is reported at its row; the resolved plan holds the contracts themselves
+    (a manifest reruns without the CSV), and the CSV joins the plan's input files.
+    """
+    segments = doc.data.get("segments")
+    if not isinstance(segments, list):
+        return doc
+    data, locations, files = doc.data, doc.locations, list(doc.files)
+    for i, segment in enumerate(segments):
+        accounts = segment.get("accounts") if isinstance(segment, dict) else None
+        name = accounts.get("contracts") if isinstance(accounts, dict) else None
+        if not isinstance(name, str):
+            continue
+        path = ("segments", i, "accounts", "contracts")
+        where = doc.locate(path)
+        target = Path(where.file).parent / name
+        rows, cells = _read_contracts(target, name, where, path)
+        if data is doc.data:
+            data, locations = _copy_tree(doc.data), dict(doc.locations)
+        data["segments"][i]["accounts"]["contracts"] = rows
+        locations.update(cells)
+        if str(target) not in files:
+            files.append(str(target))
+    return doc if data is doc.data else Document(data, locations, tuple(files))
+
+
+def _copy_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_tree(v) for v in value]
+    return value
+
+
+def _read_contracts(target: Path, name: str, where: Location,
+                    path: tuple) -> tuple[list[dict], dict[tuple, Location]]:
+    """The rows of a contracts CSV as plan data (empty cells left out), with their lines."""
+    key = "segments[{}].accounts.contracts".format(path[1])
+    if not _exists(target, "is_file"):
+        raise PlanError(_clipped(f"contracts file not found: {name} (looked for {target})"), where, key)
+    raw = target.read_bytes()
+    if len(raw) > MAX_BYTES:
+        raise PlanError("the contracts file is over 10 MB; plans are limited to 10 MB", where, key)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise PlanError(f"expected a UTF-8 text file, found a byte 0x{raw[e.start]:02x} that is not",
+                        Location(str(target)), key) from None
+    first = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(",;\t", key=first.count))
+    header = [h.strip().lower() for h in next(reader, [])]
+    shown = str(target)
+    allowed = CONTRACT_COLUMNS + CONTRACT_OPTIONAL
+    for col in header:
+        if col not in allowed:
+            raise PlanError(f"unknown column '{col}'{did_you_mean(col, allowed)}; expected the columns "
+                            f"{', '.join(CONTRACT_COLUMNS)} and optionally {', '.join(CONTRACT_OPTIONAL)}",
+                            Location(shown, 1), key)
+    missing = [c for c in CONTRACT_COLUMNS if c not in header]
+    if missing:
+        raise PlanError(f"missing column '{missing[0]}'; expected the columns {', '.join(CONTRACT_COLUMNS)} "
+                        f"and optionally {', '.join(CONTRACT_OPTIONAL)}, found {', '.join(header) or 'none'}",
+                        Location(shown, 1), key)
+    rows: list[dict] = []
+    cells: dict[tuple, Location] = {}
+    for fields in reader:
+        line = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) != len(header):
+            raise PlanError(f"expected {len(header)} cells ({', '.join(header)}), found {len(fields)}",
+                            Location(shown, line), f"{key}[{len(rows)}]")
+        row = {col: cell.strip() for col, cell in zip(header, fields) if cell.strip()}
+        item = path + (len(rows),)
+        cells[item] = Location(shown, line)
+        for col in row:
+            cells[item + (col,)] = Location(shown, line)
+        rows.append(row)
+    if not rows:
+        raise PlanError("the contracts file lists no contract", Location(shown, 1), key)
+    return rows, cells
 
 
 def plan_from_document(doc: Document, model: type[BaseModel] = Plan) -> Any:

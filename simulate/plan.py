@@ -34,6 +34,9 @@ class Horizon(Model):
 
     start: Date = dt.date(2027, 1, 1)
     years: PositiveNumber = 1.0
+    warm_start: bool = Field(default=True, description=(
+        "open the year with the pipeline the plan's own flows would hold on its first day "
+        "(false: an empty funnel, as if the company opened on that day)"))
 
     @property
     def days(self) -> float:
@@ -115,11 +118,30 @@ class Funnel(Model):
         return (self.lead, self.intent, self.negotiation)
 
 
-class KeyAccounts(Model):
-    """The KA book: contracts renewing through the year, kept warm by visits."""
+class Contract(Model):
+    """One key-account contract the manager holds: known, so it is data, never a draw."""
 
-    count: Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
-    contract_value: MoneyDist
+    account: Name
+    contract_value: Money
+    renewal_date: Date = Field(description="the contract's renewal date; it renews on that day every year")
+    product: str
+    rep: Name | None = Field(default=None, description="the rep who holds the account (default: shared out)")
+    industry: Name | None = None
+
+
+class KeyAccounts(Model):
+    """The KA book: contracts renewing through the year, kept warm by visits.
+
+    A book the manager holds is listed in `contracts` (inline, or a CSV file named here);
+    only a book nobody holds yet (a new region) is described by a `count` and a
+    `contract_value` distribution, and is then drawn afresh in every simulated year.
+    """
+
+    contracts: list[Contract] = Field(default=[], max_length=1_000_000, description=(
+        "the contracts held: a list, or a CSV file (relative to this file) with the columns "
+        "account, contract_value, renewal_date, product and optionally rep, industry"))
+    count: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] | None = None
+    contract_value: MoneyDist | None = None
     renewal_uplift: Fraction = 0.0
     renewal_without_visits: Fraction
     renewal_with_full_visits: Fraction
@@ -129,6 +151,21 @@ class KeyAccounts(Model):
     visit_effort: Visits = 1
     talks_open: Days = 91.25
     renewal_effort: Visits = 2
+
+    @model_validator(mode="after")
+    def _book_is_listed_or_described(self) -> "KeyAccounts":
+        if self.contracts and (self.count is not None or self.contract_value is not None):
+            raise ValueError("give either 'contracts' (the book you hold) or 'count' and "
+                             "'contract_value' (a book drawn in every simulated year), not both")
+        if not self.contracts and (self.count is None or self.contract_value is None):
+            raise ValueError("expected 'contracts' (the book you hold), or both 'count' and "
+                             "'contract_value' (a book drawn in every simulated year)")
+        return self
+
+    @property
+    def size(self) -> int:
+        """The number of accounts in the book."""
+        return len(self.contracts) if self.contracts else int(self.count or 0)
 
 
 class WinBack(Model):
@@ -331,6 +368,20 @@ def check_references(plan: Plan) -> None:
                                    f"segment '{s.name}' has a funnel but no channel feeds it leads")
         if not any(not r.segments or s.name in r.segments for r in plan.team.reps):
             raise ReferenceProblem(("segments", i, "name"), f"no rep works segment '{s.name}'")
+    reps = {r.name for r in plan.team.reps}
+    for i, s in enumerate(plan.segments):
+        book = s.accounts.contracts if s.accounts is not None else []
+        seen_accounts: set[str] = set()
+        for j, c in enumerate(book):
+            where = ("segments", i, "accounts", "contracts", j)
+            if c.account in seen_accounts:
+                raise ReferenceProblem(where + ("account",), f"the account '{c.account}' is listed twice")
+            seen_accounts.add(c.account)
+            known(where + ("product",), c.product, set(s.mix) & products, f"product of segment '{s.name}'")
+            if c.rep is not None:
+                known(where + ("rep",), c.rep, reps, "rep")
+            if c.industry is not None and s.industries:
+                known(where + ("industry",), c.industry, set(s.industries), "industry")
     for i, c in enumerate(plan.channels):
         known(("channels", i, "segment"), c.segment, segments, "segment")
         if plan.segment(c.segment).kind == "winback":

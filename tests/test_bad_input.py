@@ -20,6 +20,7 @@ from conftest import ROOT, SCENARIOS
 from simulate.cli import main
 
 BASELINE = (SCENARIOS / "baseline.yaml").read_text(encoding="utf-8")
+CRM_EXPORT = shutil.ignore_patterns("deals.csv", "accounts.csv", "reps.csv")   # not the plan's data
 
 
 def scenario_folder(tmp_path: Path) -> Path:
@@ -29,6 +30,7 @@ def scenario_folder(tmp_path: Path) -> Path:
     if not folder.exists():
         folder.mkdir()
         shutil.copytree(ROOT / "rules", tmp_path / "rules")
+        shutil.copytree(SCENARIOS / "data", folder / "data", ignore=CRM_EXPORT)
     return folder
 
 
@@ -210,7 +212,7 @@ def test_unknown_distribution_did_you_mean(tmp_path, capsys):
 
 @pytest.mark.parametrize("old, new, key, found", [
     ("  years: 1", "  years: one", "horizon.years", "'one'"),
-    ("      count: 40", "      count: forty", "segments[0].accounts.count", "'forty'"),
+    ("      pool: 60", "      pool: sixty", "segments[2].winback.pool", "'sixty'"),
     ("    price: 1500", "    price: cheap", "products[0].price", "'cheap'"),
     ("  annual: 9.6M", "  annual: [9.6M]", "target.annual", "9.6M"),
     ("  start: 2027-01-01", "  start: 2027-13-01", "horizon.start", "'2027-13-01'"),
@@ -230,6 +232,57 @@ def test_a_scalar_where_a_list_is_expected(tmp_path, capsys):
 def test_a_boolean_is_not_a_number(tmp_path, capsys):
     path, line = broken(tmp_path, "seed: 2027 ", "seed: true ")
     assert_names(one_error(capsys, path, command="validate"), f"{path}:{line}:", "seed:", "True")
+
+
+# --- the key-account book as a CSV file ---------------------------------------------------
+
+CONTRACTS = "      contracts: data/ka_contracts.csv"
+
+
+def broken_book(tmp_path: Path, old: str, new: str) -> tuple[Path, Path, int]:
+    """The baseline beside a copy of its contracts CSV with one line changed; that CSV and line."""
+    path, _ = broken(tmp_path, CONTRACTS, CONTRACTS)
+    book = path.parent / "data" / "ka_contracts.csv"
+    lines = book.read_text(encoding="utf-8").splitlines(keepends=True)
+    hits = [i for i, line in enumerate(lines) if old in line]
+    assert len(hits) == 1
+    lines[hits[0]] = lines[hits[0]].replace(old, new, 1)
+    book.write_text("".join(lines), encoding="utf-8")
+    return path, book, hits[0] + 1
+
+
+@pytest.mark.parametrize("old, new, key, fragments", [
+    ("Anhui Steel,58700,", "Anhui Steel,58.7 thousand,", "segments[0].accounts.contracts[0].contract_value",
+     ("58.7 thousand",)),
+    ("2027-01-14,smart_erp", "2027-14-01,smart_erp", "segments[0].accounts.contracts[1].renewal_date",
+     ("2027-14-01",)),
+    ("Changjiang Logistics,131100,2027-01-23,finance_basic",
+     "Changjiang Logistics,131100,2027-01-23,finance_basc", "segments[0].accounts.contracts[2].product",
+     ("unknown product", "did you mean 'finance_basic'")),
+    ("ai_analytics,Ma,", "ai_analytics,Mao,", "segments[0].accounts.contracts[3].rep",
+     ("unknown rep 'Mao'", "did you mean 'Ma'")),
+    ("Baiyun Foods,", "Anhui Steel,", "segments[0].accounts.contracts[1].account", ("listed twice",)),
+])
+def test_a_bad_contract_names_its_row_and_column(tmp_path, capsys, old, new, key, fragments):
+    path, book, line = broken_book(tmp_path, old, new)
+    assert_names(one_error(capsys, path), f"{book}:{line}:", f"{key}:", *fragments)
+
+
+def test_a_contracts_file_with_a_wrong_header(tmp_path, capsys):
+    path, book, line = broken_book(tmp_path, "account,contract_value", "acount,contract_value")
+    assert_names(one_error(capsys, path), f"{book}:1:", "unknown column 'acount'", "did you mean 'account'")
+
+
+def test_a_missing_contracts_file(tmp_path, capsys):
+    path, line = broken(tmp_path, CONTRACTS, "      contracts: data/book.csv")
+    assert_names(one_error(capsys, path), f"{path}:{line}:", "segments[0].accounts.contracts",
+                 "contracts file not found: data/book.csv")
+
+
+def test_a_book_both_listed_and_described(tmp_path, capsys):
+    path, line = broken(tmp_path, CONTRACTS, CONTRACTS + "\n      count: 40")
+    assert_names(one_error(capsys, path), f"{path}:{line - 1}:", "segments[0].accounts:", "either 'contracts'",
+                 "not both")
 
 
 # --- out-of-range values ------------------------------------------------------------------
@@ -261,7 +314,7 @@ def test_negative_budget(tmp_path, capsys):
     ("  hiring_delay: 2mo", "  hiring_delay: -2mo", "team.hiring_delay", (">= 0", "-60.8")),
     ("  years: 1", "  years: 0", "horizon.years", ("> 0", "got 0")),
     ("runs: 1000 ", "runs: 0 ", "runs", ("greater than or equal to 1", "got 0")),
-    ("      count: 40", "      count: 0", "segments[0].accounts.count", ("greater than or equal to 1", "got 0")),
+    ("      pool: 60", "      pool: -1", "segments[2].winback.pool", ("greater than or equal to 0", "got -1")),
     ("    leads_per_year: 720", "    leads_per_year: -720", "channels[0].leads_per_year", (">= 0", "-720")),
 ])
 def test_out_of_range(tmp_path, capsys, old, new, key, fragments):

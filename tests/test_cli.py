@@ -105,6 +105,7 @@ def test_validate_reports_each_bad_file_and_still_checks_the_others(capsys, tmp_
     empty.write_text("")
     shutil.copytree(SCENARIOS.parent / "rules", tmp_path / "rules")   # ../rules/ from the copy
     (tmp_path / "scenarios").mkdir()
+    shutil.copytree(SCENARIOS / "data", tmp_path / "scenarios" / "data")
     bad = tmp_path / "scenarios" / "bad.yaml"
     text = good.read_text()
     assert text.count("\n  years: 1\n") == 1
