@@ -9,7 +9,7 @@ rate moves the same uniform against a new threshold. That is what makes comparis
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .model import World
     from .team import RepState
 
+BURN_IN_WEEKS = 52  # leads before the horizon that may still be open on day 0
 FATE_BLOCK = 64     # leads drawn at a time: fixed, so lead k has the same fate in every variant
 _ADVANCED = (K["advanced_lead"], K["advanced_intent"], K["advanced_negotiation"])
 _EXITED = (K["exited_lead"], K["exited_intent"], K["exited_negotiation"])
@@ -39,6 +40,18 @@ class Deal:
         self.trace: dict | None = None
 
 
+class Carried(NamedTuple):
+    """A deal open on day 0, from before the horizon: its stage, when it next answers, its fate."""
+
+    stage: int
+    answers_on: float
+    born: float
+    u: list[float]
+    times: list[float]
+    units: float
+    pick: int
+
+
 class ChannelFlow:
     """The leads of one channel into one segment, and every deal they become."""
 
@@ -52,6 +65,8 @@ class ChannelFlow:
         self.stages = self.funnel.stages()
         # Per-stage constants of the hot path, computed once (the same arithmetic as before).
         self._effort = [st.effort for st in self.stages]
+        reps = [r for r in world.plan.team.reps if not r.segments or self.segment.name in r.segments]
+        self._pace = sum(r.visits_per_week for r in reps) / len(reps) if reps else 0.0   # a typical rep's
         self._visits_column = K["visits_ka"] if self.priority == 0 else K["visits_new_logo"]
         # Lead and intent answers, (P(advance), P(lost)): fixed by the plan, as no lever acts
         # before negotiation; the channel's quality scales the lead's chance to advance.
@@ -148,7 +163,75 @@ class ChannelFlow:
             deal.rep = rep
             rep.book += 1
         self.world.ledger.open[stage] += 1
+        self.world.ledger.counts["open_start"] += 1
         self._work_on(deal)
+
+    # -- the pipeline on the first day ---------------------------------------------------
+    def pipeline_at_start(self) -> list[Carried]:
+        """The deals this channel's own flow holds on day 0: a year of leads before the horizon,
+        each walked through its stages at the plan's rates, as if reps had time for all of them.
+
+        It is the year's burn-in without its bookings (deals settled before day 0 count for
+        nothing) and without a clock: with no capacity limit each stage is an infinite-server
+        queue, so a stage holds Poisson(arrival rate x mean time in stage) deals, Little's law.
+        Its draws come from a stream of their own: the year's own leads keep their fates.
+        """
+        rng = stream(self.world.root, f"pipeline-at-start/{self.channel.name}")
+        answers = [*self._answers, (min(1.0, self.stages[2].advance), self.stages[2].lost_probability)]
+        work_days = [e * 7.0 / self._pace if self._pace > 0 else 0.0 for e in self._effort]
+        carried: list[Carried] = []
+        for week in range(BURN_IN_WEEKS, 0, -1):
+            start = -7.0 * week
+            n = int(rng.poisson(self.leads_per_day(start) * 7.0))
+            if n == 0:
+                continue
+            born = (start + rng.random(n) * 7.0).tolist()
+            u = rng.random((n, 3)).tolist()
+            times = np.column_stack([s.time.sample(rng, n) for s in self.stages]).tolist()
+            units = self.funnel.units.sample(rng, n).tolist()
+            picks = np.searchsorted(self._mix_cdf, rng.random(n) * self._mix_cdf[-1], side="right").tolist()
+            for i in range(n):
+                fate_u, day, k = u[i], born[i] + work_days[0] + times[i][0], 0
+                while day <= 0.0:
+                    advance, lost = answers[k]
+                    if fate_u[k] < advance:
+                        if k == 2:
+                            break               # signed before the horizon: not this year's
+                        k += 1
+                        day += work_days[k] + times[i][k]
+                    elif fate_u[k] < advance + lost:
+                        break
+                    else:                       # stalls for another stage time
+                        fate_u[k] = float(rng.random())
+                        day += times[i][k]
+                else:
+                    carried.append(Carried(k, day, born[i], fate_u, times[i], units[i], picks[i]))
+        return carried
+
+    def carry_in(self, carried: list[Carried]) -> None:
+        """Day 0: the carried deals take their stages, each with a rep of the segment, and
+        answer when their stage time is up."""
+        world = self.world
+        reps = [r for r in world.team.reps if r.active and (not r.segments or self.segment.name in r.segments)]
+        seasoned = [r for r in reps if r.level != "new_hire"] or reps
+        ledger = world.ledger
+        for i, c in enumerate(carried):
+            product = self._mix_products[min(c.pick, len(self._mix_products) - 1)]
+            deal = Deal(self, c.u, c.times, max(c.units, 0.0), product)
+            deal.stage = c.stage
+            if seasoned:
+                deal.rep = seasoned[i % len(seasoned)]
+                deal.rep.book += 1
+            if ledger.trace is not None:
+                deal.trace = {"deal": len(ledger.trace.deals) + 1, "channel": self.channel.name,
+                              "segment": self.segment.name, "product": world.product_names[product],
+                              "rep": deal.rep.name if deal.rep else None, "lead_day": c.born,
+                              "intent_day": None, "negotiation_day": None, "closed_day": None,
+                              "outcome": "open", "amount": None}
+                ledger.trace.deals.append(deal.trace)
+            ledger.open[c.stage] += 1
+            ledger.counts["open_start"] += 1
+            world.at_day(c.answers_on, lambda deal=deal: self._decide(deal))
 
     # -- stages -----------------------------------------------------------------------
     def _work_on(self, deal: Deal) -> None:

@@ -59,6 +59,12 @@ class Trace:
     reps: list[dict] = field(default_factory=list)
 
 
+def week_lengths(horizon_days: float) -> np.ndarray:
+    """Each week's length in days: 7, but for the year's last, partial week (365 = 52 x 7 + 1)."""
+    weeks = int(math.ceil(horizon_days / 7.0))
+    return np.minimum(7.0, horizon_days - 7.0 * np.arange(weeks))
+
+
 @dataclass
 class ReplicationResult:
     """One simulated year, reduced to what the outputs need."""
@@ -86,7 +92,8 @@ class Ledger:
         self.bookings_total = 0.0
         self.collected = 0.0            # cash in so far, as of the last closed week
         self._invoices: list[tuple[float, float]] = []   # (collection day, value) still to come
-        self.counts = {"leads": 0, "signed": 0, "lost": 0, "lost_late_delivery": 0, "ka_due": 0,
+        # open_start: deals open on day 0 (the pipeline carried in, or a re-forecast's), not leads
+        self.counts = {"leads": 0, "open_start": 0, "signed": 0, "lost": 0, "lost_late_delivery": 0, "ka_due": 0,
                        "ka_renewed": 0, "winback_calls": 0, "winback_won": 0, "reps_left": 0,
                        "hires": 0, "rules_unaffordable": 0}
         self.money = {"marketing_spent": 0.0, "rule_costs_budget": 0.0, "rule_costs_margin": 0.0,

@@ -167,7 +167,11 @@ class SalesYear:
         for shock in self.shocks:
             shock.schedule()
         if world.plan.opening is not None:
-            self._open(world.plan.opening)
+            self._open(world.plan.opening)     # the export's pipeline, not the plan's
+        elif world.plan.horizon.warm_start:
+            for flow in self.flows:
+                carried = flow.pipeline_at_start()
+                world.at(0.0, lambda flow=flow, carried=carried: flow.carry_in(carried))
         world.at(0.0, self._tick)      # after today's shocks and arrivals, so they count
         world.env.run(until=world.horizon)
         if self._week < world.ledger.weeks:   # the tick due at the horizon never runs

@@ -28,6 +28,7 @@ from .opening import with_pipeline
 from .output import (RunView, all_or_nothing, file_sha256, new_run_folder, point_latest, prepare_out,
                      remove_if_empty, write_atomic, write_bytes, write_json)
 from .plan import Plan
+from .ledger import week_lengths
 from .runner import RunResults, run_replications, runner_options
 from .scenario import variants_to_run
 from .summary import build_summary, jsonable
@@ -172,6 +173,7 @@ def _save_run(folder: Path, results: RunResults, summary: dict[str, Any], manife
         weekly.insert(0, "bookings_cum_p90", bands[2])
         weekly.insert(0, "bookings_cum_p50", bands[1])
         weekly.insert(0, "bookings_cum_p10", bands[0])
+        weekly.insert(0, "days", week_lengths(v.plan.horizon.days)[:len(weekly)])  # the last week is partial
         weekly.insert(0, "variant", name)
         tables["weekly"] = pd.concat([tables.get("weekly", pd.DataFrame()), weekly.reset_index()],
                                      ignore_index=True)

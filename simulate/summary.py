@@ -71,9 +71,12 @@ def variant_summary(v: VariantResults) -> dict[str, Any]:
             "ka_renewal_rate": float(rec["ka_renewed"].sum() / max(1.0, rec["ka_due"].sum())) if n else None,
             "reps_left": spread(rec["reps_left"]) if n else None,
             "open_deals_at_end": spread(rec["open_end"]) if n else None,
+            "open_deals_at_start": spread(rec["open_start"]) if n and "open_start" in rec else None,
             "stage_shares": {c.removeprefix("open_"): float(stages[c] / pipeline) if pipeline else None
                              for c in stage_cols},
-            "visits_per_week": float(weekly[["visits_ka", "visits_new_logo", "visits_winback"]].sum(axis=1).mean()),
+            # per 7 days of the horizon: the last week is one day long and must not count as seven
+            "visits_per_week": float(weekly[["visits_ka", "visits_new_logo", "visits_winback"]].to_numpy().sum()
+                                     / (v.plan.horizon.days / 7.0)),
         },
         "events_per_replication": v.events / n if n else math.nan,
     }
