@@ -142,8 +142,9 @@ class ChannelFlow:
         if ledger.trace is not None:
             deal.trace = {"deal": len(ledger.trace.deals) + 1, "channel": self.channel.name,
                           "segment": self.segment.name, "product": self.world.product_names[product],
-                          "rep": None, "lead_day": self.world.env.now, "intent_day": None,
-                          "negotiation_day": None, "closed_day": None, "outcome": "open", "amount": None}
+                          "rep": None, "lead_day": self.world.env.now, "contact_day": None,
+                          "intent_day": None, "negotiation_day": None, "closed_day": None,
+                          "outcome": "open", "amount": None}
             ledger.trace.deals.append(deal.trace)
         ledger.counts["leads"] += 1
         ledger.week[K["leads_week"]] += 1
@@ -178,8 +179,8 @@ class ChannelFlow:
         if deal.rep is None:
             deal.rep = rep
             rep.book += 1
-            if deal.trace is not None:
-                deal.trace["rep"] = rep.name
+            if deal.trace is not None:     # the rep takes the lead up now: it waited since lead_day
+                deal.trace.update(rep=rep.name, contact_day=self.world.env.now)
         world, k = self.world, deal.stage
         world.ledger.week[self._visits_column] += deal.effort[k]
         now = world.env.now
