@@ -5,6 +5,9 @@ channel's curve of diminishing returns. A lead's fate is drawn when it is born (
 per stage, its stage times, its order size and product), from its channel's own stream:
 lead k of a channel is the same customer in every variant, and a lever that changes a win
 rate moves the same uniform against a new threshold. That is what makes comparisons paired.
+A stage's rep effort, when it is a distribution, is drawn with the fate from a stream of
+its own (per channel and stage): it moves none of the fate's draws, so a variant that
+changes one stage's effort keeps every other draw, and a fixed effort draws nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .ledger import K
-from .plan import Channel, Segment
+from .plan import STAGES, Channel, Segment
 from .streams import Uniforms, stream
 from .team import holder
 
@@ -31,11 +34,13 @@ _EXITED = (K["exited_lead"], K["exited_intent"], K["exited_negotiation"])
 class Deal:
     """One lead on its way through the funnel."""
 
-    __slots__ = ("flow", "stage", "rep", "u", "times", "units", "product", "delivery", "trace")
+    __slots__ = ("flow", "stage", "rep", "u", "times", "effort", "units", "product", "delivery",
+                 "trace")
 
-    def __init__(self, flow: "ChannelFlow", u: list[float], times: list[float], units: float, product: int):
+    def __init__(self, flow: "ChannelFlow", u: list[float], times: list[float], effort: list[float],
+                 units: float, product: int):
         self.flow, self.stage, self.rep = flow, 0, None
-        self.u, self.times, self.units, self.product = u, times, units, product
+        self.u, self.times, self.effort, self.units, self.product = u, times, effort, units, product
         self.delivery = 0.0
         self.trace: dict | None = None
 
@@ -48,6 +53,7 @@ class Carried(NamedTuple):
     born: float
     u: list[float]
     times: list[float]
+    effort: list[float]
     units: float
     pick: int
 
@@ -63,8 +69,13 @@ class ChannelFlow:
         self.funnel = self.segment.funnel
         assert self.funnel is not None  # guaranteed by the plan's validation
         self.stages = self.funnel.stages()
-        # Per-stage constants of the hot path, computed once (the same arithmetic as before).
-        self._effort = [st.effort for st in self.stages]
+        # Rep effort per stage: a constant shared by every deal, or drawn per deal from the
+        # stage's own stream (see the module's docstring).
+        self._effort = [st.effort.mean for st in self.stages]
+        self._effort_draws = [stream(world.root, f"effort/{channel.name}/{name}")
+                              if st.effort.variance > 0 else None
+                              for name, st in zip(STAGES, self.stages)]
+        self._varied_effort = any(rng is not None for rng in self._effort_draws)
         reps = [r for r in world.plan.team.reps if not r.segments or self.segment.name in r.segments]
         self._pace = sum(r.visits_per_week for r in reps) / len(reps) if reps else 0.0   # a typical rep's
         self._visits_column = K["visits_ka"] if self.priority == 0 else K["visits_new_logo"]
@@ -123,23 +134,33 @@ class ChannelFlow:
             times = np.column_stack([s.time.sample(rng, n) for s in self.stages])
             units = self.funnel.units.sample(rng, n)
             pick = np.searchsorted(self._mix_cdf, rng.random(n) * self._mix_cdf[-1], side="right")
-            self._block = list(zip(u.tolist(), times.tolist(), units.tolist(), pick.tolist()))
+            self._block = list(zip(u.tolist(), times.tolist(), self._efforts(n), units.tolist(),
+                                   pick.tolist()))
             self._block.reverse()
         return self._block.pop()
 
+    def _efforts(self, n: int) -> list[list[float]]:
+        """The rep's effort at each stage for the next `n` leads, in visits."""
+        if not self._varied_effort:
+            return [self._effort] * n       # never written to: one list serves every deal
+        columns = [st.effort.sample(rng, n) if rng is not None else np.full(n, fixed)
+                   for st, rng, fixed in zip(self.stages, self._effort_draws, self._effort)]
+        return np.column_stack(columns).tolist()
+
     def _arrive(self) -> None:
-        u, times, units, pick = self._next_fate()
+        u, times, effort, units, pick = self._next_fate()
         product = self._mix_products[min(pick, len(self._mix_products) - 1)]
         if self.world.levers.product_demand:    # marketing moved between products: re-pick
             product = self._pick_by_demand()
-        deal = Deal(self, u, times, max(units, 0.0), product)
+        deal = Deal(self, u, times, effort, max(units, 0.0), product)
         self.leads_seen += 1
         ledger = self.world.ledger
         if ledger.trace is not None:
             deal.trace = {"deal": len(ledger.trace.deals) + 1, "channel": self.channel.name,
                           "segment": self.segment.name, "product": self.world.product_names[product],
-                          "rep": None, "lead_day": self.world.env.now, "intent_day": None,
-                          "negotiation_day": None, "closed_day": None, "outcome": "open", "amount": None}
+                          "rep": None, "lead_day": self.world.env.now, "contact_day": None,
+                          "intent_day": None, "negotiation_day": None, "closed_day": None,
+                          "outcome": "open", "amount": None}
             ledger.trace.deals.append(deal.trace)
         ledger.counts["leads"] += 1
         ledger.week[K["leads_week"]] += 1
@@ -153,11 +174,11 @@ class ChannelFlow:
         from the export's amount when there is one. Its rep does the stage's work again:
         a small over-count of effort, on the side of caution.
         """
-        u, times, units, _ = self._next_fate()
+        u, times, effort, units, _ = self._next_fate()
         price = self.world.plan.products[product].price
         if amount is not None and price > 0:
             units = amount / price
-        deal = Deal(self, u, times, max(units, 0.0), product)
+        deal = Deal(self, u, times, effort, max(units, 0.0), product)
         deal.stage = stage
         if rep is not None and rep.active:
             deal.rep = rep
@@ -178,7 +199,7 @@ class ChannelFlow:
         """
         rng = stream(self.world.root, f"pipeline-at-start/{self.channel.name}")
         answers = [*self._answers, (min(1.0, self.stages[2].advance), self.stages[2].lost_probability)]
-        work_days = [e * 7.0 / self._pace if self._pace > 0 else 0.0 for e in self._effort]
+        days_per_visit = 7.0 / self._pace if self._pace > 0 else 0.0
         carried: list[Carried] = []
         for week in range(BURN_IN_WEEKS, 0, -1):
             start = -7.0 * week
@@ -190,7 +211,10 @@ class ChannelFlow:
             times = np.column_stack([s.time.sample(rng, n) for s in self.stages]).tolist()
             units = self.funnel.units.sample(rng, n).tolist()
             picks = np.searchsorted(self._mix_cdf, rng.random(n) * self._mix_cdf[-1], side="right").tolist()
+            efforts = np.column_stack([st.effort.sample(rng, n) if st.effort.variance > 0 else np.full(n, mean)
+                                       for st, mean in zip(self.stages, self._effort)]).tolist()
             for i in range(n):
+                work_days = [e * days_per_visit for e in efforts[i]]
                 fate_u, day, k = u[i], born[i] + work_days[0] + times[i][0], 0
                 while day <= 0.0:
                     advance, lost = answers[k]
@@ -205,7 +229,7 @@ class ChannelFlow:
                         fate_u[k] = float(rng.random())
                         day += times[i][k]
                 else:
-                    carried.append(Carried(k, day, born[i], fate_u, times[i], units[i], picks[i]))
+                    carried.append(Carried(k, day, born[i], fate_u, times[i], efforts[i], units[i], picks[i]))
         return carried
 
     def carry_in(self, carried: list[Carried]) -> None:
@@ -217,7 +241,7 @@ class ChannelFlow:
         ledger = world.ledger
         for i, c in enumerate(carried):
             product = self._mix_products[min(c.pick, len(self._mix_products) - 1)]
-            deal = Deal(self, c.u, c.times, max(c.units, 0.0), product)
+            deal = Deal(self, c.u, c.times, c.effort, max(c.units, 0.0), product)
             deal.stage = c.stage
             if seasoned:
                 deal.rep = seasoned[i % len(seasoned)]
@@ -235,17 +259,17 @@ class ChannelFlow:
 
     # -- stages -----------------------------------------------------------------------
     def _work_on(self, deal: Deal) -> None:
-        self.world.team.submit(self.priority, self._effort[deal.stage], self.segment.name, deal.rep,
+        self.world.team.submit(self.priority, deal.effort[deal.stage], self.segment.name, deal.rep,
                                lambda rep, finish: self._worked(deal, rep, finish))
 
     def _worked(self, deal: Deal, rep: "RepState", finish: float) -> None:
         if deal.rep is None:
             deal.rep = rep
             rep.book += 1
-            if deal.trace is not None:
-                deal.trace["rep"] = rep.name
+            if deal.trace is not None:     # the rep takes the lead up now: it waited since lead_day
+                deal.trace.update(rep=rep.name, contact_day=self.world.env.now)
         world, k = self.world, deal.stage
-        world.ledger.week[self._visits_column] += self._effort[k]
+        world.ledger.week[self._visits_column] += deal.effort[k]
         now = world.env.now
         delay = finish - now + self._stage_days(deal, k)
         if k < 2:

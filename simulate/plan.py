@@ -13,10 +13,10 @@ from typing import Annotated, Literal, get_args
 from pydantic import BeforeValidator, Field, model_validator
 
 from . import quantities as q
-from .distributions import parse_distribution
+from .distributions import Fixed, parse_distribution
 from .plan_types import (Count, CountDist, Date, Days, DaysDist, Fraction, Growth, Model, Money,
                          MoneyDist, Name, NonNegative, PositiveNumber, ReferenceProblem, Visits,
-                         number)
+                         VisitsDist, number)
 from .opening import Opening
 from .rules import Rule, check_rules
 from .shocks import Shock, check_shocks
@@ -85,13 +85,15 @@ class Stage(Model):
 
     After the rep has spent `effort` visits, the customer takes `time` days; then the deal
     advances with probability `advance`, is lost with `lost` (default: the rest), and
-    otherwise stalls for another stage time.
+    otherwise stalls for another stage time. Effort, like time, may be a distribution: each
+    deal draws its own (a demo that runs long, a quick call).
     """
 
     advance: Fraction
     lost: Fraction | None = None
     time: DaysDist
-    effort: Visits = 1.0
+    effort: VisitsDist = Field(default_factory=lambda: Fixed(1.0),
+                               json_schema_extra={"default": 1.0})
 
     @property
     def lost_probability(self) -> float:

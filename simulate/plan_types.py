@@ -24,6 +24,7 @@ from .distributions import DISTRIBUTION_JSON_SCHEMA, Distribution, parse_distrib
 MAX_MONEY = 1e15           # a thousand trillion: above any target, in any currency
 MAX_DAYS = 36_500.0        # a century: no stage, delay or delivery takes longer
 MAX_COUNT = 1e9            # units in a deal, leads in a year
+MAX_VISITS = 1000.0        # rep time in one task: nearly three years at 7 visits a week
 FIRST_YEAR, LAST_YEAR = 1900, 2200
 MAX_NAME = 200             # characters in the name of a product, segment, rep, rule...
 
@@ -101,6 +102,12 @@ def number(value: Any) -> float:
     return _finite(float(value))
 
 
+def visits(value: Any) -> float:
+    """Rep time in visits: a plain number, at most MAX_VISITS (the sign is the caller's
+    business)."""
+    return _at_most(MAX_VISITS, "visits")(number(value))
+
+
 _NUMBER_OR_TEXT = {"type": ["number", "string"]}
 Fraction = Annotated[float, BeforeValidator(_fraction),
                      WithJsonSchema({**_NUMBER_OR_TEXT, "description": "0.2 or '20%'"})]
@@ -115,7 +122,7 @@ Growth = Annotated[float, BeforeValidator(lambda v: _finite(q.parse_fraction(v))
 PositiveNumber = Annotated[float, BeforeValidator(number), AfterValidator(_positive)]
 Number = Annotated[float, BeforeValidator(number)]
 NonNegative = Annotated[float, BeforeValidator(number), AfterValidator(_nonnegative)]
-Visits = Annotated[float, BeforeValidator(number), AfterValidator(_nonnegative), Field(le=1000)]
+Visits = Annotated[float, BeforeValidator(number), AfterValidator(_nonnegative), Field(le=MAX_VISITS)]
 Name = Annotated[str, BeforeValidator(_name), WithJsonSchema({"type": "string", "minLength": 1,
                                                               "maxLength": MAX_NAME})]
 Date = Annotated[dt.date, BeforeValidator(_date),
@@ -126,6 +133,11 @@ CountDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution
                       WithJsonSchema(DISTRIBUTION_JSON_SCHEMA)]
 MoneyDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, money)),
                       WithJsonSchema(DISTRIBUTION_JSON_SCHEMA)]
+# Visits are plain numbers (no units to write), so the fixed form is a number only.
+VisitsDist = Annotated[Distribution, BeforeValidator(lambda v: parse_distribution(v, visits)),
+                       WithJsonSchema({**DISTRIBUTION_JSON_SCHEMA, "anyOf": [
+                           {"type": "number", "minimum": 0, "maximum": MAX_VISITS},
+                           *DISTRIBUTION_JSON_SCHEMA["anyOf"][1:]]})]
 
 class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)

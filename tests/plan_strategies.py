@@ -66,7 +66,7 @@ def distribution(value: st.SearchStrategy, lo: float, hi: float) -> st.SearchStr
 def stage(draw: Any) -> dict:
     advance = draw(st.floats(0.05, 1.0).map(lambda v: round(v, 3)))
     out: dict[str, Any] = {"advance": advance, "time": draw(distribution(days(0, 30), 0, 30)),
-                           "effort": draw(st.sampled_from([0, 0.25, 0.5, 1, 2]))}
+                           "effort": draw(distribution(st.sampled_from([0, 0.25, 0.5, 1, 2]), 0, 2))}
     if draw(st.booleans()):
         out["lost"] = round(draw(st.floats(0.0, 1.0 - advance)), 3)
     return out

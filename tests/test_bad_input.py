@@ -218,6 +218,7 @@ def test_unknown_distribution_did_you_mean(tmp_path, capsys):
     ("  start: 2027-01-01", "  start: 2027-13-01", "horizon.start", "'2027-13-01'"),
     ("runs: 1000 ", "runs: 1000.5 ", "runs", "1000.5"),
     ("    budget_share: 35%", "    budget_share: {a: 1}", "channels[0].budget_share", "{'a': 1}"),
+    ("effort: 1.5}", "effort: {gamma: {mean: 1.5, sd: 1v}}}", "segments[1].funnel.negotiation.effort", "'1v'"),
 ])
 def test_wrong_type(tmp_path, capsys, old, new, key, found):
     path, line = broken(tmp_path, old, new)
@@ -316,6 +317,9 @@ def test_negative_budget(tmp_path, capsys):
     ("runs: 1000 ", "runs: 0 ", "runs", ("greater than or equal to 1", "got 0")),
     ("      pool: 60", "      pool: -1", "segments[2].winback.pool", ("greater than or equal to 0", "got -1")),
     ("    leads_per_year: 720", "    leads_per_year: -720", "channels[0].leads_per_year", (">= 0", "-720")),
+    ("effort: 1.5}", "effort: 2000}", "segments[1].funnel.negotiation.effort", ("at most 1,000", "2000")),
+    ("effort: 1.5}", "effort: {exponential: {mean: -1}}}", "segments[1].funnel.negotiation.effort",
+     ("exponential mean must be > 0", "-1")),
 ])
 def test_out_of_range(tmp_path, capsys, old, new, key, fragments):
     path, line = broken(tmp_path, old, new)

@@ -159,6 +159,15 @@ def test_schema_is_json_describing_the_plan(capsys):
         assert ref.startswith("#/$defs/") and ref.split("/")[-1] in schema["$defs"], ref
 
 
+def test_schema_gives_stage_effort_as_a_number_or_a_distribution(capsys):
+    _, out, _ = run(capsys, "schema")
+    effort = json.loads(out)["$defs"]["Stage"]["properties"]["effort"]
+    number, distribution = effort["anyOf"]
+    assert number["type"] == "number" and (number["minimum"], number["maximum"]) == (0, 1000)
+    assert {"gamma", "exponential", "empirical"} <= set(distribution["propertyNames"]["enum"])
+    assert effort["default"] == 1
+
+
 def test_schema_and_validate_through_python_m_simulate():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "simulate"]

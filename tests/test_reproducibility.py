@@ -161,3 +161,33 @@ def test_baseline_file_gives_identical_results_files(tmp_path, capsys):
     direct = simulate_year(plan, 11, 5).record
     rows = pd.read_csv(tmp_path / "one" / "replications.csv")
     assert rows.loc[rows["replication"] == 5, "bookings"].item() == pytest.approx(direct["bookings"], rel=1e-15)
+
+
+
+def test_a_drawn_effort_moves_no_other_draw():
+    """Efforts have streams of their own: `effort: 1` and `{fixed: 1}` play the same year, and
+    drawing the negotiation's effort instead leaves every lead's arrival, product and answers
+    as they were (no stage stalls here, so every answer is the lead's own draw)."""
+    def plan(negotiation_effort: object):
+        funnel = {"lead": {"advance": 0.6, "time": 5, "effort": 0.5},
+                  "intent": {"advance": 0.5, "time": {"exponential": {"mean": 10}}, "effort": 1},
+                  "negotiation": {"advance": 0.5, "time": 5, "effort": negotiation_effort},
+                  "units": 10}
+        return make_plan({"segments": [{"name": "SMB", "kind": "new_logo", "mix": {"p": 1.0},
+                                        "funnel": funnel}],
+                          "team": {"reps": [{"name": "A", "visits_per_week": 5}]}})
+    fixed, written, drawn = plan(1), plan({"fixed": 1}), plan({"gamma": {"mean": 1, "sd": 0.8}})
+    for r in range(3):
+        base = simulate_year(fixed, 8, r, trace=True)
+        same = simulate_year(written, 8, r, trace=True)
+        assert same.record == base.record and same.trace == base.trace
+        np.testing.assert_array_equal(same.weekly, base.weekly)
+        deals = base.trace.deals
+        other = simulate_year(drawn, 8, r, trace=True).trace.deals
+        leads = [[(d["lead_day"], d["product"]) for d in year] for year in (deals, other)]
+        assert leads[0] == leads[1]
+        pairs = list(zip(deals, other))
+        closed = [(a["outcome"], b["outcome"]) for a, b in pairs
+                  if "open" not in (a["outcome"], b["outcome"])]
+        assert len(closed) > 0.8 * len(deals) and all(a == b for a, b in closed)
+        assert any(a["closed_day"] != b["closed_day"] for a, b in pairs if a["outcome"] == "won")

@@ -17,13 +17,14 @@ import numpy as np
 import pytest
 import simpy
 from factory import make_plan
-from scipy import stats
+from scipy import linalg, stats
 from stats_checks import ALPHA, assert_close
 
 from simulate import distributions as d
 from simulate.funnel import ChannelFlow
 from simulate.ledger import K
 from simulate.model import simulate_year
+from simulate.plan import Plan
 from simulate.team import RepState, Team
 
 YEAR = 365.0
@@ -299,6 +300,91 @@ def test_rep_utilisation_is_the_offered_load():
     utilisation = sum(r.busy_days for r in team.reps) / (c * elapsed)
     se = rho * math.sqrt(2 / len(waits))
     assert_close(utilisation, rho, se, "utilisation")
+
+
+# --- the same queue through the whole model: leads, drawn efforts, the team ----------------
+
+MMC_REPS, MMC_RHO = 3, 0.75       # reps at 7 visits a week: a visit of effort takes a day
+MMC_YEARS = 400
+WARM_UP_DAYS, COOL_DOWN_DAYS = 120.0, 30.0
+
+
+def mmc_plan(reps: int, leads_per_day: float, lead_effort: dict) -> Plan:
+    """One new-logo segment in which the lead stage's effort is the only rep time: every lead
+    is lost after it, and nothing else (key accounts, win-back, hires, mentors) needs a rep."""
+    unreached = {"advance": 1, "time": 1, "effort": 0}
+    return make_plan({**funnel({"advance": 0, "time": 1, "effort": lead_effort}, unreached, unreached),
+                      **channel(leads_per_day * YEAR),
+                      "team": {"reps": [{"name": f"rep {i}", "visits_per_week": 7}
+                                        for i in range(reps)], "attrition_per_year": 0}})
+
+
+def mmc_law_at(day: float, c: int, lam: float, mu: float, states: int = 200) -> np.ndarray:
+    """P(N = n) at `day` for an M/M/c queue started empty: the matrix exponential of its
+    generator, truncated at `states` (the stationary tail beyond is below 1e-19 here)."""
+    n = np.arange(states)
+    q = np.zeros((states, states))
+    q[n[:-1], n[:-1] + 1] = lam
+    q[n[1:], n[1:] - 1] = np.minimum(n[1:], c) * mu
+    q -= np.diag(q.sum(axis=1))
+    return linalg.expm(q * day)[0]
+
+
+@pytest.mark.slow
+def test_leads_wait_for_a_rep_as_erlang_c_says():
+    """The model end to end is an M/M/c queue: Poisson leads at rate lambda, c reps of equal
+    pace, exponential effort drawn per deal (service rate mu = pace / mean effort).
+
+    A lead's wait is the trace's contact_day - lead_day. Each year counts the leads born in
+    [WARM_UP_DAYS, 365 - COOL_DOWN_DAYS): those that waited, and their total wait, divided by
+    the expected number of such leads (lambda x the window) rather than the number seen, so
+    that each is an unbiased estimate of the window's average P(wait) and mean wait (Poisson
+    arrivals see time averages). Years are independent, hence a t test across them. The
+    queue starts empty: its law at t grows stochastically towards the stationary one (a
+    birth-death chain from its lowest state), so the window's bias is at most the shortfall
+    at its first day, computed exactly and required to be negligible. A lead born in the
+    window waits more than COOL_DOWN_DAYS with probability C exp(-(c mu - lambda) 30), about
+    1e-10: all of them are served within the year.
+    """
+    c, mu = MMC_REPS, 1.0                  # mean effort 1 visit at 1 visit a day
+    lam = MMC_RHO * c * mu
+    plan = mmc_plan(c, lam, {"exponential": {"mean": 1 / mu}})
+    window = YEAR - COOL_DOWN_DAYS - WARM_UP_DAYS
+    waited, total_wait = np.zeros(MMC_YEARS), np.zeros(MMC_YEARS)
+    for r in range(MMC_YEARS):
+        deals = simulate_year(plan, 14, r, trace=True).trace.deals
+        born = [deal for deal in deals if WARM_UP_DAYS <= deal["lead_day"] < YEAR - COOL_DOWN_DAYS]
+        assert all(deal["contact_day"] is not None for deal in born), "a lead was never worked"
+        waits = np.array([deal["contact_day"] - deal["lead_day"] for deal in born])
+        waited[r], total_wait[r] = np.sum(waits > 0), waits.sum()
+    p_wait = erlang_c(c, lam / mu)
+    wq = p_wait / (c * mu - lam)
+    law = mmc_law_at(WARM_UP_DAYS, c, lam, mu)
+    n = np.arange(len(law))
+    # A lead that finds n >= c in the system waits for n - c + 1 ends of work at rate c mu.
+    shortfall = {"P(wait)": p_wait - law @ (n >= c),
+                 "mean wait": wq - law @ (np.maximum(n - c + 1, 0) / (c * mu))}
+    t = float(stats.t.isf(ALPHA / 2, MMC_YEARS - 1))
+    for what, per_year, expected in (("P(wait)", waited, p_wait), ("mean wait", total_wait, wq)):
+        x = per_year / (lam * window)
+        se = x.std(ddof=1) / math.sqrt(MMC_YEARS)
+        assert 0 <= shortfall[what] < 0.01 * se, f"{what}: warm-up too short"
+        assert_close(x.mean(), expected, se, f"M/M/{c} {what} of a lead (rho {MMC_RHO}), Erlang C",
+                     allowed=t)
+
+
+def test_a_drawn_effort_is_the_rep_time_spent():
+    """Visits delivered per lead worked have the effort law's mean: gamma(2, 1) at the lead
+    stage, the only rep time; se = sd / sqrt(leads worked)."""
+    effort = d.Gamma(2.0, 1.0)
+    plan = mmc_plan(3, 1.0, {"gamma": {"mean": effort.mean, "sd": effort.variance ** 0.5}})
+    visits, worked = 0.0, 0
+    for r in range(10):
+        result = simulate_year(plan, 15, r, trace=True)
+        visits += result.weekly[:, K["visits_new_logo"]].sum()
+        worked += sum(deal["contact_day"] is not None for deal in result.trace.deals)
+    assert_close(visits / worked, effort.mean, math.sqrt(effort.variance / worked),
+                 "mean effort per lead")
 
 
 # --- Little's law for the pipeline ----------------------------------------------------
