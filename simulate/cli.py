@@ -36,13 +36,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def common_options(p: argparse.ArgumentParser) -> None:
-    """The options every simulating command takes: runs, seed, output, workers, rules."""
+    """The options every simulating command takes: runs, seed, output, workers, batches, rules."""
     p.add_argument("--runs", type=_positive_int, help="replications (default: the plan's `runs`, 1000)")
     p.add_argument("--seed", type=_nonnegative_int, help="random seed (default: the plan's `seed`)")
     p.add_argument("--out", type=Path, help="write the run into this folder itself")
     p.add_argument("--results", type=Path, default=Path("results"),
                    help="root of the run folders (default: results/)")
     p.add_argument("--workers", type=_workers, help="worker processes (default: all cores)")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N",
+                   help="replications per batch sent to a worker (default: automatic; "
+                        "results do not depend on it)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary table")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
     p.add_argument("--no-rules", action="store_true", help="switch the contingency playbooks off")
@@ -69,9 +72,6 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rule-value-runs", type=_nonnegative_int, metavar="N", default=VALUE_RUNS,
                    help=f"value each playbook rule on the first N years, replayed without it "
                         f"(default: {VALUE_RUNS}; 0: report firings only, faster)")
-    p.add_argument("--batch-size", type=_positive_int, metavar="N",
-                   help="replications per batch sent to a worker (default: automatic; "
-                        "results do not depend on it)")
 
 
 def _half_width(text: str) -> float:

@@ -63,6 +63,7 @@ class Simulator:
         self.seed, self.runs = seed, runs
         self.show_progress = not args.quiet and not args.json and sys.stderr.isatty()
         self.executor = make_executor(args.workers)
+        self.batch_size: int | None = args.batch_size
         self.years = 0          # simulated years played, all plans and calls together
 
     def __enter__(self) -> Simulator:
@@ -75,7 +76,8 @@ class Simulator:
         from .session import progress_bar
         n = runs or self.runs
         with progress_bar(enabled=self.show_progress, total=n * len(plans)) as progress:
-            results = run_replications(plans, n, self.seed, executor=self.executor, progress=progress)
+            results = run_replications(plans, n, self.seed, executor=self.executor,
+                                       batch_size=self.batch_size, progress=progress)
         if results.partial:
             raise RunError("interrupted: nothing was saved")
         self.years += n * len(plans)

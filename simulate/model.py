@@ -242,7 +242,8 @@ class SalesYear:
     def _enlist(self, name: str, level: str, spec: Rep, start_day: float, skill: float | None = None) -> RepState:
         """Add a rep who starts on `start_day` (negative: already on the team)."""
         team = self.world.team
-        rep = RepState(len(team.reps), name, level, frozenset(spec.segments), spec.region,
+        segments = tuple(s.name for s in self.world.plan.segments if s.name in spec.segments)
+        rep = RepState(len(team.reps), name, level, segments, spec.region,
                        spec.skill if skill is None else skill, spec.visits_per_week)
         team.add(rep)
         self.world.at_day(start_day, lambda: self._arrive(rep, start_day))
@@ -348,7 +349,7 @@ class SalesYear:
     def _replace(self, rep: RepState) -> None:
         self.vacancies -= 1
         self.world.ledger.counts["hires"] += 1
-        spec = Rep(name=f"{rep.name} (replacement)", level="new_hire", segments=sorted(rep.segments),
+        spec = Rep(name=f"{rep.name} (replacement)", level="new_hire", segments=list(rep.segments),
                    visits_per_week=rep.base_visits, region=rep.region)
         self._enlist(spec.name, "new_hire", spec, self.world.env.now, skill=rep.skill)
 

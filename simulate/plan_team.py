@@ -37,11 +37,12 @@ def team_reps(cal: Calibration) -> list[dict]:
         if not segments:
             continue        # works only what the export has no data for (win-back...)
         regions = [g for _, g in deals if g]
+        usual = max(dict.fromkeys(regions), key=regions.count) if regions else None  # ties: first seen
         new = (ex.as_of - r.hire).days < 6 * 365 / 12           # still training or mentored
         out.append({"name": r.name, "level": "new_hire" if new else
                     (r.level if r.level in ("core", "reserve") else "core"),
                     "start": r.hire if new else None, "segments": segments,
-                    "region": r.region or (max(set(regions), key=regions.count) if regions else None)})
+                    "region": r.region or usual})
     for seg in cal.segments:
         if not any(seg in r["segments"] for r in out):
             out.append({"name": f"{seg} rep (to hire)", "level": "core", "start": None,

@@ -50,7 +50,8 @@ def axis_table(cal: Calibration, title: str, axis: int) -> list[str]:
     now, before = cal.by_axis(axis, cal.last), cal.by_axis(axis, cal.previous)
     total = sum(now.values()) or 1.0
     rows = [f"| {title} | bookings | share | growth |", "| --- | ---: | ---: | ---: |"]
-    for key in sorted(set(now) | set(before), key=lambda k: -now.get(k, 0.0)):
+    # Ties (every key only in the year before) keep the export's order, not a set's hash order.
+    for key in sorted(dict.fromkeys([*now, *before]), key=lambda k: -now.get(k, 0.0)):
         growth = f"{now.get(key, 0.0) / before[key] - 1:+.0%}" if before.get(key) else "n/a"
         rows.append(f"| {key} | {money(now.get(key, 0.0))} | {now.get(key, 0.0) / total:.0%} | {growth} |")
     growth = f"{total / sum(before.values()) - 1:+.0%}" if before else "n/a"

@@ -31,9 +31,11 @@ class RepState:
                  "active", "joined", "left_at", "successor", "mentor", "mentees",
                  "busy_days", "visits", "book", "version")
 
-    def __init__(self, index: int, name: str, level: str, segments: frozenset[str],
+    def __init__(self, index: int, name: str, level: str, segments: tuple[str, ...],
                  region: str | None, skill: float, visits_per_week: float):
         self.index, self.name, self.level = index, name, level
+        # In the plan's order, not a set's: the order in which a rep wakes colleagues for shared
+        # work decides which same-time event runs first, and a set's order moves with PYTHONHASHSEED.
         self.segments, self.region, self.skill = segments, region, skill
         self.base_visits = visits_per_week
         self.capacity_factor = 1.0      # ramp-up: 0 while training, reduced while mentored
@@ -227,7 +229,7 @@ class Team:
     def successor_for(self, rep: RepState) -> RepState | None:
         """The active rep of the same segments with the smallest book takes over."""
         candidates = [r for r in self.reps if r.active and r is not rep
-                      and (not rep.segments or not r.segments or rep.segments & r.segments)]
+                      and (not rep.segments or not r.segments or any(s in r.segments for s in rep.segments))]
         if not candidates:
             return None
         return min(candidates, key=lambda r: (r.level == "new_hire", r.book, r.index))

@@ -9,6 +9,7 @@ variant's overrides landing on a scenario. End to end: `compare` and `stress` on
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 
@@ -18,10 +19,11 @@ import pytest
 import yaml
 from scipy import stats
 
-from simulate.cli import main
+from simulate.cli import COMMANDS, main
 from simulate.compare import comparisons, variance_ratio
 from simulate.decide import cell, with_overrides
 from simulate.loader import load_scenario, load_variants, plan_from_document
+from simulate import runner
 from simulate.paired import paired_proportion
 from simulate.runner import run_replications
 from simulate.stress import weakest
@@ -193,6 +195,32 @@ def test_compare_writes_comparisons(small_plan, capsys):
     assert comps["plan"]["p_hit_diff"] == 0 and comps["stretch"]["target"] == 150_000
     assert comps["stretch"]["p_hit_diff"] <= 0           # same worlds, a higher bar
     assert (out / "report.html").is_file() and (out / "manifest.json").is_file()
+
+
+def test_compare_takes_a_batch_size_and_gives_the_same_years(small_plan, monkeypatch):
+    """As in a plain run, `--batch-size` cuts the work (the batches are that long) but never
+    changes a year: replication r depends only on (seed, r)."""
+    sizes: list[int] = []
+    cut = runner.plan_batches
+    monkeypatch.setattr(runner, "plan_batches", lambda *a: sizes.append(a[-1]) or cut(*a))
+    outs = []
+    for size in (4, 30):
+        outs.append(small_plan / f"batches_of_{size}")
+        assert main(["compare", str(small_plan / "plan.yaml"), "--runs", "30", "--workers", "1",
+                     "--batch-size", str(size), "--out", str(outs[-1]), "--quiet"]) == 0
+    assert sizes == [4, 30]
+    a, b = ((o / "replications.csv").read_bytes() for o in outs)
+    assert a == b
+    comps = [json.loads((o / "summary.json").read_text())["comparisons"] for o in outs]
+    assert comps[0] == comps[1]
+
+
+@pytest.mark.parametrize("command", ["compare", "stress", "signoff", "sensitivity"])
+def test_every_decision_command_takes_a_batch_size(command):
+    """They all play their plans through `decide.Simulator`: the test above checks it honours the size."""
+    parser = argparse.ArgumentParser()
+    COMMANDS[command][1](parser)
+    assert parser.parse_args(["plan.yaml", "--batch-size", "7"]).batch_size == 7
 
 
 def test_compare_without_variants_is_an_input_error(tmp_path, capsys):

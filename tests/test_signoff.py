@@ -29,7 +29,7 @@ from simulate.signoff import (Search, breaking_points, check, highest_target, qu
 from factory import make_plan, minimal_plan_data, write_plan_with_slump
 from stats_checks import ALPHA, Z
 DEAL = 10 * 1000.0          # units x price: every deal is worth the same
-QUIET = argparse.Namespace(quiet=True, json=False, workers=2)
+QUIET = argparse.Namespace(quiet=True, json=False, workers=2, batch_size=None)
 
 
 # --- the verdict at the edges --------------------------------------------------------------

@@ -238,7 +238,7 @@ def mmc_waits(c: int, arrivals_per_day: float, visits_per_task: float, customers
     env = simpy.Environment()
     team = Team(env, ["s"], lambda: 1.0)
     for i in range(c):
-        rep = RepState(i, f"rep{i}", "core", frozenset({"s"}), None, 1.0, 7.0)
+        rep = RepState(i, f"rep{i}", "core", ("s",), None, 1.0, 7.0)
         team.add(rep)
         team.join(rep)
     rng = np.random.default_rng(seed)
