@@ -8,13 +8,12 @@ thousands of times; the result is a distribution of target attainment. The publi
     summary = build_summary(results, "baseline")
 """
 
-__version__ = "0.1.0"
-
+from .analysis.summary import build_summary  # noqa: E402
+from .engine.year import simulate_year  # noqa: E402
 from .errors import InputError, PlanError, RunError, SimulateError, YamlError  # noqa: E402
-from .loader import load_plan  # noqa: E402
-from .model import simulate_year  # noqa: E402
-from .runner import run_replications  # noqa: E402
-from .summary import build_summary  # noqa: E402
+from .load.loader import load_plan  # noqa: E402
+from .run.runner import run_replications  # noqa: E402
+from .version import __version__  # noqa: E402
 
 __all__ = ["load_plan", "simulate_year", "run_replications", "build_summary", "SimulateError",
            "InputError", "PlanError", "YamlError", "RunError", "__version__"]

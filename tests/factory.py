@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from simulate.loader import plan_from_document
-from simulate.plan import Plan
-from simulate.yamlio import Document
+from simulate.load.loader import plan_from_document
+from simulate.plan.plan import Plan
+from simulate.load.yamlio import Document
 
 
 def minimal_plan_data() -> dict[str, Any]:

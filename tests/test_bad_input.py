@@ -3,7 +3,7 @@
 Each case copies scenarios/baseline.yaml into a temporary folder and breaks one line, so
 the line numbers are real. The message must name the file and line, the key, and what
 was found; most cases also say what was expected. The CLI is called in process through
-`simulate.cli.main`, and a few cases again as a real `python -m simulate` subprocess.
+`simulate.cli.main.main`, and a few cases again as a real `python -m simulate` subprocess.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SCENARIOS
 
-from simulate.cli import main
+from simulate.cli.main import main
 
 BASELINE = (SCENARIOS / "baseline.yaml").read_text(encoding="utf-8")
 CRM_EXPORT = shutil.ignore_patterns("deals.csv", "accounts.csv", "reps.csv")   # not the plan's data

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from factory import merge, minimal_plan_data
-from simulate.cli import main
+from simulate.cli.main import main
 
 FAST = 2.0      # CPU seconds: the slowest case (a sum of 100,000 terms) takes under one
 

@@ -11,10 +11,11 @@ from conftest import SCENARIOS
 from factory import make_plan
 from scipy import stats
 
-from simulate.accounts import renewal_day
-from simulate.loader import load_plan
-from simulate.model import SalesYear, World
-from simulate.runner import run_replications
+from simulate.engine.accounts import renewal_day
+from simulate.load.loader import load_plan
+from simulate.engine.world import World
+from simulate.engine.year import SalesYear
+from simulate.run.runner import run_replications
 
 SEEDS = (1, 2, 3, 4, 5)
 HOMOGENEOUS = 0.001     # the chi-square test's level: a real seed effect fails it, luck does not

@@ -23,14 +23,15 @@ from conftest import SCENARIOS
 from factory import make_plan
 from scipy import stats
 
-from simulate.calibrate import Calibration
-from simulate.market import market_warning
-from simulate.cli import main
-from simulate.crm import read_export
-from simulate.crm_synth import play_export, write_export
-from simulate.estimates import Estimates
-from simulate.fit import Proportion, fit_distribution
-from simulate.model import MONTH_DAYS
+from simulate.calibrate.calibrate import plan_yaml, review_markdown
+from simulate.calibrate.calibration import Calibration
+from simulate.plan.market import market_warning
+from simulate.cli.main import main
+from simulate.load.crm import read_export
+from simulate.calibrate.synth import play_export, write_export
+from simulate.calibrate.estimates import Estimates
+from simulate.stats.fit import Proportion, fit_distribution
+from simulate.engine.world import MONTH_DAYS
 
 CHECKS = 40
 LEVEL = 1 - 0.01 / CHECKS
@@ -233,14 +234,14 @@ def test_wilson_bounds_are_where_the_score_test_reaches_z():
 
 def test_the_calibrated_plan_states_its_sources(estimates, tmp_path):
     cal = Calibration(estimates, "calibrated")
-    text = cal.plan_yaml()
+    text = plan_yaml(cal)
     path = tmp_path / "calibrated.yaml"
     path.write_text(text, encoding="utf-8")
     assert main(["validate", str(path)]) == 0
     assert "n=3" in text and "95 % CI" in text and "AIC gamma" in text and "KS D=" in text
     assert "seasonality: [" in text.split("name: fairs")[1].split("- name:")[0]
     assert "no seasonality: not significant" in text.split("name: web")[1].split("- name:")[0]
-    review = cal.review_markdown()
+    review = review_markdown(cal)
     assert "| KA |" in review and "| pro |" in review and "| East |" in review
     assert "growth" in review and "n/a |" not in review.split("## By customer tier")[1].split("##")[0]
     assert "per 5 leads" in review

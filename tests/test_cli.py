@@ -15,8 +15,8 @@ import sys
 import pytest
 from conftest import ROOT, SCENARIOS
 
-from simulate.cli import main
-from simulate.plan import Plan
+from simulate.cli.main import main
+from simulate.plan.plan import Plan
 
 SCENARIO_FILES = sorted(SCENARIOS.glob("*.yaml"))
 
@@ -122,7 +122,7 @@ def test_validate_reports_each_bad_file_and_still_checks_the_others(capsys, tmp_
 
 def test_validate_does_not_run_or_write(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    from simulate import runner
+    from simulate.run import runner
     monkeypatch.setattr(runner, "run_replications", lambda *a, **k: pytest.fail("validate ran the plan"))
     code, _, _ = run(capsys, "validate", str(SCENARIOS / "baseline.yaml"))
     assert code == 0

@@ -19,14 +19,14 @@ import pytest
 import yaml
 from scipy import stats
 
-from simulate.cli import COMMANDS, main
-from simulate.compare import comparisons, variance_ratio
-from simulate.decide import cell, with_overrides
-from simulate.loader import load_scenario, load_variants, plan_from_document
-from simulate import runner
-from simulate.paired import paired_proportion
-from simulate.runner import run_replications
-from simulate.stress import weakest
+from simulate.cli.main import COMMANDS, main
+from simulate.cli.compare import comparisons, variance_ratio
+from simulate.cli.decide import cell, with_overrides
+from simulate.load.loader import load_scenario, load_variants, plan_from_document
+from simulate.run import runner
+from simulate.stats.paired import paired_proportion
+from simulate.run.runner import run_replications
+from simulate.cli.stress import weakest
 
 from conftest import SCENARIOS
 from factory import make_plan, minimal_plan_data, write_plan_with_slump

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from simulate.cli import main
-from simulate.crm import CsvError, read_export
+from simulate.cli.main import main
+from simulate.load.crm import CsvError, read_export
 
 DEALS = """deal_id,created,intent_date,negotiation_date,closed_date,last_stage,outcome,amount,segment,product,channel,rep,region
 D1,2027-01-03,2027-01-10,2027-01-20,2027-02-01,negotiation,won,12500.50,SMB,erp,web,Ann,East

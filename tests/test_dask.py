@@ -10,8 +10,8 @@ import time
 import pytest
 
 from factory import make_plan
-from simulate.executors import DaskCluster, InProcess
-from simulate.runner import run_batch, run_replications
+from simulate.run.executors import DaskCluster, InProcess
+from simulate.run.runner import run_batch, run_replications
 from test_runner import assert_same
 
 distributed = pytest.importorskip("distributed")

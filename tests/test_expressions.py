@@ -1,6 +1,6 @@
 """The condition language of playbook rules: small, safe, and checked when the file loads.
 
-Unit tests of `simulate.expressions`: what a condition means (quantities, chained
+Unit tests of `simulate.plan.conditions`: what a condition means (quantities, chained
 comparisons, and/or/not, min/max/abs), what it may not contain (anything that is not a
 number, a whitelisted metric or one of those operators: no attribute access, no calls, no
 subscripts, no lambdas, no strings, never `eval`), and the errors a manager gets for a
@@ -14,8 +14,8 @@ import inspect
 
 import pytest
 
-from simulate import expressions
-from simulate.expressions import METRICS, ConditionError, parse_condition
+from simulate.plan import conditions as expressions
+from simulate.plan.conditions import METRICS, ConditionError, parse_condition
 
 
 def holds(text: str, **values: float) -> bool:

@@ -31,14 +31,14 @@ import pandas as pd
 import pytest
 import yaml
 
-import simulate.runner as runner
-import simulate.session as session
+import simulate.run.runner as runner
+import simulate.cli.run as session
 from factory import make_plan, minimal_plan_data
 from processes import group_cpu_seconds, interruptible
-from simulate.cli import main
+from simulate.cli.main import main
 from simulate.errors import RunError
-from simulate.executors import InProcess, LocalPool
-from simulate.runner import run_replications
+from simulate.run.executors import InProcess, LocalPool
+from simulate.run.runner import run_replications
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 5
@@ -197,7 +197,7 @@ def _suicidal_batch(batch):
 
 
 def _dask_run_with_suicide(client):
-    from simulate.executors import DaskCluster
+    from simulate.run.executors import DaskCluster
 
     class Suicidal(DaskCluster):
         def map_unordered(self, task, items):
@@ -303,8 +303,8 @@ def interrupt_after(monkeypatch: pytest.MonkeyPatch, results: int) -> None:
 
 def test_ctrl_c_saves_a_partial_run_that_resume_finishes_exactly(tmp_path, monkeypatch, capsys, undisturbed):
     plan = write_plan(tmp_path)
-    from simulate.loader import load_plan
-    from simulate.scenario import variants_to_run
+    from simulate.load.loader import load_plan
+    from simulate.run.scenario import variants_to_run
     companions = len(variants_to_run(load_plan(plan)))    # the plan, unshocked, without rules
     interrupt_after(monkeypatch, results=3 * companions + 1)    # 3 batches of 20 are in
     code = main([str(plan), "--runs", "120", "--out", str(tmp_path / "partial"), "--workers", "1",
@@ -341,7 +341,7 @@ def test_resume_refuses_what_it_cannot_finish(tmp_path, capsys, undisturbed):
 
 
 def test_ctrl_c_during_the_save_keeps_nothing_and_touches_nothing(tmp_path, monkeypatch, capsys, undisturbed):
-    import simulate.report as report
+    import simulate.report.report as report
     out = tmp_path / "earlier"
     import shutil
     shutil.copytree(undisturbed, out)
@@ -386,9 +386,9 @@ def test_a_real_ctrl_c_then_resume_gives_the_uninterrupted_run(tmp_path):
                               "--out", str(tmp_path / "resumed"), "--workers", "2", "--quiet"],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    from simulate.loader import load_plan
-    from simulate.model import simulate_year
-    from simulate.scenario import variants_to_run
+    from simulate.load.loader import load_plan
+    from simulate.engine.year import simulate_year
+    from simulate.run.scenario import variants_to_run
     table = pd.read_parquet(tmp_path / "resumed" / "replications.parquet")
     variants = variants_to_run(load_plan(plan))
     rng = np.random.default_rng(0)

@@ -23,11 +23,12 @@ from hypothesis import HealthCheck, given, settings
 
 from factory import make_plan
 from plan_strategies import plans
-from simulate import team as team_module
-from simulate.ledger import K
-from simulate.loader import plan_from_document
-from simulate.model import SalesYear, World, simulate_year
-from simulate.yamlio import Document
+from simulate.engine import team as team_module
+from simulate.engine.ledger import K
+from simulate.load.loader import plan_from_document
+from simulate.engine.world import World
+from simulate.engine.year import SalesYear, simulate_year
+from simulate.load.yamlio import Document
 
 COUNTS: Counter = Counter()
 EPS = 1e-6

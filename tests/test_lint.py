@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from factory import make_plan
 
-from simulate.lint import lint_rules
+from simulate.load.lint import lint_rules
 
 
 def conflicts(*thens: dict, group: str | None = None) -> list[str]:

@@ -29,12 +29,12 @@ from typing import Any, Iterator
 import pytest
 from conftest import ROOT, SCENARIOS
 
-from simulate.cli import main
+from simulate.cli.main import main
 from simulate.errors import InputError
-from simulate.loader import _key, load_scenario, load_variants, plan_from_document
-from simulate.model import simulate_year
-from simulate.rules import Playbook
-from simulate.yamlio import Document, load_document
+from simulate.load.loader import _key, load_scenario, load_variants, plan_from_document
+from simulate.engine.year import simulate_year
+from simulate.plan.rules import Playbook
+from simulate.load.yamlio import Document, load_document
 
 MUTATIONS: dict[str, Any] = {
     "list": [1, 2], "mapping": {"a": 1}, "negative": -1, "huge": 1e18, "nan": math.nan,

@@ -19,10 +19,10 @@ import yaml
 
 from factory import minimal_plan_data
 from processes import group_cpu_seconds, interruptible
-from simulate.cli import main
+from simulate.cli.main import main
 from simulate.errors import RunError
-from simulate.output import write_atomic
-from simulate.session import progress_bar, write_table
+from simulate.files import write_atomic
+from simulate.cli.run import progress_bar, write_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,7 +130,7 @@ def test_the_progress_bar_waits_before_showing(monkeypatch: pytest.MonkeyPatch) 
     with bar as progress:
         progress(5, 10)
         assert not bar._bar.live.is_started, "a quick run never shows a bar"
-    monkeypatch.setattr("simulate.session.PROGRESS_DELAY", 0.01)
+    monkeypatch.setattr("simulate.cli.run.PROGRESS_DELAY", 0.01)
     bar = progress_bar(enabled=True, total=10)
     with bar as progress:
         time.sleep(0.2)

@@ -7,8 +7,9 @@ import pytest
 from factory import make_plan, minimal_plan_data
 from stats_checks import assert_close, assert_poisson
 
-from simulate.ledger import K
-from simulate.model import SalesYear, World
+from simulate.engine.ledger import K
+from simulate.engine.world import World
+from simulate.engine.year import SalesYear
 
 YEARS = 400
 

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plan_strategies import broken, plans
-from simulate.cli import main
-from simulate.loader import _key, load_plan
-from simulate.model import simulate_year
+from simulate.cli.main import main
+from simulate.load.loader import _key, load_plan
+from simulate.engine.year import simulate_year
 
 COUNTS: Counter = Counter()
 SETTINGS = dict(deadline=None, suppress_health_check=[   # capsys is read out after every call

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from simulate.quantities import (
+from simulate.plan.quantities import (
     days_between,
     parse_count,
     parse_date,

@@ -18,11 +18,11 @@ import pytest
 import yaml
 
 from factory import minimal_plan_data
-from simulate.cli import main
-from simulate.output import RunView
-from simulate.plots_decide import comparison_title, matrix_title
-from simulate.report import render_page, write_report
-from simulate.terminal import money, odds_phrase, pct
+from simulate.cli.main import main
+from simulate.report.view import RunView
+from simulate.report.plots.decide import comparison_title, matrix_title
+from simulate.report.report import render_page, write_report
+from simulate.format import money, odds_phrase, pct
 
 SECTIONS = ("1. The verdict", "2. The distributions", "3. The risks", "4. The playbook's value",
             "5. The assumptions")

@@ -17,10 +17,10 @@ import pytest
 from conftest import SCENARIOS
 from factory import make_plan
 
-from simulate.cli import main
-from simulate.loader import load_plan
-from simulate.model import simulate_year
-from simulate.runner import run_replications
+from simulate.cli.main import main
+from simulate.load.loader import load_plan
+from simulate.engine.year import simulate_year
+from simulate.run.runner import run_replications
 
 RUNS = 12
 

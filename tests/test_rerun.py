@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from factory import minimal_plan_data
-from simulate.cli import main
+from simulate.cli.main import main
 
 
 @pytest.fixture(scope="module")

@@ -24,18 +24,19 @@ from conftest import SCENARIOS
 from factory import make_plan, negotiation_funnel
 from stats_checks import assert_binomial, assert_poisson, assert_poisson_binomial
 
-from simulate.cli import main
+from simulate.cli.main import main
 from simulate.errors import UsageError
-from simulate.ledger import K
-from simulate.loader import load_plan
-from simulate.metrics import OBSERVE, observe
-from simulate.model import SalesYear, World, simulate_year
-from simulate.paired import paired_mean, paired_proportion
-from simulate import rule_value
-from simulate.rule_value import rule_values
-from simulate.rules import ACTIONS
-from simulate.runner import run_replications
-from simulate.scenario import apply_rule_switches, without_rules
+from simulate.engine.ledger import K
+from simulate.load.loader import load_plan
+from simulate.engine.metrics import OBSERVE, observe
+from simulate.engine.world import World
+from simulate.engine.year import SalesYear, simulate_year
+from simulate.stats.paired import paired_mean, paired_proportion
+from simulate.analysis import rule_value
+from simulate.analysis.rule_value import rule_values
+from simulate.plan.rules import ACTIONS
+from simulate.run.runner import run_replications
+from simulate.run.scenario import apply_rule_switches, without_rules
 
 YEAR = 365.0
 SEED = 13
@@ -638,7 +639,7 @@ class _Ran(Exception):
                                             {"mentoring", "policy_pivot"})])
 def test_no_rules_and_without_from_the_command_line(tmp_path, monkeypatch, argv, dropped):
     """The switches reach the runner: the plan it is given has exactly the rules left."""
-    from simulate import session
+    from simulate.cli import run as session
 
     def runner(variants, *args, **kwargs):
         raise _Ran(variants)

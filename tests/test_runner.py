@@ -14,15 +14,16 @@ import pytest
 
 from conftest import SCENARIOS
 from factory import make_plan
-from simulate.cli import COMMANDS, build_parser, main
+from simulate.cli.main import COMMANDS, main
+from simulate.run.options import build_parser
 from simulate.errors import RunError, UsageError
-from simulate.executors import InProcess, LocalPool
-from simulate.paired import paired_proportion
-from simulate.precision import next_round_stop, paired_half_width, wilson_half_width
-from simulate.model import simulate_year
-from simulate.runner import (Collector, RunResults, plan_batches, replay_records, run_batch,
+from simulate.run.executors import InProcess, LocalPool
+from simulate.stats.paired import paired_proportion
+from simulate.run.precision import next_round_stop, paired_half_width, wilson_half_width
+from simulate.engine.year import simulate_year
+from simulate.run.runner import (Collector, RunResults, plan_batches, replay_records, run_batch,
                              run_replications, runner_options)
-from simulate.summary import wilson
+from simulate.stats.sample_stats import wilson
 
 SEED = 7
 
@@ -75,7 +76,7 @@ def test_batches_arriving_out_of_order_or_twice_are_folded_once_in_order(variant
 
 
 def test_rule_firings_are_collected_in_replication_order_with_their_variant():
-    from simulate.bench import scaled_plan  # noqa: F401  (bench imports cleanly)
+    from simulate.cli.bench import scaled_plan  # noqa: F401  (bench imports cleanly)
     plan = make_plan({"rules": [{"name": "r", "check": "weekly", "when": "day >= 70", "once": True,
                                  "then": [{"action": "scale_win_rate", "factor": 1.2}]}]})
     one = run_replications(plan, 12, SEED, executor=InProcess(), batch_size=12)
@@ -228,7 +229,7 @@ def test_bench_is_a_registered_command():
 
 
 def test_bench_scales_the_plan_it_measures():
-    from simulate.bench import bare_simpy_rate, longer_horizon, scaled_plan
+    from simulate.cli.bench import bare_simpy_rate, longer_horizon, scaled_plan
     plan = make_plan()
     big = scaled_plan(plan, 10)
     assert len(big.team.reps) == 10 * len(plan.team.reps)

@@ -23,8 +23,8 @@ PROBE = r"""
 import json, resource, sys, time
 sys.path[:0] = [{tests!r}, {root!r}]
 from factory import make_plan
-from simulate.executors import InProcess
-from simulate.runner import run_replications
+from simulate.run.executors import InProcess
+from simulate.run.runner import run_replications
 
 def rss_mb():
     with open("/proc/self/statm") as f:

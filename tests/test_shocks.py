@@ -31,14 +31,15 @@ from stats_checks import (
     assert_poisson_binomial,
 )
 
-from simulate.cli import main
-from simulate.distributions import Fixed
-from simulate.ledger import K
-from simulate.loader import load_plan
-from simulate.model import SalesYear, World, simulate_year
-from simulate.runner import run_replications
-from simulate.scenario import BASELINE, NO_RULES, variants_to_run, without_shocks
-from simulate.summary import impact
+from simulate.cli.main import main
+from simulate.plan.distributions import Fixed
+from simulate.engine.ledger import K
+from simulate.load.loader import load_plan
+from simulate.engine.world import World
+from simulate.engine.year import SalesYear, simulate_year
+from simulate.run.runner import run_replications
+from simulate.run.scenario import BASELINE, NO_RULES, variants_to_run, without_shocks
+from simulate.analysis.summary import impact
 
 YEAR = 365.0
 SEED = 11

@@ -21,9 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from simulate.cli import main
-from simulate.decide import Simulator, fraction, values, with_target
-from simulate.signoff import (Search, breaking_points, check, highest_target, quantile_ci,
+from simulate.cli.main import main
+from simulate.cli.decide import Simulator, fraction, values, with_target
+from simulate.cli.signoff import (Search, breaking_points, check, highest_target, quantile_ci,
                               round_down, signable_target, verdict)
 
 from factory import make_plan, minimal_plan_data, write_plan_with_slump

@@ -9,9 +9,10 @@ import pytest
 from conftest import SCENARIOS
 from factory import make_plan
 
-from simulate.cli import main
-from simulate.levers import LeverEdits, Levers
-from simulate.model import SalesYear, World
+from simulate.cli.main import main
+from simulate.engine.levers import LeverEdits, Levers
+from simulate.engine.world import World
+from simulate.engine.year import SalesYear
 
 PRODUCT = [{"name": "p", "portfolio": "star", "price": 1000, "margin": "50%", "delivery_days": 3}]
 

@@ -20,12 +20,12 @@ from factory import make_plan
 from scipy import linalg, stats
 from stats_checks import ALPHA, assert_close
 
-from simulate import distributions as d
-from simulate.funnel import ChannelFlow
-from simulate.ledger import K
-from simulate.model import simulate_year
-from simulate.plan import Plan
-from simulate.team import RepState, Team
+from simulate.plan import distributions as d
+from simulate.engine.funnel import ChannelFlow
+from simulate.engine.ledger import K
+from simulate.engine.year import simulate_year
+from simulate.plan.plan import Plan
+from simulate.engine.team import RepState, Team
 
 YEAR = 365.0
 
@@ -584,7 +584,7 @@ def test_the_last_week_is_closed_at_the_horizon(years):
 
 
 def test_baseline_conserves_leads_and_money(baseline_path):
-    from simulate.loader import load_plan
+    from simulate.load.loader import load_plan
     plan = load_plan(baseline_path)
     for r in range(3):
         result = simulate_year(plan, plan.seed, r)

@@ -3,9 +3,9 @@ import time
 
 import pytest
 
-from simulate import yamlio
+from simulate.load import yamlio
 from simulate.errors import InputError, Location, YamlError
-from simulate.yamlio import Document, load_document, parse_yaml_text
+from simulate.load.yamlio import Document, load_document, parse_yaml_text
 
 
 def write(tmp_path, name, text):
@@ -357,7 +357,7 @@ def test_an_overlay_that_is_not_there_merges_nothing():
 @pytest.mark.parametrize("value, text", [(999_700, "1M"), (1_234_000, "1.23M"), (45_600, "45.6k"),
                                          (999.96, "1k"), (789, "789")])
 def test_money_rounds_before_it_picks_the_unit(value, text):
-    from simulate.plan_yaml import money
-    from simulate.quantities import parse_money
+    from simulate.calibrate.plan_yaml import money
+    from simulate.plan.quantities import parse_money
     assert money(value) == text
     assert parse_money(text) == pytest.approx(value, rel=5e-3)    # 3 significant digits: <= half of 1 %

@@ -1,0 +1,241 @@
+"""What last year's CRM export says about each part of the plan, measured with its sample size.
+
+The funnel (how many deals advance out of each stage and how long they take), the deal
+values (a price per product, units per segment), the lead flow of each channel, the
+key-account renewals and the team (attrition, hiring delays, a new hire's ramp-up, each
+rep's skill). A figure measured on fewer than MIN_N observations is too thin to plan on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..load.crm import STAGE_NAMES
+from ..stats.fit import (
+    VALUE_FAMILIES,
+    DistFit,
+    LogLinear,
+    Proportion,
+    Rate,
+    Seasonality,
+    durations_ks_sample,
+    fit_distribution,
+    log_linear,
+    seasonality,
+    with_ks,
+)
+
+if TYPE_CHECKING:
+    from ..load.crm import Export
+
+MIN_N = 30              # fewer observations than this: the figure falls back to a default
+MONTH_DAYS = 365.0 / 12
+
+
+@dataclass(frozen=True)
+class StageData:
+    """Every deal that entered one stage: completed durations and those still running."""
+
+    conversion: Proportion
+    days: np.ndarray                   # completed: days from entering the stage to leaving it
+    started_before: np.ndarray         # for each completed one: days from entry to the export date
+    open_days: np.ndarray              # still open: days in the stage so far
+
+
+class Estimates:
+    """What the CRM export says about each part of the plan, with sample sizes and intervals."""
+
+    def __init__(self, export: Export):
+        self.export = export
+        self.segments = list(dict.fromkeys([r.segment for r in export.renewals] + [d.segment for d in export.deals]))
+        self.channel_segment = _most_common([(d.channel, d.segment) for d in export.deals])
+
+    # -- funnel ----------------------------------------------------------------------
+    def stage(self, stage: int, segment: str | None = None, channel: str | None = None) -> StageData:
+        as_of = self.export.as_of
+        adv = n = 0
+        days, before, still = [], [], []
+        for d in self.export.deals:
+            if (segment and d.segment != segment) or (channel and d.channel != channel):
+                continue
+            entered = d.entered(stage)
+            if entered is None:
+                continue
+            reached = STAGE_NAMES.index(d.last_stage)
+            if reached > stage:
+                end, advanced = d.entered(stage + 1), True
+            elif d.outcome == "open":
+                still.append((as_of - entered).days)
+                continue
+            else:
+                end, advanced = d.closed, d.outcome == "won"
+            n += 1
+            adv += advanced
+            days.append((end - entered).days)
+            before.append((as_of - entered).days)
+        return StageData(Proportion(adv, n), np.asarray(days, float), np.asarray(before, float),
+                         np.asarray(still, float))
+
+    def stage_time(self, data: StageData) -> DistFit | None:
+        """Stage duration fitted with open deals censored; None when too thin to fit."""
+        if data.days.size < MIN_N:
+            return None
+        fit = fit_distribution(days=data.days, right=data.open_days)
+        horizon = float(fit.frozen.ppf(0.995))
+        sample = durations_ks_sample(data.days, data.started_before, horizon)
+        return with_ks(fit, sample if sample.size >= MIN_N else
+                       durations_ks_sample(data.days, data.started_before, -1.0))
+
+    def skills(self) -> dict[str, tuple[Rate, int]]:
+        """Each rep's negotiation wins against the wins expected at their segments' rates:
+        skill = observed / expected (a Poisson rate on the expected count), and n."""
+        rates = {s: self.stage(2, segment=s).conversion.p for s in self.segments}
+        won: dict[str, int] = {}
+        expected: dict[str, float] = {}
+        count: dict[str, int] = {}
+        for d in self.export.deals:
+            if d.rep and d.last_stage == "negotiation" and d.outcome != "open":
+                won[d.rep] = won.get(d.rep, 0) + (d.outcome == "won")
+                expected[d.rep] = expected.get(d.rep, 0.0) + rates[d.segment]
+                count[d.rep] = count.get(d.rep, 0) + 1
+        return {r: (Rate(won[r], expected[r]), count[r]) for r in won if expected[r] > 0}
+
+    # -- leads ------------------------------------------------------------------------
+    def arrivals(self, channel: str) -> tuple[Rate, Seasonality]:
+        """Leads per year over the whole export, and their calendar-month profile."""
+        ex = self.export
+        counts = [0] * 12
+        for d in ex.deals:
+            if d.channel == channel:
+                counts[d.created.month - 1] += 1
+        exposure = [0.0] * 12
+        day = ex.start
+        while day <= ex.as_of:
+            exposure[day.month - 1] += 1
+            day += dt.timedelta(days=1)
+        return Rate(sum(counts), ex.years), seasonality(counts, exposure)
+
+    # -- deal values ------------------------------------------------------------------
+    def deal_values(self) -> tuple[LogLinear, str, dict[str, float], dict[str, np.ndarray]] | None:
+        """Deal value = units x price: the log-linear split into a price per product and
+        units per segment. Prices are scaled so the average deal of the reference segment
+        (the one with most wins) is 1 unit: a product's price is its average deal there."""
+        won = [d for d in self.export.deals if d.outcome == "won" and d.amount]
+        if not won:
+            return None
+        model = log_linear(np.array([d.amount for d in won]), [d.segment for d in won], [d.product for d in won])
+        ref = _most_common([("reference", d.segment) for d in won])["reference"]
+        base = {p: math.exp(model.intercept + model.effects[("segment", ref)] + model.effects[("product", p)])
+                for p in model.products}
+        scale = float(np.mean([d.amount / base[d.product] for d in won if d.segment == ref]))
+        prices = {p: b * scale for p, b in base.items()}
+        units: dict[str, list[float]] = {}
+        for d in won:
+            units.setdefault(d.segment, []).append(d.amount / prices[d.product])
+        return model, ref, prices, {s: np.asarray(u) for s, u in units.items()}
+
+    def value_cells(self) -> dict[tuple[str, str], DistFit]:
+        """Deal values by segment and product, fitted where a cell holds enough wins."""
+        cells: dict[tuple[str, str], list[float]] = {}
+        for d in self.export.deals:
+            if d.outcome == "won" and d.amount:
+                cells.setdefault((d.segment, d.product), []).append(d.amount)
+        return {k: fit_distribution(exact=np.asarray(v), families=VALUE_FAMILIES)
+                for k, v in sorted(cells.items()) if len(v) >= MIN_N}
+
+    # -- key accounts -----------------------------------------------------------------
+    def renewal_rate(self, segment: str) -> Proportion:
+        decided = [r.renewed for r in self.export.renewals if r.segment == segment and r.renewed is not None]
+        return Proportion(sum(decided), len(decided))
+
+    def last_year_accounts(self, segment: str) -> list:
+        first = self.export.as_of - dt.timedelta(days=364)
+        return [r for r in self.export.renewals if r.segment == segment and r.renewal_date >= first]
+
+    # -- team -------------------------------------------------------------------------
+    def attrition(self) -> Rate:
+        """Leavers per rep-year of exposure within the export."""
+        ex = self.export
+        exposure = leavers = 0
+        for r in ex.reps:
+            first, last = max(r.hire, ex.start), min(r.leave or ex.as_of, ex.as_of)
+            exposure += max(0, (last - first).days)
+            leavers += r.leave is not None and ex.start <= r.leave <= ex.as_of
+        return Rate(leavers, exposure / 365.0)
+
+    def hiring_delays(self) -> list[int]:
+        """Days from each leaver to the next hire who takes the same segments."""
+        ex = self.export
+        hires = sorted((r for r in ex.reps if r.hire >= ex.start), key=lambda r: r.hire)
+        used: set[str] = set()
+        gaps = []
+        for r in sorted((r for r in ex.reps if r.leave and r.leave >= ex.start), key=lambda r: r.leave):
+            nxt = next((h for h in hires if h.hire >= r.leave and h.name not in used
+                        and set(h.segments) == set(r.segments)), None)
+            if nxt is not None:
+                used.add(nxt.name)
+                gaps.append((nxt.hire - r.leave).days)
+        return gaps
+
+    def ramp(self) -> list[tuple[float, float]]:
+        """Month of tenure 1..12 of reps hired during the export: (deals they took on,
+        deals reps of at least a year's tenure in the same segments would have taken)."""
+        ex = self.export
+        taken: dict[str, list[dt.date]] = {}
+        for d in ex.deals:
+            if d.rep:
+                taken.setdefault(d.rep, []).append(d.created)
+        tenured_rate: dict[tuple, list[float]] = {}
+        for r in ex.reps:
+            first = max(r.hire + dt.timedelta(days=365), ex.start)
+            last = min(r.leave or ex.as_of, ex.as_of)
+            if last > first:
+                n = sum(first <= c <= last for c in taken.get(r.name, []))
+                acc = tenured_rate.setdefault(tuple(sorted(r.segments)), [0.0, 0.0])
+                acc[0] += n
+                acc[1] += (last - first).days
+        curve = [[0.0, 0.0] for _ in range(12)]
+        for r in ex.reps:
+            rate = tenured_rate.get(tuple(sorted(r.segments)))
+            if r.hire < ex.start or not rate or rate[1] <= 0:
+                continue
+            per_day = rate[0] / rate[1]
+            end = min(r.leave or ex.as_of, ex.as_of)
+            for m in range(12):
+                lo = r.hire + dt.timedelta(days=m * MONTH_DAYS)
+                hi = min(r.hire + dt.timedelta(days=(m + 1) * MONTH_DAYS), end + dt.timedelta(days=1))
+                if hi <= lo:
+                    break
+                curve[m][0] += sum(lo <= c < hi for c in taken.get(r.name, []))
+                curve[m][1] += (hi - lo).days * per_day
+        return [(a, b) for a, b in curve]
+
+    def ramp_fit(self) -> tuple[int, float, list[float | None], float] | None:
+        """Training months (leading months at under 0.2 of a tenured rep's deals), the pace of
+        the three months after (mentored), the whole curve, and the deals expected in months
+        1 to 6; None when months 1 to 6 expect fewer than MIN_N deals in all."""
+        curve = self.ramp()
+        expected = sum(e for _, e in curve[:6])
+        if any(e <= 0 for _, e in curve[:6]) or expected < MIN_N:
+            return None
+        ratios = [taken / e if e > 0 else None for taken, e in curve]
+        train = 0
+        while train < 6 and (ratios[train] or 0.0) < 0.2:
+            train += 1
+        window = curve[train:train + 3]
+        pace = sum(t for t, _ in window) / max(sum(e for _, e in window), 1e-9)
+        return train, pace, ratios, expected
+
+
+def _most_common(pairs: list[tuple]) -> dict:
+    """For each key, the value it is paired with most often (the first seen on a tie)."""
+    counts: dict = {}
+    for k, v in pairs:
+        counts.setdefault(k, {}).setdefault(v, 0)
+        counts[k][v] += 1
+    return {k: max(c, key=c.__getitem__) for k, c in counts.items()}

@@ -1,0 +1,251 @@
+"""What the company sells, to whom, and how a lead becomes a deal: the plan's demand side.
+
+Last year's won deals price each product and size each segment's deals; the renewals of
+key accounts set their renewal rates; the funnel's conversions and stage times come from
+the deals that went through it; each channel's leads per year and seasonality from when its
+leads arrived. Where the export is too thin, the reference plan's figure stands, and says so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..load.crm import STAGE_NAMES
+from ..stats.fit import VALUE_FAMILIES, Proportion, fit_distribution
+from .estimates import MIN_N
+from .plan_yaml import (
+    BASELINE,
+    VISITS_PER_WEEK,
+    PlanYaml,
+    distribution,
+    even_shares,
+    in_days,
+    mix,
+    money,
+    num,
+    pct,
+    pct1,
+    yaml_str,
+)
+
+if TYPE_CHECKING:
+    from .calibration import Calibration
+
+DEFAULT_STAGES = {   # kind -> per stage: advance, time mean, time sd (days), effort (visits)
+    "key_accounts": ((0.60, 21, 10, 0.5), (0.67, 30, 12, 1.0), (0.50, 45, 20, 2.0)),
+    "new_logo": ((0.60, 12, 6, 0.25), (0.67, 11, 5, 1.0), (0.50, 10, 5, 1.5)),
+}
+
+
+def write_products(cal: Calibration, y: PlanYaml) -> None:
+    shares = cal.by_axis(3, cal.last)
+    before = cal.by_axis(3, cal.previous)
+    total = sum(shares.values()) or 1.0
+    names = list(dict.fromkeys(sorted(shares, key=lambda p: -shares[p]) +
+                               [d.product for d in cal.ex.deals] + [r.product for r in cal.ex.renewals]))
+    prices = cal.values[2] if cal.values else {}
+    y.comment(0, "Deal value = units x price. The export gives amounts, not licence counts, so a fit of "
+                 "log(amount) = segment effect + product effect splits them: `price` is the average deal of "
+                 f"that product in {cal.values[1] if cal.values else 'the main segment'} (1 unit), and each "
+                 "segment's `units` say how many such deals one of its deals is worth.")
+    for (seg, prod), fit in cal.est.value_cells().items():
+        y.comment(0, f"  deal values {seg} / {prod}: {fit.family} mean {money(fit.mean)}, sd "
+                     f"{money(fit.sd)} (n={fit.n}; {fit.quality()})")
+    y.put(0, "products")
+    fallback = sorted(prices.values())[len(prices) // 2] if prices else 1000.0
+    for p in names:
+        share = shares.get(p, 0.0) / total
+        growth = (shares.get(p, 0.0) / before[p] - 1) if before.get(p) else None
+        high_share, high_growth = share >= 1 / len(names), (growth or 0.0) >= 0.10
+        klass = ("star" if high_growth else "cash_cow") if high_share else \
+            ("question_mark" if high_growth or growth is None else "dog")
+        basis = f"share {share:.0%}" + (f", growth {growth:+.0%}" if growth is not None else
+                                        ", growth unknown (one year of data)")
+        y.put(2, "name", yaml_str(p), item=True)
+        y.put(4, "portfolio", klass, f"growth-share class from last year's {basis}")
+        if p in prices:
+            wins = sum(d.outcome == "won" and d.product == p for d in cal.ex.deals)
+            y.put(4, "price", money(prices[p], 4), f"its average deal in the reference segment ({wins} wins)")
+        else:
+            y.put(4, "price", money(fallback, 4), cal.default(f"price of {p}", "no won deal to price it; "
+                                                              "the median product price"))
+        y.put(4, "margin", "70%", cal.default(f"margin of {p}", "the export has no costs"))
+        y.put(4, "growth", pct(growth) if growth is not None else "0%",
+              "last year against the year before" if growth is not None else "unknown: one year of data")
+        y.put(4, "delivery_days", "3d", BASELINE)
+    y.blank()
+
+
+def write_segments(cal: Calibration, y: PlanYaml) -> None:
+    est = cal.est
+    y.put(0, "segments")
+    order = sorted(cal.segments, key=lambda s: cal.kinds[s] != "key_accounts")
+    for seg in order:
+        kind = cal.kinds[seg]
+        y.put(2, "name", yaml_str(seg), item=True)
+        y.put(4, "kind", kind)
+        if kind == "key_accounts":
+            products = [r.product for r in cal.est.last_year_accounts(seg)] or \
+                [d.product for d in cal.ex.deals if d.segment == seg]
+            y.put(4, "mix", mix(products), f"products of the {len(products)} contracts due last year")
+            write_accounts(cal, y, seg)
+        else:
+            products = [d.product for d in cal.ex.deals if d.segment == seg]
+            y.put(4, "mix", mix(products), f"products of its {len(products)} leads")
+        if seg in est.channel_segment.values():
+            write_funnel(cal, y, seg, kind)
+    y.comment(2, "The export has no win-back calls: add a `winback` segment by hand (see baseline.yaml).")
+    y.blank()
+
+
+def write_accounts(cal: Calibration, y: PlanYaml, seg: str) -> None:
+    due = cal.est.last_year_accounts(seg)
+    rate = cal.est.renewal_rate(seg)
+    y.put(4, "accounts")
+    y.put(6, "count", str(max(len(due), 1)), "contracts due for renewal in the last 12 months")
+    values = [r.contract_value for r in due if r.contract_value > 0]
+    if len(values) >= MIN_N:
+        fit = fit_distribution(exact=np.asarray(values), families=VALUE_FAMILIES)
+        y.comment(6, f"contract values: {fit.family} fitted to n={fit.n} ({fit.quality()})")
+        y.put(6, "contract_value", distribution(fit.family, fit.mean, fit.sd, lambda x: money(x, 4)))
+    elif len(values) >= 5:
+        y.put(6, "contract_value", "{empirical: [" + ", ".join(money(v, 4) for v in values) + "]}",
+              f"only {len(values)} contracts: resampling them")
+    else:
+        y.put(6, "contract_value", "{lognormal: {mean: 150k, sd: 60k}}",
+              cal.default(f"{seg} contract values", f"only {len(values)} contracts"))
+    y.put(6, "renewal_uplift", "5%", cal.default("renewal uplift", "the export has no price changes"))
+    if rate.n >= MIN_N:
+        lo, hi = rate.ci()
+        observed = rate.p
+        y.comment(6, f"renewals: {rate.k} of {rate.n} renewed ({pct1(observed)}, 95 % CI {pct1(lo)} to "
+                     f"{pct1(hi)}), taken as the rate with last year's visits on plan; without visits, "
+                     "12 pp less (methodology: visits took KA renewal from 80 % to 92 %).")
+        y.put(6, "renewal_without_visits", pct(max(observed - 0.12, 0.0)))
+        y.put(6, "renewal_with_full_visits", pct(observed))
+    else:
+        observed = 0.92
+        y.put(6, "renewal_without_visits", "80%", cal.default("renewal rates", f"only {rate.n} renewals"))
+        y.put(6, "renewal_with_full_visits", "92%", BASELINE)
+    y.put(6, "renewal_after_rep_left", pct(min(0.70, max(observed - 0.12, 0.0))),
+          cal.default("renewal after a rep left", "the export does not say whose rep left"))
+    for key, value in (("visits_per_quarter", "4"), ("visit_effort", "1"), ("talks_open", "3mo"),
+                       ("renewal_effort", "2")):
+        y.put(6, key, value, BASELINE)
+
+
+def lead_base(cal: Calibration, seg: str) -> tuple[str, Proportion] | None:
+    """The weakest channel of a segment with enough completed leads, and its conversion.
+
+    The model multiplies the lead -> intent conversion by the channel's quality, and a
+    quality below 1 leaves the rest of the leads stalled rather than lost; so the stage
+    takes the weakest channel's conversion and the others a quality of 1 or more."""
+    convs = {c: cal.est.stage(0, channel=c).conversion
+             for c, s in cal.est.channel_segment.items() if s == seg}
+    good = {c: p for c, p in convs.items() if p.n >= MIN_N}
+    if not good:
+        return None
+    channel = min(good, key=lambda c: good[c].p)
+    return channel, good[channel]
+
+
+def write_funnel(cal: Calibration, y: PlanYaml, seg: str, kind: str) -> None:
+    y.put(4, "funnel")
+    for k, stage in enumerate(STAGE_NAMES):
+        advance, mean, sd, effort = DEFAULT_STAGES[kind][k]
+        data = cal.est.stage(k, segment=seg)
+        y.put(6, stage)
+        conv = data.conversion
+        base = lead_base(cal, seg) if k == 0 else None
+        if base is not None:
+            lo, hi = base[1].ci()
+            y.comment(8, f"lead -> intent: {conv.k} of {conv.n} completed leads advanced ({pct1(conv.p)}); the "
+                         f"weakest channel, {base[0]}, converted {base[1].k} of {base[1].n} (95 % CI {pct1(lo)} to "
+                         f"{pct1(hi)}): the stage takes its rate, the other channels a quality above 1.")
+            y.put(8, "advance", pct(max(base[1].p, 0.001)))
+        elif conv.n >= MIN_N:
+            lo, hi = conv.ci()
+            y.put(8, "advance", pct(conv.p), f"{conv.k} of {conv.n} advanced (95 % CI {pct1(lo)} to {pct1(hi)})")
+        else:
+            y.put(8, "advance", pct(advance), cal.default(f"{seg} {stage} conversion",
+                                                          f"only {conv.n} completed {stage} stages"))
+        fit = cal.est.stage_time(data)
+        work = effort * 7.0 / VISITS_PER_WEEK
+        if fit is not None:
+            lo, hi = fit.mean_ci()
+            y.comment(8, f"time: {fit.family} fitted to n={fit.n} completed {stage} stages ({fit.censored} "
+                         f"still open, censored): mean {in_days(fit.mean)} (95 % CI {in_days(lo)} to {in_days(hi)}), "
+                         f"sd {in_days(fit.sd)}; {fit.quality()}. The model adds the rep's work ({effort:g} "
+                         f"visits = {work:.2g}d at {VISITS_PER_WEEK:g} visits a week): the time below is the fit "
+                         "minus that.")
+            family = "exponential" if fit.family == "exponential" and work == 0 else \
+                fit.family if fit.family in ("gamma", "lognormal") else "gamma"
+            if family != fit.family:
+                why = ("the plan format has no weibull" if fit.family == "weibull" else
+                       "an exponential less the rep's work is no longer exponential")
+                y.comment(8, f"{why}: written as a gamma with the fit's mean and sd")
+            y.put(8, "time", distribution(family, max(fit.mean - work, 0.5), fit.sd, in_days))
+        else:
+            y.put(8, "time", distribution("gamma", mean, sd, in_days),
+                  cal.default(f"{seg} {stage} time", f"only {data.days.size} completed {stage} stages"))
+        y.put(8, "effort", f"{effort:g}", f"{BASELINE}: the export has no visits")
+    write_units(cal, y, seg)
+
+
+def write_units(cal: Calibration, y: PlanYaml, seg: str) -> None:
+    units = cal.values[3].get(seg) if cal.values else None
+    if units is not None and units.size >= MIN_N:
+        fit = fit_distribution(exact=units, families=VALUE_FAMILIES)
+        y.comment(6, f"units: {fit.family} fitted to the n={fit.n} won deals' amount / price ({fit.quality()})")
+        y.put(6, "units", distribution(fit.family, fit.mean, fit.sd, num))
+    elif units is not None and units.size >= 5:
+        y.put(6, "units", "{empirical: [" + ", ".join(num(u) for u in units) + "]}",
+              f"only {units.size} won deals: resampling their amount / price")
+    else:
+        y.put(6, "units", "{lognormal: {mean: 1, sd: 0.6}}",
+              cal.default(f"{seg} deal sizes", f"only {0 if units is None else units.size} won deals"))
+
+
+def write_channels(cal: Calibration, y: PlanYaml) -> None:
+    est = cal.est
+    channels = list(est.channel_segment)
+    shares = even_shares(len(channels))
+    y.comment(0, "Leads per channel over the whole export. Seasonality is written when a chi-square test "
+                 "against a constant rate rejects it at 1 %; quality is the channel's lead -> intent "
+                 "conversion against its segment's.")
+    cal.defaults.append("marketing budget and channel spend shares: the export has no spend")
+    y.put(0, "marketing")
+    y.put(2, "budget", money(cal.budget or 800e3, 4), "as given (--budget)" if cal.budget else
+          f"{BASELINE}: the export has no spend")
+    y.put(0, "channels")
+    for channel, share in zip(channels, shares):
+        seg = est.channel_segment[channel]
+        rate, season = est.arrivals(channel)
+        lo, hi = rate.ci()
+        y.put(2, "name", yaml_str(channel), item=True)
+        y.put(4, "segment", yaml_str(seg))
+        y.put(4, "budget_share", share, "even split: the export has no spend")
+        y.put(4, "leads_per_year", f"{rate.value:.4g}",
+              f"{rate.events} leads in {rate.exposure:.2f} years (95 % CI {lo:.4g} to {hi:.4g})")
+        y.put(4, "spend_elasticity", "0.7", BASELINE)
+        own, base = est.stage(0, channel=channel).conversion, lead_base(cal, seg)
+        if base is None:
+            y.put(4, "quality", "1", cal.default(f"{channel} quality", f"only {own.n} completed leads"))
+        elif own.n >= MIN_N:
+            y.put(4, "quality", f"{min(max(own.p / max(base[1].p, 0.001), 0.01), 5):.4g}",
+                  f"lead -> intent {pct1(own.p)} (n={own.n}) against {pct1(base[1].p)} ({base[0]})")
+        else:
+            pooled = est.stage(0, segment=seg).conversion
+            y.put(4, "quality", f"{min(max(pooled.p / max(base[1].p, 0.001), 0.01), 5):.4g}",
+                  f"only {own.n} completed leads: {seg}'s average conversion, {pct1(pooled.p)}")
+        verdict = f"chi-square {season.chi2:.1f} on {season.df} df, p={season.p:.3g}"
+        if season.testable and season.p < 0.01:
+            y.put(4, "seasonality", "[" + ", ".join(f"{w:.2f}" for w in season.weights) + "]",
+                  f"monthly rate / average: {verdict}")
+        elif season.testable:
+            y.comment(4, f"no seasonality: not significant ({verdict})")
+        else:
+            y.comment(4, "no seasonality: too few months or leads to test it")
+    y.blank()

@@ -1,0 +1,2 @@
+"""The command line: `main` holds the table of sub-commands; one module per command.
+"""

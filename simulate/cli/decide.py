@@ -1,0 +1,194 @@
+"""What the decision commands share: options, one simulator for many plans, the run folder.
+
+`compare`, `stress`, `signoff` and `sensitivity` each answer a question asked before a target
+is signed, and each does it the same way: it plays several plans on the same simulated worlds
+(common random numbers), so that a difference between two columns is due to the plans and not
+to luck. This module holds what they have in common: their command-line options, a
+`Simulator` that keeps one pool of workers for every batch of plans, the figures of one cell
+(P(hit), the worst years, the expected shortfall), and the run folder each command leaves
+behind, like a plain run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import PlanError, RunError, UsageError
+from ..files import new_run_folder, point_latest, prepare_out
+from ..load.yamlio import Document, overlay
+from ..plan.plan import Plan
+from ..plan.quantities import parse_fraction
+from ..run.executors import make_executor
+from ..run.options import common_options
+from ..run.runner import RunResults, run_replications
+from ..stats.sample_stats import spread, wilson
+
+WORST_SHARE = 0.10      # cvar10: the mean attainment of the worst tenth of years
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """The options every decision command takes (its positional files are its own)."""
+    common_options(p)
+
+
+def fraction(text: str) -> float:
+    """A command-line share: 0.8 or 80%."""
+    try:
+        value = parse_fraction(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share such as 0.8 or 80%, got '{text}'") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1 (or 0% and 100%), got {text}")
+    return value
+
+
+class Simulator:
+    """Plays dicts of named plans on the same seeds, reusing one pool of workers throughout.
+
+    Use it as a context manager: the worker pool is closed on the way out. An interrupted run
+    raises rather than returning a smaller sample: a search or a matrix cannot be half done.
+    """
+
+    def __init__(self, args: argparse.Namespace, seed: int, runs: int):
+        self.seed, self.runs = seed, runs
+        self.show_progress = not args.quiet and not args.json and sys.stderr.isatty()
+        self.executor = make_executor(args.workers)
+        self.batch_size: int | None = args.batch_size
+        self.years = 0          # simulated years played, all plans and calls together
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.executor.close()
+
+    def run(self, plans: dict[str, Plan], runs: int | None = None) -> RunResults:
+        from .run import progress_bar
+        n = runs or self.runs
+        with progress_bar(enabled=self.show_progress, total=n * len(plans)) as progress:
+            results = run_replications(plans, n, self.seed, executor=self.executor,
+                                       batch_size=self.batch_size, progress=progress)
+        if results.partial:
+            raise RunError("interrupted: nothing was saved")
+        self.years += n * len(plans)
+        return results
+
+    def records(self, plans: dict[str, Plan], runs: int | None = None) -> dict[str, pd.DataFrame]:
+        return {name: v.records for name, v in self.run(plans, runs).variants.items()}
+
+
+def with_target(plan: Plan, annual: float) -> Plan:
+    """The same plan asking for `annual` instead; its splits scale in proportion."""
+    t = plan.target
+    f = annual / t.annual
+
+    def scaled(split: dict[str, float]) -> dict[str, float]:
+        return {k: v * f for k, v in split.items()}
+
+    target = t.model_copy(update={"annual": annual, "by_segment": scaled(t.by_segment),
+                                  "by_product": scaled(t.by_product), "by_region": scaled(t.by_region)})
+    return plan.model_copy(update={"target": target})
+
+
+def values(records: pd.DataFrame, plan: Plan) -> np.ndarray:
+    """Each simulated year's figure in the target's metric, in currency."""
+    return records[plan.target.metric].to_numpy(dtype=float)
+
+
+def cell(records: pd.DataFrame, plan: Plan) -> dict[str, Any]:
+    """One plan under one scenario: how likely the target is, and how bad the bad years are."""
+    att = records["attainment"].to_numpy(dtype=float)
+    n = att.size
+    hits = int(np.count_nonzero(att >= 1.0))
+    worst = np.sort(att)[: max(1, math.ceil(WORST_SHARE * n))] if n else att
+    short = np.maximum(0.0, plan.target.annual - values(records, plan))
+    return {"runs": n, "p_hit": hits / n if n else math.nan, "p_hit_ci95": list(wilson(hits, n)),
+            "attainment_p10": spread(att)["p10"], "attainment_p50": spread(att)["p50"],
+            "expected_shortfall": float(short.mean()) if n else math.nan,
+            "cvar10": float(worst.mean()) if n else math.nan}
+
+
+def declared_size(shock: Any) -> float:
+    """How big a shock is as written: the mean of its size, or the number of reps leaving."""
+    if shock.type == "rep_leaves":
+        return float(shock.top or len(shock.reps))
+    return float(shock.size.mean)
+
+
+def with_overrides(doc: Document, source: Document, path: tuple) -> Document:
+    """`doc` with the mapping found at `path` in `source` merged onto it (by the `extends`
+    rules), e.g. a plan's variant applied to a stress scenario. Its own variants are dropped;
+    every value keeps the file and line where it was written."""
+    key = "__overrides__"
+    over: Any = source.data
+    for step in path:
+        over = over[step]
+    locations = dict(doc.locations)
+    locations.update({(key,) + p[len(path):]: loc for p, loc in source.locations.items()
+                      if p[: len(path)] == path})
+    files = doc.files + tuple(f for f in source.files if f not in doc.files)
+    return overlay(Document({**doc.data, key: over}, locations, files), (key,), drop=(key, "variants"))
+
+
+def stress_paths(doc: Document, plan: Plan, chosen: list[str] | None) -> list[Path]:
+    """The stress scenarios: those given on the command line, else the plan's `signoff`
+    list, each relative to the file where it is written."""
+    if chosen:
+        paths = [Path(p) for p in chosen]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise UsageError(f"--scenario {missing[0]}: file not found")
+        return paths
+    paths = []
+    for i, name in enumerate(plan.signoff.scenarios):
+        where = doc.locate(("signoff", "scenarios", i))
+        path = Path(where.file).parent / name
+        if not path.is_file():
+            raise PlanError(f"stress scenario file not found: {name} (looked for {path})", where,
+                            f"signoff.scenarios[{i}]")
+        paths.append(path)
+    return paths
+
+
+def unique_names(paths: list[Path], taken: tuple[str, ...] = ()) -> list[str]:
+    """A short name per scenario file (its stem), made unique with a number if needed."""
+    names: list[str] = []
+    for p in paths:
+        name, k = p.stem, 2
+        while name in names or name in taken:
+            name, k = f"{p.stem}_{k}", k + 1
+        names.append(name)
+    return names
+
+
+def open_folder(args: argparse.Namespace, name: str, kind: str, fingerprint: str) -> Path:
+    """The run folder, created before anything is simulated: a bad path costs seconds."""
+    if args.out:
+        return prepare_out(args.out)
+    return new_run_folder(args.results, f"{name}-{kind}", fingerprint)
+
+
+def finish(folder: Path, args: argparse.Namespace, docs: list[Document], plan_data: dict, name: str,
+           seed: int, runs: int, results: RunResults, summary: dict[str, Any], plan: Plan,
+           text: str) -> int:
+    """Save the run folder (tables, manifest, report, summary.json) and print the answer."""
+    from .run import input_files, make_manifest, save_run
+    files = list({f["path"]: f for d in docs for f in input_files(d)}.values())
+    manifest = make_manifest(files, plan_data, name, seed, runs, args)
+    save_run(folder, results, summary, {**manifest, "folder": str(folder)}, plan)
+    if not args.out:
+        point_latest(folder)
+    if args.json:
+        print(json.dumps(json.loads((folder / "summary.json").read_text()), indent=2))
+    elif not args.quiet:
+        print(text, end="")
+        print(f"  results: {folder}\n  report:  {folder / 'report.html'}")
+    return 0

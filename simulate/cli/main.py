@@ -1,0 +1,96 @@
+"""The command line: `python -m simulate SCENARIO.yaml` and its sub-commands.
+
+Only the package's own errors are caught: an `InputError` (the user's files or arguments)
+exits 2 with one clear line, any other `SimulateError` exits 1. A bug is a bug and keeps
+its traceback, so that it gets reported and fixed. `COMMANDS` is the one table of
+sub-commands: each names its help, the function that declares its options and the one that
+runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Sequence
+
+from ..calibrate import calibrate, synth
+from ..errors import InputError, SimulateError
+from ..load.loader import load_scenario, load_variants
+from ..plan.plan import Plan
+from ..run.options import Parser, build_parser
+from . import bench, compare, rerun, rules, sensitivity, signoff, stress
+
+Configure = Callable[[argparse.ArgumentParser], None]
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", help="YAML files to check")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    failed = 0
+    for f in args.files:
+        try:
+            plan = load_variants(load_scenario(f))["plan"]    # the plan and each variant
+            print(f"{f}: ok")
+            from ..plan.market import plan_warnings
+            for warning in plan_warnings(plan):
+                print(f"warning: {f}: {warning}", file=sys.stderr)
+        except InputError as exc:
+            failed += 1
+            print(str(exc), file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    schema = Plan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["properties"]["extends"] = {"description": "parent plan file(s), relative to this file",
+                                       "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+COMMANDS: dict[str, tuple[str, Configure, Handler]] = {
+    "validate": ("check plan and scenario files without running them", _validate_args, _validate),
+    "schema": ("print the JSON Schema of the plan format (for editors)", lambda p: None, _schema),
+    "compare": ("compare the plan's variants on the same simulated years", compare.configure, compare.run),
+    "stress": ("play every plan variant under every stress scenario", stress.configure, stress.run),
+    "signoff": ("verdict on the target, the target you can sign, each shock's breaking point",
+                signoff.configure, signoff.run),
+    "sensitivity": ("tornado: which inputs move P(hit) and the median attainment most",
+                    sensitivity.configure, sensitivity.run),
+    "rerun": ("run a recorded run again from its manifest.json, exactly", rerun.configure, rerun.run),
+    "rules": ("check playbooks; list the metrics and actions rules may use", rules.configure, rules.run),
+    "calibrate": ("fit a plan to last year's CRM export and review last year", calibrate.configure, calibrate.run),
+    "synth-crm": ("write a synthetic CRM export (deals, accounts, reps) played from a plan",
+                  synth.configure, synth.run),
+    "bench": ("measure replications per second, parallel efficiency, memory and scaling",
+              bench.configure, bench.run),
+}
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from .run import run_scenario
+    return run_scenario(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in COMMANDS:
+            help_text, configure, run = COMMANDS[argv[0]]
+            sub = Parser(prog=f"python -m simulate {argv[0]}", description=help_text)
+            configure(sub)
+            return run(sub.parse_args(argv[1:]))
+        return run_command(build_parser(commands=tuple(COMMANDS)).parse_args(argv))
+    except SimulateError as exc:    # bad input exits 2, a failed run 1: the error knows which
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:   # Ctrl-C outside a run (a run saves its completed years itself)
+        print("interrupted", file=sys.stderr)
+        return 130

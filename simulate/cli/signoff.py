@@ -1,0 +1,277 @@
+"""`python -m simulate signoff PLAN.yaml`: can this target be signed, and which one can?
+
+The bar a target must clear is written in the plan's `signoff` block: P(hit) of at least 80 %
+on the plan itself and of at least 50 % under each named stress scenario (both can be changed
+there or on the command line). The plan and every scenario are played, playbook active, on
+the same simulated worlds, and against the plan's target. Three answers come back:
+
+- the verdict on the proposed target, sign or do not sign, with every check behind it;
+- the highest target that clears the whole bar, "the target you can sign at 80 %";
+- each shock's breaking point: the size at which its scenario falls under the bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from ..analysis.summary import build_summary
+from ..format import money, pct, size_text
+from ..load.loader import load_scenario, plan_from_document
+from ..plan.distributions import Fixed
+from ..plan.plan import Plan
+from ..run.scenario import apply_rule_switches
+from ..stats.sample_stats import TOLERANCE, highest_target, wilson
+from .decide import (
+    Simulator,
+    add_options,
+    declared_size,
+    finish,
+    fraction,
+    open_folder,
+    stress_paths,
+    unique_names,
+    values,
+    with_target,
+)
+
+MAX_ROUNDS = 4          # re-simulations while looking for the signable target's fixed point
+SEARCH_RUNS = 300
+# How far each kind of shock is searched, and when the search stops (rep_leaves: the team).
+# Budget cuts stop at 99 %: with every channel's spend at zero the playbook's spend shift
+# divides by zero (playbook.shift_spend); 99 % is within the search's 1 pp of "everything".
+
+def check(scenario: str, hits: np.ndarray, required: float) -> dict[str, Any]:
+    """One line of the verdict: P(hit) under a scenario against what the bar requires there."""
+    n, k = len(hits), int(np.count_nonzero(hits))
+    p = k / n if n else math.nan
+    return {"scenario": scenario, "p_hit": p, "p_hit_ci95": list(wilson(k, n)), "required": required,
+            "passes": bool(n) and k >= required * n - TOLERANCE * n}
+
+
+def verdict(checks: list[dict[str, Any]]) -> str:
+    """Sign only when every check passes (the plan's own year always counts)."""
+    return "sign" if checks and all(c["passes"] for c in checks) else "do not sign"
+
+
+def quantile_ci(values: np.ndarray, confidence: float, level: float = 0.95) -> tuple[float, float]:
+    """Distribution-free interval of `highest_target`: the number of years reaching the true
+    quantile is binomial(n, confidence), so the interval runs between the order statistics of
+    the binomial's 2.5 % and 97.5 % points."""
+    n = len(values)
+    tail = (1 - level) / 2
+    most = int(min(n, stats.binom.isf(tail, n, confidence) + 1))
+    least = int(max(1, stats.binom.ppf(tail, n, confidence)))
+    desc = np.sort(values)[::-1]
+    return float(desc[most - 1]), float(desc[least - 1])
+
+
+def round_down(x: float) -> float:
+    """To three significant figures, downwards (9,617,342 -> 9,610,000): still signable."""
+    if x <= 0:
+        return 0.0
+    step = 10.0 ** (math.floor(math.log10(x)) - 2)
+    return math.floor(x / step) * step
+
+
+def signable_target(sim: Simulator, plans: dict[str, Plan], required: dict[str, float],
+                    first: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The highest target meeting the bar in every scenario (the binding one sets it).
+
+    `first` holds each scenario's values at the proposed target. A target reaches the year
+    only through the playbook (a rule reading attainment to date fires earlier under a higher
+    target), so with rules the candidate is played again on the same seeds and the search
+    iterates to a fixed point: the candidate whose own years support it. Without rules the
+    years do not depend on the target and one pass is exact.
+    """
+    def best(vals: dict[str, np.ndarray]) -> float:
+        return round_down(min(highest_target(vals[s], required[s]) for s in plans))
+
+    def meets(vals: dict[str, np.ndarray], t: float) -> bool:
+        return all(np.mean(vals[s] >= t) >= required[s] - TOLERANCE for s in plans)
+
+    target, vals, rounds, converged = best(first), first, 0, True
+    if any(p.rules for p in plans.values()):
+        tried: list[tuple[float, dict[str, np.ndarray]]] = []
+        candidate, converged, played = target, False, first
+        while rounds < MAX_ROUNDS and not converged and candidate > 0:
+            records = sim.records({s: with_target(p, candidate) for s, p in plans.items()})
+            played = {s: values(records[s], plans[s]) for s in plans}
+            rounds += 1
+            if meets(played, candidate):
+                tried.append((candidate, played))
+            converged, candidate = best(played) == candidate, best(played)
+        if tried:
+            target, vals = max(tried, key=lambda t: t[0])
+        else:   # no candidate carried its own years: report the last, marked unconverged
+            target, vals, converged = candidate, played, False
+    binding = min(plans, key=lambda s: highest_target(vals[s], required[s]))
+    return {"signable_target": target,
+            "signable_target_ci95": list(quantile_ci(vals[binding], required[binding])),
+            "signable_binding": binding, "signable_rounds": rounds, "signable_converged": converged,
+            "signable_p_hit": {s: float(np.mean(vals[s] >= target)) for s in plans}}
+
+
+@dataclass
+class Search:
+    """One shock's size, bisected on common random numbers: at `lo` the scenario still clears
+    its bar, at `hi` it no longer does. The shock is assumed to happen, at full size."""
+
+    scenario: str
+    plan: Plan
+    index: int
+    lo: float
+    hi: float
+    precision: float
+    p_lo: float = math.nan
+    p_hi: float = math.nan
+    status: str = "breaks"
+
+    @classmethod
+    def of(cls, scenario: str, plan: Plan, index: int) -> Search:
+        top, precision = plan.shocks[index].search
+        top = float(len(plan.team.reps)) if math.isnan(top) else top
+        return cls(scenario, plan, index, 0.0, top, precision)
+
+    def at(self, x: float) -> Plan:
+        shock = self.plan.shocks[self.index]
+        if shock.type == "rep_leaves":
+            sized = shock.model_copy(update={"top": round(x), "reps": [], "probability": 1.0})
+        else:
+            sized = shock.model_copy(update={"size": Fixed(float(x)), "probability": 1.0})
+        shocks = list(self.plan.shocks)
+        shocks[self.index] = sized
+        return self.plan.model_copy(update={"shocks": shocks})
+
+    def midpoint(self) -> float:
+        mid = (self.lo + self.hi) / 2
+        return float(math.floor(mid)) if self.plan.shocks[self.index].type == "rep_leaves" else mid
+
+    def open(self) -> bool:
+        return self.status == "breaks" and self.hi - self.lo > self.precision + TOLERANCE
+
+    def report(self) -> dict[str, Any]:
+        shock = self.plan.shocks[self.index]
+        breaks = {"breaks": self.hi, "already fails at 0": 0.0}.get(self.status)
+        return {"scenario": self.scenario, "shock": shock.label(), "type": shock.type,
+                "unit": shock.unit, "declared_size": declared_size(shock), "breaks_at": breaks,
+                "status": self.status, "searched": [self.lo, self.hi], "p_hit_searched": [self.p_lo, self.p_hi]}
+
+
+def breaking_points(sim: Simulator, scenarios: dict[str, Plan], bar: float, runs: int) -> list[dict[str, Any]]:
+    """Each shock of each scenario, sized until P(hit) falls under `bar` (others as declared).
+
+    All searches step together, so each step is one batch of plans on the same seeds. The
+    ends are tried first: a scenario that clears the bar at the largest size holds at any
+    size, one that fails with the shock at zero already fails.
+    """
+    searches = [Search.of(name, plan, i) for name, plan in scenarios.items() for i in range(len(plan.shocks))]
+
+    def p_hit(probes: dict[str, Plan]) -> dict[str, float]:
+        return {k: float(r["hit"].mean()) for k, r in sim.records(probes, runs).items()} if probes else {}
+
+    ends = p_hit({f"{k}:{x}": s.at(x) for k, s in enumerate(searches) for x in (s.lo, s.hi)})
+    for k, s in enumerate(searches):
+        s.p_lo, s.p_hi = ends[f"{k}:{s.lo}"], ends[f"{k}:{s.hi}"]
+        if s.p_lo < bar - TOLERANCE:
+            s.status, s.hi, s.p_hi = "already fails at 0", s.lo, s.p_lo
+        elif s.p_hi >= bar - TOLERANCE:
+            s.status = "holds at any size"
+    while active := [(k, s, s.midpoint()) for k, s in enumerate(searches) if s.open()]:
+        probed = p_hit({f"{k}:{mid}": s.at(mid) for k, s, mid in active})
+        for k, s, mid in active:
+            p = probed[f"{k}:{mid}"]
+            if p >= bar - TOLERANCE:
+                s.lo, s.p_lo = mid, p
+            else:
+                s.hi, s.p_hi = mid, p
+    return [s.report() for s in searches]
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="the plan to sign off, e.g. scenarios/baseline.yaml")
+    add_options(p)
+    p.add_argument("--confidence", type=fraction, help="P(hit) required on the plan (default: "
+                   "the plan's signoff.confidence, 80%%)")
+    p.add_argument("--stress-confidence", type=fraction, help="P(hit) required under each stress "
+                   "scenario (default: the plan's signoff.stress_confidence, 50%%)")
+    p.add_argument("--scenario", dest="stress", action="append", metavar="FILE",
+                   help="a stress scenario (repeatable; replaces the plan's signoff.scenarios)")
+    from ..run.options import positive_int
+    p.add_argument("--search-runs", type=positive_int, default=SEARCH_RUNS, metavar="N",
+                   help=f"replications per size tried in the breaking-point search (default {SEARCH_RUNS})")
+
+
+def run(args: argparse.Namespace) -> int:
+    doc = load_scenario(args.scenario)
+    base = apply_rule_switches(plan_from_document(doc), args)
+    bar = {"confidence": base.signoff.confidence if args.confidence is None else args.confidence,
+           "stress_confidence": (base.signoff.stress_confidence if args.stress_confidence is None
+                                 else args.stress_confidence)}
+    paths = stress_paths(doc, base, args.stress)
+    home = Path(args.scenario).stem
+    names = unique_names(paths, taken=(home,))
+    docs = [doc] + [load_scenario(p) for p in paths]
+    stressed = {n: apply_rule_switches(plan_from_document(d), args).model_copy(update={"target": base.target})
+                for n, d in zip(names, docs[1:])}
+    plans = {home: base} | stressed
+    required = {home: bar["confidence"]} | {n: bar["stress_confidence"] for n in names}
+    runs, seed = args.runs or base.runs, base.seed if args.seed is None else args.seed
+    search_runs = args.search_runs
+    folder = open_folder(args, home, "signoff", " ".join(map(str, [args.scenario, *paths])))
+    with Simulator(args, seed, runs) as sim:
+        results = sim.run(plans)
+        records = {n: v.records for n, v in results.variants.items()}
+        checks = [check(n, records[n]["hit"].to_numpy() >= 0.5, required[n]) for n in plans]
+        signable = signable_target(sim, plans, required, {n: values(records[n], base) for n in plans})
+        points = breaking_points(sim, stressed, bar["stress_confidence"], search_runs)
+    summary = build_summary(results, home, with_rule_values=False)
+    summary["signoff"] = {
+        "target": base.target.annual, "metric": base.target.metric, "bar": bar,
+        "verdict": verdict(checks), "checks": checks, **signable, "breaking_points": points,
+        "search": {"runs": search_runs, "playbook": bool(base.rules),
+                   "assumes": "each shock happens (probability 100 %) at its declared start and "
+                              "the given size; the scenario's other shocks as declared"},
+        "years_simulated": sim.years}
+    return finish(folder, args, docs, doc.data, home, seed, runs, results, summary, base,
+                  render(summary["signoff"], runs))
+
+
+def render(s: dict[str, Any], runs: int) -> str:
+    bar = s["bar"]
+    lines = [f"Sign-off: target {money(s['target'])} {s['metric']}, {runs:,} simulated years per scenario",
+             (f"  VERDICT: {s['verdict'].upper()}   (bar: P(hit) >= {pct(bar['confidence'], 0)} on the "
+              f"plan, >= {pct(bar['stress_confidence'], 0)} under each stress scenario)")]
+    width = max(len("scenario"), *(len(c["scenario"]) for c in s["checks"])) + 2
+    lines.append(f"  {'scenario':<{width}}{'P(hit)':>9}{'95 % CI':>20}{'required':>10}   ")
+    for c in s["checks"]:
+        lo, hi = c["p_hit_ci95"]
+        close = "  (close: the CI includes the bar)" if lo < c["required"] <= hi else ""
+        lines.append(f"  {c['scenario']:<{width}}{pct(c['p_hit']):>9}{pct(lo) + ' to ' + pct(hi):>20}"
+                     f"{pct(c['required'], 0):>10}   {'passes' if c['passes'] else 'FAILS'}{close}")
+    lo, hi = s["signable_target_ci95"]
+    note = "" if s["signable_converged"] else " (did not settle: check it with more runs)"
+    lines.append(f"  The target you can sign at this bar: {money(s['signable_target'])} "
+                 f"(95 % CI {money(lo)} to {money(hi)}), set by {s['signable_binding']}{note}")
+    if s["breaking_points"]:
+        search = s["search"]
+        lines.append(f"  Breaking points ({search['runs']:,} years per size tried; the shock assumed to "
+                     f"happen{', playbook active' if search['playbook'] else ''}):")
+        w = max(len(b["shock"]) for b in s["breaking_points"]) + 2
+        for b in s["breaking_points"]:
+            if b["status"] == "breaks":
+                what = (f"breaks at {size_text(b['breaks_at'], b['unit'])} (holds at "
+                        f"{size_text(b['searched'][0], b['unit'])}, P(hit) {pct(b['p_hit_searched'][0], 0)})")
+            elif b["status"] == "holds at any size":
+                what = f"holds at any size up to {size_text(b['searched'][1], b['unit'])}"
+            else:
+                what = "already fails at size 0"
+            lines.append(f"    {b['scenario']:<{width}}{b['shock']:<{w}}declared "
+                         f"{size_text(b['declared_size'], b['unit']):>8}: {what}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,391 @@
+"""Leads flow through the funnel: lead -> intent -> negotiation -> signed, or lost.
+
+Each marketing channel turns its weekly spend into a Poisson number of leads, along the
+channel's curve of diminishing returns. A lead's fate is drawn when it is born (one uniform
+per stage, its stage times, its order size and product), from its channel's own stream:
+lead k of a channel is the same customer in every variant, and a lever that changes a win
+rate moves the same uniform against a new threshold. That is what makes comparisons paired.
+A stage's rep effort, when it is a distribution, is drawn with the fate from a stream of
+its own (per channel and stage): it moves none of the fate's draws, so a variant that
+changes one stage's effort keeps every other draw, and a fixed effort draws nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from ..plan.plan import STAGES, Channel, Segment
+from .ledger import K
+from .streams import Uniforms, stream
+from .team import holder
+
+if TYPE_CHECKING:
+    from .team import RepState
+    from .world import World
+
+BURN_IN_WEEKS = 52  # leads before the horizon that may still be open on day 0
+FATE_BLOCK = 64     # leads drawn at a time: fixed, so lead k has the same fate in every variant
+_ADVANCED = (K["advanced_lead"], K["advanced_intent"], K["advanced_negotiation"])
+_EXITED = (K["exited_lead"], K["exited_intent"], K["exited_negotiation"])
+
+
+class Deal:
+    """One lead on its way through the funnel."""
+
+    __slots__ = ("flow", "stage", "rep", "u", "times", "effort", "units", "product", "delivery",
+                 "trace")
+
+    def __init__(self, flow: "ChannelFlow", u: list[float], times: list[float], effort: list[float],
+                 units: float, product: int):
+        self.flow, self.stage, self.rep = flow, 0, None
+        self.u, self.times, self.effort, self.units, self.product = u, times, effort, units, product
+        self.delivery = 0.0
+        self.trace: dict | None = None
+
+
+class Carried(NamedTuple):
+    """A deal open on day 0, from before the horizon: its stage, when it next answers, its fate."""
+
+    stage: int
+    answers_on: float
+    entered: list[float | None]     # the day it entered each stage (None: not reached)
+    u: list[float]
+    times: list[float]
+    effort: list[float]
+    units: float
+    pick: int
+
+
+class ChannelFlow:
+    """The leads of one channel into one segment, and every deal they become."""
+
+    def __init__(self, world: "World", channel: Channel, index: int):
+        self.world, self.channel, self.index = world, channel, index
+        self.segment: Segment = world.plan.segment(channel.segment)
+        self.segment_index = world.segment_index[self.segment.name]
+        self.priority = 0 if self.segment.kind == "key_accounts" else 1
+        self.funnel = self.segment.funnel
+        assert self.funnel is not None  # guaranteed by the plan's validation
+        self.stages = self.funnel.stages()
+        # Rep effort per stage: a constant shared by every deal, or drawn per deal from the
+        # stage's own stream (see the module's docstring).
+        self._effort = [st.effort.mean for st in self.stages]
+        self._effort_draws = [stream(world.root, f"effort/{channel.name}/{name}")
+                              if st.effort.variance > 0 else None
+                              for name, st in zip(STAGES, self.stages)]
+        self._varied_effort = any(rng is not None for rng in self._effort_draws)
+        reps = [r for r in world.plan.team.reps if not r.segments or self.segment.name in r.segments]
+        self._pace = sum(r.visits_per_week for r in reps) / len(reps) if reps else 0.0   # a typical rep's
+        self._visits_column = K["visits_ka"] if self.priority == 0 else K["visits_new_logo"]
+        # Lead and intent answers, (P(advance), P(lost)): fixed by the plan, as no lever acts
+        # before negotiation; the channel's quality scales the lead's chance to advance.
+        first = min(1.0, self.stages[0].advance * channel.quality)
+        self._answers = [(first, min(self.stages[0].lost_probability, 1.0 - first)),
+                         (self.stages[1].advance, self.stages[1].lost_probability)]
+        self._arrivals = stream(world.root, f"arrivals/{channel.name}")
+        self._fates = stream(world.root, f"fates/{channel.name}")
+        self._misc = Uniforms(stream(world.root, f"stalls/{channel.name}"))
+        self._block: list[tuple] = []
+        self.leads_seen = 0         # observed this year, for "the channel that converts best"
+        self.signed_seen = 0
+        mix = world.product_mix(self.segment)
+        planned = world.plan.marketing.budget * channel.budget_share
+        # leads_per_year is the yield at `at_spend` (default: at the planned spend)
+        self._spend_vs_reference = planned / channel.at_spend if channel.at_spend else 1.0
+        self._mix = mix
+        self._mix_total = sum(w for _, w in mix)
+        self._mix_products = [p for p, _ in mix]
+        self._mix_cdf = np.cumsum([w for _, w in mix]).tolist()
+
+    # -- arrivals ---------------------------------------------------------------------
+    def leads_per_day(self, day: float) -> float:
+        """Planned lead rate, bent by spend (diminishing returns), demand and season."""
+        c = self.channel
+        lev = self.world.levers
+        spend = lev.spend(c.name) * lev.spend_scale * self._spend_vs_reference
+        rate = c.leads_per_year / 365.0 * (spend ** c.spend_elasticity if spend > 0 else 0.0)
+        rate *= lev.lead_boost.get(self.segment.name, 1.0)
+        rate *= self.world.industry_factor(self.segment)
+        if lev.product_demand:
+            rate *= sum(w * lev.product_demand.get(self.world.product_names[p], 1.0)
+                        for p, w in self._mix) / self._mix_total
+        if c.seasonality:
+            month = self.world.month_of(day)
+            rate *= 12.0 * c.seasonality[month] / sum(c.seasonality)
+        return rate
+
+    def schedule_week(self, start: float, length: float) -> None:
+        """Draw this week's leads now; each arrives at its own uniform time in the week."""
+        mean = self.leads_per_day(start) * length
+        n = int(self._arrivals.poisson(mean)) if mean > 0 else 0
+        if n == 0:
+            return
+        offsets = np.sort(self._arrivals.random(n)) * length
+        now = self.world.env.now
+        for off in offsets.tolist():
+            self.world.at(start + off - now, self._arrive)
+
+    def _next_fate(self) -> tuple:
+        if not self._block:
+            rng, n = self._fates, FATE_BLOCK
+            u = rng.random((n, 3))
+            times = np.column_stack([s.time.sample(rng, n) for s in self.stages])
+            units = self.funnel.units.sample(rng, n)
+            pick = np.searchsorted(self._mix_cdf, rng.random(n) * self._mix_cdf[-1], side="right")
+            self._block = list(zip(u.tolist(), times.tolist(), self._efforts(n), units.tolist(),
+                                   pick.tolist()))
+            self._block.reverse()
+        return self._block.pop()
+
+    def _efforts(self, n: int) -> list[list[float]]:
+        """The rep's effort at each stage for the next `n` leads, in visits."""
+        if not self._varied_effort:
+            return [self._effort] * n       # never written to: one list serves every deal
+        columns = [st.effort.sample(rng, n) if rng is not None else np.full(n, fixed)
+                   for st, rng, fixed in zip(self.stages, self._effort_draws, self._effort)]
+        return np.column_stack(columns).tolist()
+
+    def _arrive(self) -> None:
+        u, times, effort, units, pick = self._next_fate()
+        product = self._mix_products[min(pick, len(self._mix_products) - 1)]
+        if self.world.levers.product_demand:    # marketing moved between products: re-pick
+            product = self._pick_by_demand()
+        deal = Deal(self, u, times, effort, max(units, 0.0), product)
+        self.leads_seen += 1
+        ledger = self.world.ledger
+        if ledger.trace is not None:
+            deal.trace = {"deal": len(ledger.trace.deals) + 1, "channel": self.channel.name,
+                          "segment": self.segment.name, "product": self.world.product_names[product],
+                          "rep": None, "lead_day": self.world.env.now, "contact_day": None,
+                          "intent_day": None, "negotiation_day": None, "closed_day": None,
+                          "outcome": "open", "amount": None}
+            ledger.trace.deals.append(deal.trace)
+        ledger.counts["leads"] += 1
+        ledger.week[K["leads_week"]] += 1
+        ledger.open[0] += 1
+        self._work_on(deal)
+
+    def reopen(self, stage: int, product: int, amount: float | None, rep: "RepState | None") -> None:
+        """Re-forecast: a deal already open in `stage` carries on from there.
+
+        It takes a fate like any new lead (its stage draws and times); its order size comes
+        from the export's amount when there is one. Its rep does the stage's work again:
+        a small over-count of effort, on the side of caution.
+        """
+        u, times, effort, units, _ = self._next_fate()
+        price = self.world.plan.products[product].price
+        if amount is not None and price > 0:
+            units = amount / price
+        deal = Deal(self, u, times, effort, max(units, 0.0), product)
+        deal.stage = stage
+        if rep is not None and rep.active:
+            deal.rep = rep
+            rep.book += 1
+        self.world.ledger.open[stage] += 1
+        self.world.ledger.counts["open_start"] += 1
+        self._work_on(deal)
+
+    # -- the pipeline on the first day ---------------------------------------------------
+    def pipeline_at_start(self) -> list[Carried]:
+        """The deals this channel's own flow holds on day 0: a year of leads before the horizon,
+        each walked through its stages at the plan's rates, as if reps had time for all of them.
+
+        It is the year's burn-in without its bookings (deals settled before day 0 count for
+        nothing) and without a clock: with no capacity limit each stage is an infinite-server
+        queue, so a stage holds Poisson(arrival rate x mean time in stage) deals, Little's law.
+        Its draws come from a stream of their own: the year's own leads keep their fates.
+        """
+        rng = stream(self.world.root, f"pipeline-at-start/{self.channel.name}")
+        answers = [*self._answers, (min(1.0, self.stages[2].advance), self.stages[2].lost_probability)]
+        days_per_visit = 7.0 / self._pace if self._pace > 0 else 0.0
+        carried: list[Carried] = []
+        for week in range(BURN_IN_WEEKS, 0, -1):
+            start = -7.0 * week
+            n = int(rng.poisson(self.leads_per_day(start) * 7.0))
+            if n == 0:
+                continue
+            born = (start + rng.random(n) * 7.0).tolist()
+            u = rng.random((n, 3)).tolist()
+            times = np.column_stack([s.time.sample(rng, n) for s in self.stages]).tolist()
+            units = self.funnel.units.sample(rng, n).tolist()
+            picks = np.searchsorted(self._mix_cdf, rng.random(n) * self._mix_cdf[-1], side="right").tolist()
+            efforts = np.column_stack([st.effort.sample(rng, n) if st.effort.variance > 0 else np.full(n, mean)
+                                       for st, mean in zip(self.stages, self._effort)]).tolist()
+            for i in range(n):
+                work_days = [e * days_per_visit for e in efforts[i]]
+                fate_u, day, k = u[i], born[i] + work_days[0] + times[i][0], 0
+                entered = [born[i], None, None]
+                while day <= 0.0:
+                    advance, lost = answers[k]
+                    if fate_u[k] < advance:
+                        if k == 2:
+                            break               # signed before the horizon: not this year's
+                        k += 1
+                        entered[k] = day
+                        day += work_days[k] + times[i][k]
+                    elif fate_u[k] < advance + lost:
+                        break
+                    else:                       # stalls for another stage time
+                        fate_u[k] = float(rng.random())
+                        day += times[i][k]
+                else:
+                    carried.append(Carried(k, day, entered, fate_u, times[i], efforts[i], units[i], picks[i]))
+        return carried
+
+    def carry_in(self, carried: list[Carried]) -> None:
+        """Day 0: the carried deals take their stages, each with a rep of the segment, and
+        answer when their stage time is up."""
+        world = self.world
+        reps = [r for r in world.team.reps if r.active and (not r.segments or self.segment.name in r.segments)]
+        seasoned = [r for r in reps if r.level != "new_hire"] or reps
+        ledger = world.ledger
+        for i, c in enumerate(carried):
+            product = self._mix_products[min(c.pick, len(self._mix_products) - 1)]
+            deal = Deal(self, c.u, c.times, c.effort, max(c.units, 0.0), product)
+            deal.stage = c.stage
+            if seasoned:
+                deal.rep = seasoned[i % len(seasoned)]
+                deal.rep.book += 1
+            if ledger.trace is not None:
+                deal.trace = {"deal": len(ledger.trace.deals) + 1, "channel": self.channel.name,
+                              "segment": self.segment.name, "product": world.product_names[product],
+                              "rep": deal.rep.name if deal.rep else None, "lead_day": c.entered[0],
+                              "intent_day": c.entered[1], "negotiation_day": c.entered[2], "closed_day": None,
+                              "outcome": "open", "amount": None}
+                ledger.trace.deals.append(deal.trace)
+            ledger.open[c.stage] += 1
+            ledger.counts["open_start"] += 1
+            world.at_day(c.answers_on, lambda deal=deal: self._decide(deal))
+
+    # -- stages -----------------------------------------------------------------------
+    def _work_on(self, deal: Deal) -> None:
+        self.world.team.submit(self.priority, deal.effort[deal.stage], self.segment.name, deal.rep,
+                               lambda rep, finish: self._worked(deal, rep, finish))
+
+    def _worked(self, deal: Deal, rep: "RepState", finish: float) -> None:
+        if deal.rep is None:
+            deal.rep = rep
+            rep.book += 1
+            if deal.trace is not None:     # the rep takes the lead up now: it waited since lead_day
+                deal.trace.update(rep=rep.name, contact_day=self.world.env.now)
+        world, k = self.world, deal.stage
+        world.ledger.week[self._visits_column] += deal.effort[k]
+        now = world.env.now
+        delay = finish - now + self._stage_days(deal, k)
+        if k < 2:
+            # A lead or intent answer depends only on the deal's own draw and the plan, and
+            # only the weekly review sees stage counts: a certain loss is settled at the
+            # week's close, with no event.
+            advance, lost = self._answers[k]
+            if advance <= deal.u[k] < advance + lost:
+                world.ledger.defer_loss(now + delay, deal)
+                return
+        world.at(delay, lambda: self._decide(deal))
+
+    def _stage_days(self, deal: Deal, k: int) -> float:
+        """The customer's time at stage k, as levers (faster cycles after training) scale it."""
+        stage_time = self.world.levers.stage_time
+        return deal.times[k] * stage_time.get((self.segment.name, k), 1.0) if stage_time else deal.times[k]
+
+    def _pick_by_demand(self) -> int:
+        demand, names = self.world.levers.product_demand, self.world.product_names
+        weights = [w * demand.get(names[p], 1.0) for p, w in self._mix]
+        u = self._misc() * sum(weights)
+        for (p, _), w in zip(self._mix, weights):
+            u -= w
+            if u < 0:
+                return p
+        return self._mix[-1][0]
+
+    def _decide(self, deal: Deal) -> None:
+        """The customer answers: advance, lose, or stall for another stage time.
+
+        In negotiation, levers (a competitor's price cut, training...) scale the win rate;
+        of the wins a lever takes away, the `stall` share stalls instead of being lost.
+        """
+        world, k = self.world, deal.stage
+        owner = holder(deal.rep)
+        if owner is not None and not owner.active:
+            # Its rep has left and the hand-over has not happened: the deal loses momentum
+            # and waits (re-checked weekly) for its new owner.
+            world.at(7.0, lambda: self._decide(deal))
+            return
+        if k < 2:
+            p_advance, p_lost = self._answers[k]
+        else:
+            stage = self.stages[k]
+            skill = owner.skill * world.levers.skill.get(owner.level, 1.0) if owner is not None else 1.0
+            base = min(1.0, stage.advance * skill)
+            product = world.product_names[deal.product]
+            p_advance = min(1.0, base * world.levers.win_multiplier(self.segment.name, product))
+            forgone = max(0.0, base - p_advance)
+            stall = world.levers.stall(self.segment.name, product)
+            p_lost = min(1.0 - p_advance, stage.lost_probability - (base - stage.advance) + forgone * (1.0 - stall))
+            p_lost = max(0.0, p_lost)
+        u = deal.u[k]
+        ledger = world.ledger
+        if u < p_advance:
+            if k == 2 and self._lost_to_late_delivery(deal):
+                self._lose(deal)
+                return
+            ledger.week[_ADVANCED[k]] += 1
+            ledger.week[_EXITED[k]] += 1
+            ledger.open[k] -= 1
+            if k == 2:
+                self._sign(deal)
+                return
+            deal.stage += 1
+            ledger.open[k + 1] += 1
+            if deal.trace is not None:
+                deal.trace[("intent_day", "negotiation_day")[k]] = world.env.now
+            self._work_on(deal)
+        elif u < p_advance + p_lost:
+            self._lose(deal)
+        else:
+            deal.u[k] = self._misc()
+            world.at(self._stage_days(deal, k), lambda: self._decide(deal))
+
+    def _lose(self, deal: Deal, day: float | None = None) -> None:
+        ledger = self.world.ledger
+        ledger.week[_EXITED[deal.stage]] += 1
+        ledger.open[deal.stage] -= 1
+        ledger.counts["lost"] += 1
+        if deal.trace is not None:
+            deal.trace.update(closed_day=self.world.env.now if day is None else day, outcome="lost")
+        self._release(deal)
+
+    def _lost_to_late_delivery(self, deal: Deal) -> bool:
+        """The customer walks away when delivery would exceed their tolerance (some do)."""
+        world = self.world
+        deal.delivery = world.delivery_days(deal.product)
+        tolerance = world.levers.delivery_tolerance.get(self.segment.name)
+        if tolerance is None or deal.delivery <= tolerance:
+            return False
+        if self._misc() < world.levers.late_lost_share.get(self.segment.name, 0.0):
+            world.ledger.counts["lost_late_delivery"] += 1
+            return True
+        return False
+
+    def _sign(self, deal: Deal) -> None:
+        world = self.world
+        product = world.plan.products[deal.product]
+        list_value = deal.units * product.price
+        value = (list_value * world.levers.price_factor(self.segment.name, product.name)
+                 * (1.0 + world.levers.bundle_uplift.get(self.segment.name, 0.0)))
+        world.ledger.counts["signed"] += 1
+        self.signed_seen += 1
+        world.ledger.week[K["signed_week"]] += 1
+        if deal.trace is not None:
+            deal.trace.update(closed_day=world.env.now, outcome="won", amount=value)
+        cost = list_value * (1.0 - product.margin) + value * world.levers.margin_premium.get(product.name, 0.0)
+        world.record_booking(value, cost, self.segment_index,
+                             deal.product, holder(deal.rep), self.index, deal.delivery)
+        self._release(deal)
+
+    def _release(self, deal: Deal) -> None:
+        rep = holder(deal.rep)
+        if rep is not None and rep.book > 0:
+            rep.book -= 1
+

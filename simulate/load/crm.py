@@ -1,0 +1,304 @@
+"""Last year's CRM export, read and checked: the deals, the key-account renewals, the reps.
+
+Calibration is only as good as the rows it reads, so every row is checked as it is read: a
+date that is not a date, a negotiation that starts before the intent it follows, an amount
+that is not a number. The first bad value stops the reading with the file, the row (the
+header is row 1), the column, what was expected and what was found. Extra columns are
+ignored: CRMs export many more than calibration needs.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError, Location, did_you_mean
+from ..plan import quantities as q
+
+STAGE_NAMES = ("lead", "intent", "negotiation")
+OUTCOMES = ("won", "lost", "open")
+LEVELS = ("new_hire", "core", "reserve")
+DEAL_COLUMNS = ("deal_id", "created", "intent_date", "negotiation_date", "closed_date",
+                "last_stage", "outcome", "amount", "segment", "product", "channel", "rep")
+ACCOUNT_COLUMNS = ("account_id", "segment", "product", "contract_value", "renewal_date", "renewed")
+REP_COLUMNS = ("rep", "hire_date", "leave_date")
+YES, NO = ("yes", "y", "true", "1", "renewed"), ("no", "n", "false", "0", "churned")
+
+
+class CsvError(InputError):
+    """A bad value in a CRM export, located by file, row and column."""
+
+    def __init__(self, file: str | Path, row: int, column: str | None, expected: str, found: str):
+        self.file, self.row, self.column = str(file), row, column
+        self.expected, self.found = expected, found
+        where = f"row {row}" + (f", column '{column}'" if column else "")
+        super().__init__(f"{where}: expected {expected}, found {found}", Location(str(file)))
+
+
+@dataclass(frozen=True)
+class Deal:
+    """One opportunity: the day it entered each stage it reached, and how it ended."""
+
+    id: str
+    created: dt.date
+    intent: dt.date | None
+    negotiation: dt.date | None
+    closed: dt.date | None
+    last_stage: str
+    outcome: str
+    amount: float | None
+    segment: str
+    product: str
+    channel: str
+    rep: str | None
+    region: str | None
+
+    def entered(self, stage: int) -> dt.date | None:
+        return (self.created, self.intent, self.negotiation)[stage]
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """One key-account contract that came up for renewal, and whether it renewed."""
+
+    account: str
+    segment: str
+    product: str
+    contract_value: float
+    renewal_date: dt.date
+    renewed: bool | None          # None: not decided yet
+    rep: str | None
+    region: str | None
+
+
+@dataclass(frozen=True)
+class RepRecord:
+    name: str
+    hire: dt.date
+    leave: dt.date | None
+    level: str | None
+    segments: tuple[str, ...]
+    region: str | None
+
+
+@dataclass(frozen=True)
+class Export:
+    """A whole CRM export and the period it covers (`start` to `as_of`, both included)."""
+
+    deals: tuple[Deal, ...]
+    renewals: tuple[Renewal, ...]
+    reps: tuple[RepRecord, ...]
+    files: dict[str, str]
+    start: dt.date
+    as_of: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.as_of - self.start).days + 1
+
+    @property
+    def years(self) -> float:
+        return self.days / 365.0
+
+
+def read_rows(path: Path, kind: str, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, {column: text}) for each data row; the header is row 1."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read the {kind} file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CsvError(path, 1 + text_row(path, exc.start), None, "UTF-8 text", "bytes that are not UTF-8") from None
+    if not text.strip():
+        raise CsvError(path, 1, None, f"a header row naming the columns {', '.join(required)}", "an empty file")
+    first = text.splitlines()[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(",;\t", key=first.count))
+    header = [h.strip().lower().replace(" ", "_") for h in next(reader)]
+    for column in required:
+        if column not in header:
+            near = did_you_mean(column, header)
+            raise CsvError(path, 1, column, f"the columns {', '.join(required)}",
+                           f"no column '{column}'{near} (found: {', '.join(header)})")
+    rows = 0
+    for number, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            raise CsvError(path, number, None, f"{len(header)} fields like the header", f"{len(values)}")
+        rows += 1
+        yield number, {h: v.strip() for h, v in zip(header, values)}
+    if rows == 0:
+        raise CsvError(path, 2, None, f"at least one {kind} row after the header", "no rows")
+
+
+def text_row(path: Path, offset: int) -> int:
+    return path.read_bytes()[:offset].count(b"\n")
+
+
+class _Row:
+    """Typed access to one row's fields, raising CsvError with the row's location."""
+
+    def __init__(self, path: Path, number: int, values: dict[str, str]):
+        self.path, self.line, self.values = path, number, values
+
+    def error(self, column: str, expected: str, found: str | None = None) -> CsvError:
+        text = self.values.get(column, "")
+        return CsvError(self.path, self.line, column, expected, found or (repr(text) if text else "an empty cell"))
+
+    def unique(self, column: str, seen: dict[str, int], what: str) -> str:
+        """The cell's text, which no earlier row may repeat (`seen` maps text -> row)."""
+        value = self.text(column)
+        if value in seen:
+            raise self.error(column, f"a unique {what}", f"{value!r} again (first on row {seen[value]})")
+        seen[value] = self.line
+        return value
+
+    def text(self, column: str, required: bool = True) -> str | None:
+        value = self.values.get(column, "")
+        if not value and required:
+            raise self.error(column, "a value")
+        return value or None
+
+    def date(self, column: str, required: bool = True) -> dt.date | None:
+        value = self.text(column, required)
+        if value is None:
+            return None
+        try:
+            if len(value) != 10:
+                raise ValueError
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise self.error(column, "an ISO date such as 2027-03-14") from None
+
+    def number(self, column: str, required: bool = True) -> float | None:
+        value = self.text(column, required)
+        if value is None:
+            return None
+        try:
+            x = q.parse_money(value)
+        except ValueError:
+            raise self.error(column, "a number such as 12500.50") from None
+        if not x >= 0:
+            raise self.error(column, "a number >= 0")
+        return x
+
+    def choice(self, column: str, choices: tuple[str, ...], required: bool = True) -> str | None:
+        value = self.text(column, required)
+        if value is None:
+            return None
+        if value.lower() not in choices:
+            raise self.error(column, f"one of {', '.join(choices)}", f"{value!r}{did_you_mean(value.lower(), choices)}")
+        return value.lower()
+
+    def rep(self, known: set[str] | None) -> str | None:
+        name = self.text("rep", required=False)
+        if name is not None and known is not None and name not in known:
+            raise self.error("rep", "a rep listed in the reps file", f"{name!r}{did_you_mean(name, known)}")
+        return name
+
+    def after(self, column: str, later: dt.date | None, earlier_column: str, earlier: dt.date | None) -> None:
+        if later is not None and earlier is not None and later < earlier:
+            raise self.error(column, f"a date on or after {earlier_column} ({earlier})",
+                             f"{later}, which is before it")
+
+
+def read_deals(path: Path, known_reps: set[str] | None = None) -> list[Deal]:
+    deals, seen = [], {}
+    for number, values in read_rows(path, "deal", DEAL_COLUMNS):
+        row = _Row(path, number, values)
+        deal_id = row.unique("deal_id", seen, "deal_id")
+        created = row.date("created")
+        stage = row.choice("last_stage", STAGE_NAMES)
+        outcome = row.choice("outcome", OUTCOMES)
+        reached = STAGE_NAMES.index(stage)
+        dates = [created]
+        for k, column in ((1, "intent_date"), (2, "negotiation_date")):
+            when = row.date(column, required=reached >= k)
+            if when is not None and reached < k:
+                raise row.error(column, f"an empty cell: last_stage is '{stage}'", repr(values[column]))
+            row.after(column, when, ("created", "intent_date")[k - 1], dates[-1])
+            dates.append(when)
+        if outcome == "won" and stage != "negotiation":
+            raise row.error("last_stage", "'negotiation' for a won deal (a deal is signed in negotiation)")
+        closed = row.date("closed_date", required=outcome != "open")
+        if closed is not None and outcome == "open":
+            raise row.error("closed_date", "an empty cell: the deal is open", repr(values["closed_date"]))
+        row.after("closed_date", closed, ("created", "intent_date", "negotiation_date")[reached], dates[reached])
+        amount = row.number("amount", required=outcome == "won")
+        if outcome == "won" and not amount:
+            raise row.error("amount", "an amount > 0 for a won deal")
+        deals.append(Deal(deal_id, created, dates[1], dates[2], closed, stage, outcome, amount,
+                          row.text("segment"), row.text("product"), row.text("channel"),
+                          row.rep(known_reps), row.text("region", required=False)))
+    return deals
+
+
+def read_renewals(path: Path, known_reps: set[str] | None = None) -> list[Renewal]:
+    out = []
+    for number, values in read_rows(path, "account", ACCOUNT_COLUMNS):
+        row = _Row(path, number, values)
+        renewed = row.choice("renewed", YES + NO, required=False)
+        out.append(Renewal(row.text("account_id"), row.text("segment"), row.text("product"),
+                           row.number("contract_value"), row.date("renewal_date"),
+                           None if renewed is None else renewed in YES,
+                           row.rep(known_reps), row.text("region", required=False)))
+    return out
+
+
+def read_reps(path: Path) -> list[RepRecord]:
+    out, seen = [], {}
+    for number, values in read_rows(path, "rep", REP_COLUMNS):
+        row = _Row(path, number, values)
+        name = row.unique("rep", seen, "rep name")
+        hire = row.date("hire_date")
+        leave = row.date("leave_date", required=False)
+        row.after("leave_date", leave, "hire_date", hire)
+        segments = tuple(s.strip() for s in (row.text("segments", required=False) or "").replace("|", ";").split(";") if s.strip())
+        out.append(RepRecord(name, hire, leave, row.choice("level", LEVELS, required=False), segments,
+                             row.text("region", required=False)))
+    return out
+
+
+KINDS = {"accounts": ACCOUNT_COLUMNS, "reps": REP_COLUMNS}
+
+
+def kind_of(path: Path) -> str:
+    """Tell accounts.csv from reps.csv by their header, whatever the files are called."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()[:1]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    header = [h.strip().lower().replace(" ", "_")
+              for line in lines for h in next(csv.reader([line], delimiter=max(",;\t", key=line.count)))]
+    for kind, columns in KINDS.items():
+        if columns[0] in header:
+            return kind
+    raise CsvError(path, 1, None, "the header of an accounts file (account_id, ...) or a reps file (rep, hire_date, ...)",
+                   f"the columns {', '.join(header) or 'none'}")
+
+
+def read_export(deals_path: Path, others: list[Path], as_of: dt.date | None = None) -> Export:
+    """Read and cross-check a CRM export: deals, and optionally accounts and reps (any order)."""
+    files = {"deals": str(deals_path)}
+    for path in others:
+        kind = kind_of(path)
+        if kind in files:
+            raise InputError(f"two {kind} files given: {files[kind]} and {path}")
+        files[kind] = str(path)
+    reps = read_reps(Path(files["reps"])) if "reps" in files else []
+    known = {r.name for r in reps} or None
+    deals = read_deals(deals_path, known)
+    renewals = read_renewals(Path(files["accounts"]), known) if "accounts" in files else []
+    dates = [d for deal in deals for d in (deal.created, deal.intent, deal.negotiation, deal.closed) if d] + \
+            [r.renewal_date for r in renewals]
+    start = min(dates).replace(day=1)
+    last = max(dates + [r.hire for r in reps] + [r.leave for r in reps if r.leave])
+    if as_of is None:
+        as_of = dt.date(last.year + last.month // 12, last.month % 12 + 1, 1) - dt.timedelta(days=1)
+    elif last > as_of:
+        raise InputError(f"the export holds dates up to {last}, after --as-of {as_of}")
+    return Export(tuple(deals), tuple(renewals), tuple(reps), files, start, as_of)

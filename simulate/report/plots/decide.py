@@ -1,0 +1,166 @@
+"""The charts of the decision commands: plan variants, the tornado and the stress matrix.
+
+Like every chart of the report, each title states the finding, computed from the same numbers
+the tables show: which variant changes P(hit) beyond noise (its 95 % interval excludes zero),
+which factor moves P(hit) most, which scenario is each variant's weakest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.patches import Patch, Rectangle
+
+from ..view import RunView
+from .charts import BLUE, GREY, LIGHT, MISS, PERCENT, RED, Plot
+
+# P(hit): red where the target is likely missed, amber at a coin flip, green where it is safe.
+ODDS = LinearSegmentedColormap.from_list("odds", ["#c0392b", "#f0b27a", "#f7f2d0", "#a9d8b8",
+                                                  "#2e7d4f"])
+
+
+def significance(ci: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which 95 % intervals lie wholly above zero (clear gains) and wholly below (clear losses)."""
+    return ci[:, 0] > 0, ci[:, 1] < 0
+
+
+def signed(x: float) -> str:
+    """Points with their sign, minus as a real minus: +8, −53."""
+    return f"{x:+.0f}".replace("-", "\u2212")
+
+
+def comparison_title(names: list[str], diffs: np.ndarray, ci: np.ndarray, plan: str) -> str:
+    """The finding: the variants whose change in P(hit) is beyond noise (95 % CI excludes 0):
+    the best gain and the worst loss, each with its interval; else that none is."""
+    up, down = significance(ci)
+
+    def said(i: int, others: int) -> str:
+        also = f"; {others} other variant{'s' if others > 1 else ''} too" if others else ""
+        return f"{signed(diffs[i])} pts (95 % CI {signed(ci[i, 0])} to {signed(ci[i, 1])}{also})"
+
+    if not up.any() and not down.any():
+        return (f"No variant changes P(hit) clearly against '{plan}': every 95 % interval "
+                "includes zero")
+    if up.any():
+        best = int(np.argmax(np.where(up, diffs, -np.inf)))
+        first = f"'{names[best]}' clearly raises P(hit): {said(best, int(up.sum()) - 1)}"
+    else:
+        first = f"No variant clearly beats '{plan}'"
+    if not down.any():
+        return first
+    worst = int(np.argmin(np.where(down, diffs, np.inf)))
+    what = "it" if up.any() else "P(hit)"
+    return f"{first}; '{names[worst]}' clearly lowers {what}: {said(worst, int(down.sum()) - 1)}"
+
+
+def comparison(view: RunView) -> Plot | None:
+    """Plan variants against the headline plan: the paired change in P(hit), with its CI."""
+    comps = view.summary.get("comparisons") or {}
+    if not comps:
+        return None
+    names = list(comps)
+    diffs = np.array([100 * comps[n]["p_hit_diff"] for n in names])
+    ci = np.array([[100 * c for c in comps[n]["p_hit_diff_ci95"]] for n in names])
+    up, down = significance(ci)
+    fig, ax = plt.subplots(figsize=(9, 1.9 + 0.6 * len(names)))
+    y = np.arange(len(names))[::-1]
+    colours = [BLUE if u else RED if d else (MISS if x < 0 else LIGHT)
+               for u, d, x in zip(up, down, diffs, strict=True)]
+    ax.barh(y, diffs, color=colours)
+    ax.errorbar(diffs, y, xerr=[diffs - ci[:, 0], ci[:, 1] - diffs], fmt="none", ecolor="black",
+                capsize=4)
+    ax.axvline(0, color=GREY, linewidth=1.5)
+    for yi, n, d, hi in zip(y, names, diffs, ci[:, 1], strict=True):
+        ax.annotate(f"P(hit) {100 * comps[n]['p_hit']:.0f} % ({d:+.1f} pts)", (max(hi, 0), yi),
+                    xytext=(8, 0), textcoords="offset points", va="center", fontsize=9.5)
+    ax.margins(x=0.25)
+    ax.set_yticks(y, names)
+    base, plan = 100 * view.summary["variants"][view.headline]["p_hit"], view.headline
+    ax.set_xlabel(f"change in P(hit) against '{plan}' (P(hit) {base:.0f} %), "
+                  "in points, with 95 % CI")
+    fig.legend(handles=[Patch(color=BLUE, label="clear gain (CI above 0)"),
+                        Patch(color=RED, label="clear loss (CI below 0)"),
+                        Patch(color=LIGHT, label="within noise (CI includes 0)")],
+               loc="outside lower center", ncol=3, frameon=False, fontsize=9)
+    return Plot("variants", comparison_title(names, diffs, ci, plan), fig)
+
+
+def tornado(view: RunView) -> Plot | None:
+    """One-at-a-time sensitivity: P(hit) with each factor at its low and its high value."""
+    factors = (view.summary.get("sensitivity") or {}).get("factors") or []
+    if not factors:
+        return None
+    base = 100 * view.summary["variants"][view.headline]["p_hit"]
+    factors = factors[::-1]     # the summary ranks by swing (ties: median swing); the top bar goes last
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.55 * len(factors)))
+    y = np.arange(len(factors))
+    for key, colour, label in (("p_hit_low", MISS, "factor at its low value"),
+                               ("p_hit_high", BLUE, "factor at its high value")):
+        ax.barh(y, np.array([100 * f[key] for f in factors]) - base, left=base, color=colour,
+                height=0.6, label=label)
+    ax.axvline(base, color="black", linewidth=1.2)
+    ax.set_yticks(y, [f"{f['name']}\n({f['low']} → {f['high']})" for f in factors])
+    top = factors[-1]
+    title = (f"P(hit) moves most with {top['name']}: {100 * top['p_hit_low']:.0f} % to "
+             f"{100 * top['p_hit_high']:.0f} % (plan {base:.0f} %)")
+    ax.set_xlabel("P(hit) (%)")
+    ax.xaxis.set_major_formatter(PERCENT)
+    ax.legend(loc="lower right", frameon=False, fontsize=9)
+    return Plot("sensitivity", title, fig)
+
+
+def matrix_title(matrix: dict) -> str:
+    """Which scenario is weakest, for how many variants, and how low P(hit) falls there."""
+    weakest = {v: s for v, s in (matrix.get("weakest") or {}).items() if s}
+    if not weakest:
+        return "No stress scenario was played"
+    (scenario, count), = Counter(weakest.values()).most_common(1)
+    cells = matrix["variants"]
+    there = [100 * cells[v][scenario]["p_hit"] for v, s in weakest.items() if s == scenario]
+    lo, hi = min(there), max(there)
+    odds = f"P(hit) {lo:.0f} %" if round(lo) == round(hi) else f"P(hit) {lo:.0f} to {hi:.0f} %"
+    who = ("every variant" if count == len(cells) else
+           f"{count} of {len(cells)} variants")
+    return f"'{scenario}' is the weakest scenario for {who}: {odds} there"
+
+
+def stress_heatmap(view: RunView) -> Plot | None:
+    """Variants (rows) x scenarios (columns), coloured by P(hit); the weakest cells framed."""
+    m = view.summary.get("matrix") or {}
+    if not m.get("variants"):
+        return None
+    variants, scenarios = list(m["variants"]), list(m["scenarios"])
+    p = np.array([[m["variants"][v].get(s, {}).get("p_hit", np.nan) for s in scenarios]
+                  for v in variants], dtype=float) * 100
+    fig, ax = plt.subplots(figsize=(min(13, max(9, 3.2 + 1.9 * len(scenarios))),
+                                    2.2 + 0.75 * len(variants)))
+    image = ax.imshow(p, cmap=ODDS, vmin=0, vmax=100, aspect="auto")
+    ax.grid(False)
+    for i, v in enumerate(variants):
+        for j, s in enumerate(scenarios):
+            c = m["variants"][v].get(s)
+            if c is None:
+                continue
+            r, g, b, _ = ODDS(p[i, j] / 100)
+            dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5     # white text on dark cells only
+            ax.text(j, i, f"{p[i, j]:.0f} %\nP10 {100 * c['attainment_p10']:.0f} %", ha="center",
+                    va="center", fontsize=10, color="white" if dark else "black")
+        if (s := (m.get("weakest") or {}).get(v)) in scenarios:
+            ax.add_patch(Rectangle((scenarios.index(s) - 0.5, i - 0.5), 1, 1, fill=False,
+                                   edgecolor="black", linewidth=3))
+    ax.set_xticks(range(len(scenarios)),
+                  [f"{s}\n(no stress)" if s == m.get("baseline") else s for s in scenarios])
+    ax.set_yticks(range(len(variants)), variants)
+    ax.tick_params(axis="x", top=True, bottom=False, labeltop=True, labelbottom=False)
+    ax.set_xlabel("scenario (framed: the variant's weakest)")
+    bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    bar.set_label("P(hit)")
+    bar.ax.yaxis.set_major_formatter(PERCENT)
+    return Plot("stress_matrix", matrix_title(m), fig)
+
+
+DECIDE_PLOTS: tuple[Callable[[RunView], Plot | None], ...] = (comparison, tornado, stress_heatmap)

@@ -1,0 +1,232 @@
+"""report.html's building blocks, and the parts the decision commands add to it.
+
+The helpers (tables, intervals, figures) are shared by every section of the report. The
+sections here answer the questions asked before a target is signed: `signoff` (the verdict
+on the proposed target against the bar in the plan's `signoff:` block, the target that can
+be signed, and how big each shock may get before the target breaks) and `matrix` (every plan
+variant under every stress scenario, each variant's weakest scenario marked).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Iterable
+
+from ..format import money, pct, size_text
+
+BOXES = ("Each box holds the middle half of the simulated years; the whiskers reach from the "
+         "worst tenth to the best tenth.")
+READ = {   # how to read each chart, printed under it after its finding
+    "attainment": "Each bar counts simulated years by how much of the target they reached; red "
+                  "bars fall short. Outlines, if any, are the same years without the shocks, or "
+                  "under the other scenarios.",
+    "bookings_fan": "Bookings to date, week by week: half of the simulated years lie above the "
+                    "median line, 8 in 10 inside the band. The dashed line is the target spread "
+                    "over the year by its quarterly split.",
+    "by_segment": BOXES,
+    "by_product": BOXES,
+    "pipeline_health": "Top: deals open in each stage (monthly average) and deals signed in the "
+                       "month, against the healthy 5 : 3 : 2 : 1. Bottom: the share of open deals "
+                       "in negotiation; above 40 % signings are getting stuck.",
+    "rule_firings": "For each rule, the share of simulated years in which it has fired by then.",
+    "variants": "The change in P(hit) against the plan, on the same simulated years; whiskers are "
+                "the 95 % confidence interval. A bar whose whisker crosses zero is noise; dark "
+                "blue and dark red bars are clear gains and clear losses.",
+    "sensitivity": "P(hit) with each factor at its low and its high value, all else as planned; "
+                   "the factors at the top move the target's odds most.",
+    "stress_matrix": "P(hit) of each plan variant (rows) under each scenario (columns), on the "
+                     "same simulated years; green is safe, red is likely missed. The framed "
+                     "cell is the variant's weakest scenario.",
+}
+ABSENT = "<p class='absent'>{what}: not part of this run.</p>"
+CSS = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2327;
+max-width:1040px;margin:0 auto;padding:24px}h1{font-size:26px;margin:0 0 4px}
+h2{border-bottom:2px solid #1f5f8b;padding-bottom:4px;margin-top:40px}h3{margin:24px 0 8px}
+.verdict{font-size:22px;font-weight:600;background:#eef4f9;border-left:6px solid #1f5f8b;
+padding:14px 18px}.partial{background:#fdecea;border-left:6px solid #c0392b;padding:10px 16px;
+font-weight:600}.absent{color:#7f8c8d;font-style:italic}table{border-collapse:collapse;
+margin:8px 0 16px;font-size:13.5px;display:block;max-width:100%;overflow-x:auto}
+th,td{border:1px solid #d5dde3;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f6f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:16px 0}figure img{max-width:100%;height:auto;border:1px solid #e3e8ec}
+figcaption{font-size:13px;color:#555}code{background:#f3f6f8;padding:1px 4px}
+.small{font-size:12.5px;color:#555}
+.signoff{padding:14px 18px;margin:12px 0;border-left:8px solid}.signoff p{margin:6px 0}
+.signoff.yes{background:#e8f5ec;border-color:#2e7d4f}.signoff.no{background:#fdecea;
+border-color:#c0392b}.signoff .call{font-size:28px;font-weight:700;letter-spacing:.5px}
+.signoff.yes .call{color:#1e6b3e}.signoff.no .call{color:#a93226}
+.pass{color:#1e6b3e;font-weight:600}.fail{color:#a93226;font-weight:700}
+td.weak{background:#fdecea;outline:2px solid #c0392b;outline-offset:-2px}
+td.cellm{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.tag{font-size:11.5px;font-weight:700;color:#a93226;text-transform:uppercase}
+"""
+
+
+def esc(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def figure(figs: dict[str, tuple[str, str]], name: str) -> str:
+    if name not in figs:
+        return ""
+    title, data = figs[name]
+    return (f"<figure><img src='data:image/png;base64,{data}' alt='{esc(title)}'><figcaption>"
+            f"<b>{esc(title)}.</b> {esc(READ.get(name, ''))} As a slide: plots/{name}.svg or .png."
+            "</figcaption></figure>")
+
+
+def table(header: Iterable[str], rows: Iterable[Iterable[Any]], numeric_from: int = 1,
+          numeric_to: int | None = None) -> str:
+    """An HTML table; columns `numeric_from` to `numeric_to` (default: the last) are
+    right-aligned numbers, the others text."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    last = math.inf if numeric_to is None else numeric_to
+    body = "".join("<tr>" + "".join(f"<td{' class=n' if numeric_from <= i < last else ''}>"
+                                    f"{cell}</td>" for i, cell in enumerate(row)) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def ci(pair: list[float] | None, points: bool = False) -> str:
+    if not pair or any(x is None for x in pair):
+        return "-"
+    if points:
+        return f"{100 * pair[0]:+.1f} to {100 * pair[1]:+.1f} pts"
+    return f"{pct(pair[0])} to {pct(pair[1])}"
+
+
+def pts(x: float | None) -> str:
+    return "-" if x is None or not math.isfinite(x) else f"{100 * x:+.1f} pts"
+
+
+# ---- signoff: section 1 -------------------------------------------------------------------
+
+def signoff_verdict(s: dict[str, Any]) -> list[str]:
+    """The call on the proposed target, the checks behind it, the signable target, and each
+    shock's breaking point. Empty when the run is not a sign-off."""
+    so = s.get("signoff")
+    if not so:
+        return []
+    bar, checks = so["bar"], so["checks"]
+    failing = [c["scenario"] for c in checks if not c["passes"]]
+    sign = so["verdict"] == "sign"
+    why = (f"All {len(checks)} checks pass." if sign else
+           f"{len(failing)} of {len(checks)} checks fail: {esc(', '.join(failing))}.")
+    target = f"{money(so['target'])} of {esc(so['metric'])}"
+    out = [f"<div class='signoff {'yes' if sign else 'no'}'>",
+           f"<div class=call>{'SIGN' if sign else 'DO NOT SIGN'} {target}</div>",
+           (f"<p>{why} The bar: P(hit) at least <b>{pct(bar['confidence'], 0)}</b> on the plan "
+            f"itself and at least <b>{pct(bar['stress_confidence'], 0)}</b> under each stress "
+            "scenario.</p>"), signable_sentence(so), "</div>"]
+    rows = []
+    for i, c in enumerate(checks):
+        lo, hi = c["p_hit_ci95"]
+        close = (" <span class=small>(close: the CI includes the bar)</span>"
+                 if lo < c["required"] <= hi else "")
+        result = ("<span class=pass>passes</span>" if c["passes"] else
+                  "<span class=fail>FAILS</span>")
+        own = " <span class=small>(the plan, no stress)</span>" if i == 0 else ""
+        name = esc(c["scenario"]) + own
+        rows.append([name, pct(c["p_hit"]), ci(c["p_hit_ci95"]), f"≥ {pct(c['required'], 0)}",
+                     result + close])
+    out.append(table(["scenario", "P(hit)", "95 % CI", "required", "result"], rows, 1, 4))
+    return out + breaking_points(so)
+
+
+def signable_sentence(so: dict[str, Any]) -> str:
+    t, (lo, hi) = so["signable_target"], so["signable_target_ci95"]
+    binding = so["signable_binding"]
+    at = "; ".join(f"{esc(n)} {pct(p, 0)}" for n, p in (so.get("signable_p_hit") or {}).items())
+    note = ("" if so.get("signable_converged", True) else
+            f" <b>It did not settle after {so.get('signable_rounds')} rounds: check it with more "
+            "runs.</b>")
+    return (f"<p>The target you can sign at this bar: <b>{money(t)}</b> (95 % CI {money(lo)} to "
+            f"{money(hi)}), {pct(t / so['target'], 0)} of the proposed target. "
+            f"<b>{esc(binding)}</b> binds it: it is the scenario that allows the lowest target "
+            f"(P(hit) at {money(t)}: {at}).{note}</p>")
+
+
+def breaking_points(so: dict[str, Any]) -> list[str]:
+    out = ["<h3>How big can each shock get?</h3>"]
+    points = so.get("breaking_points") or []
+    if not points:
+        return out + [ABSENT.format(what="Shocks in the stress scenarios")]
+    search = so.get("search") or {}
+    bar = pct(so["bar"]["stress_confidence"], 0)
+    rows = []
+    for b in points:
+        unit = b["unit"]
+        (held, failed), (p_held, p_failed) = b["searched"], b["p_hit_searched"]
+        declared = size_text(b["declared_size"], unit)
+        if b["status"] == "breaks":
+            at = size_text(b["breaks_at"], unit)
+            bracket = (f"holds at {size_text(held, unit)} (P(hit) {pct(p_held, 0)}), fails at "
+                       f"{size_text(failed, unit)} (P(hit) {pct(p_failed, 0)})")
+            room = b["breaks_at"] - b["declared_size"]
+            status = (f"<span class=fail>breaks below the declared {declared}</span>: the "
+                      "scenario as written already fails the bar" if room <= 0 else
+                      f"<span class=pass>{headroom(room, unit)} of room</span> beyond the "
+                      f"declared {declared}")
+        elif b["status"] == "holds at any size":
+            at = "never"
+            bracket = f"P(hit) {pct(p_failed, 0)} at {size_text(failed, unit)}, the largest tried"
+            status = "<span class=pass>holds at any size</span>"
+        else:
+            at = size_text(0.0, unit)
+            bracket = f"P(hit) {pct(p_held, 0)} with the shock at 0"
+            status = ("<span class=fail>already fails at 0</span>: the rest of the scenario "
+                      "breaks the target")
+        rows.append([esc(b["scenario"]), esc(b["shock"]), declared, at, bracket, status])
+    out.append(table(["scenario", "shock", "declared size", "breaks at", "searched bracket",
+                      "status"], rows, 2, 4))
+    playbook = "with the playbook on" if search.get("playbook") else "without a playbook"
+    out.append(f"<p class=small>Breaking point: the smallest size at which the scenario's P(hit) "
+               f"falls below {bar}. The search assumes the shock <b>happens</b> (probability "
+               f"100 %), at its declared start, {playbook}, the scenario's other shocks as "
+               f"declared; {search.get('runs', 0):,} simulated years per size tried.</p>")
+    return out
+
+
+def headroom(x: float, unit: str) -> str:
+    if unit == "fraction":
+        return f"{100 * x:.1f} pts"
+    return size_text(x, unit)
+
+
+# ---- matrix: section 3 --------------------------------------------------------------------
+
+def stress_matrix(s: dict[str, Any], figs: dict[str, tuple[str, str]]) -> list[str]:
+    """Every variant under every scenario: P(hit), P10 attainment, expected shortfall."""
+    m = s.get("matrix")
+    out = ["<h3>Stress matrix: each variant under each scenario</h3>"]
+    if not m or not m.get("variants"):
+        return out + [ABSENT.format(what="The stress matrix (python -m simulate stress)")]
+    out.append(figure(figs, "stress_matrix"))
+    scenarios, weakest = m["scenarios"], m.get("weakest") or {}
+    head = "".join(f"<th>{esc(sc)}{' (no stress)' if sc == m.get('baseline') else ''}</th>"
+                   for sc in scenarios)
+    body = []
+    for v, row in m["variants"].items():
+        cells = []
+        for sc in scenarios:
+            c = row.get(sc)
+            if c is None:
+                cells.append("<td class=cellm>-</td>")
+                continue
+            weak = weakest.get(v) == sc
+            cells.append(f"<td class='cellm{' weak' if weak else ''}'>"
+                         f"{'<span class=tag>weakest</span><br>' if weak else ''}"
+                         f"<b>P(hit) {pct(c['p_hit'])}</b><br><span class=small>"
+                         f"{ci(c['p_hit_ci95'])}</span><br>P10 {pct(c['attainment_p10'])}<br>"
+                         f"shortfall {money(c['expected_shortfall'])}</td>")
+        body.append(f"<tr><td>{esc(v)}<br><span class=small>weakest: "
+                    f"{esc(weakest.get(v) or '-')}</span></td>{''.join(cells)}</tr>")
+    out.append(f"<table><tr><th>variant</th>{head}</tr>{''.join(body)}</table>")
+    out.append("<p class=small>Each cell: P(hit) and its 95 % CI; P10, the attainment that 1 "
+               "year in 10 falls below; shortfall, the expected amount missing against the "
+               "variant's own target (years that hit count as zero). A variant's weakest "
+               "scenario has the lowest P(hit) (then the lowest P10). All cells play the same "
+               "simulated years.</p>")
+    return out

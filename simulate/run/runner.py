@@ -1,0 +1,307 @@
+"""Repeat the simulated year into a distribution: the Monte Carlo runner.
+
+Replication r of a run always uses the streams of (seed, r), so the results do not depend
+on how replications are batched or which worker ran them. Batches go to an executor (this
+process, the local cores, or a Dask cluster: see `executors`); their results stream back
+into a `Collector`, which folds them in replication order into one row per replication,
+running weekly KPI moments and the bookings-to-date curve, never whole ledgers.
+
+With a precision target the run goes on in rounds until the 95 % half-width of P(hit), or of
+the paired difference between variants, is small enough. Rounds end on replication counts
+decided from the results so far, never on worker timing, so the same seed and target give
+the same replications 0..n-1 on any machine.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ..engine.ledger import KPI_COLUMNS, K
+from ..engine.year import simulate_year
+from ..errors import RunError, UsageError
+from ..plan.plan import Plan
+from .executors import Executor, InProcess, LocalPool, default_workers, make_executor  # noqa: F401 (re-exported)
+from .precision import MAX_RUNS, next_round_stop, precision_report
+
+Progress = Callable[[int, int], None]   # (replications done, replications planned)
+
+BATCHES_PER_WORKER = 8    # enough batches that no worker idles long at the end of a round
+MIN_BATCH, MAX_BATCH = 20, 100
+FIRING_COLUMNS = ("replication", "day", "rule", "action", "params", "cost")
+
+
+@dataclass
+class Batch:
+    """A slice of replications of one plan variant, small enough to ship to a worker."""
+
+    variant: str
+    plan: Plan
+    seed: int
+    start: int
+    stop: int
+
+
+@dataclass
+class BatchResult:
+    """What a worker sends back: flat records and weekly KPIs of replications [start, stop)."""
+
+    variant: str
+    start: int
+    columns: tuple[str, ...]
+    values: np.ndarray          # (replications, columns) the flat records
+    weekly: np.ndarray          # (replications, weeks, KPIs)
+    events: int
+    seconds: float
+    firings: pd.DataFrame | None = None     # one row per rule firing, FIRING_COLUMNS
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self.values)
+
+
+def run_batch(batch: Batch) -> BatchResult:
+    """Simulate replications [start, stop) of one variant (runs in a worker process)."""
+    t0 = time.perf_counter()
+    records, weekly, firings, events = [], [], [], 0
+    for r in range(batch.start, batch.stop):
+        result = simulate_year(batch.plan, batch.seed, r)
+        records.append(result.record)
+        weekly.append(result.weekly)
+        firings.extend((r, *f) for f in result.firings)
+        events += result.events
+    columns = tuple(dict.fromkeys(k for rec in records for k in rec))
+    values = np.array([[rec.get(c, math.nan) for c in columns] for rec in records], dtype=float)
+    return BatchResult(batch.variant, batch.start, columns, values.reshape(len(records), len(columns)),
+                       np.asarray(weekly, dtype=float), events, time.perf_counter() - t0,
+                       pd.DataFrame(firings, columns=list(FIRING_COLUMNS)) if firings else None)
+
+
+@dataclass
+class VariantResults:
+    """Everything kept about one variant's replications."""
+
+    name: str
+    plan: Plan
+    records: pd.DataFrame
+    weekly_mean: pd.DataFrame
+    weekly_sd: pd.DataFrame
+    cumulative: np.ndarray          # (runs, weeks) bookings to date, in replication order
+    events: int
+
+
+@dataclass
+class RunResults:
+    variants: dict[str, VariantResults]
+    seed: int
+    runs: int
+    seconds: float
+    partial: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+class _Tally:
+    """One variant's replications, folded in replication order (Welford for the weekly KPIs)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.blocks: list[tuple[tuple[str, ...], np.ndarray]] = []
+        self.hits: list[np.ndarray] = []
+        self.cumulative: list[np.ndarray] = []
+        self.firings: list[pd.DataFrame] = []
+        self.mean: np.ndarray | None = None
+        self.m2: np.ndarray | None = None
+        self.events = 0
+
+    def fold(self, b: BatchResult) -> None:
+        if self.mean is None or self.m2 is None:
+            self.mean, self.m2 = np.zeros(b.weekly.shape[1:]), np.zeros(b.weekly.shape[1:])
+        for w in b.weekly:
+            self.n += 1
+            delta = w - self.mean
+            self.mean += delta / self.n
+            self.m2 += delta * (w - self.mean)
+        self.blocks.append((b.columns, b.values))
+        self.hits.append(b.values[:, b.columns.index("hit")] >= 0.5)
+        self.cumulative.append(b.weekly[:, :, K["bookings_cum"]].astype(np.float32))
+        if b.firings is not None:
+            self.firings.append(b.firings)
+        self.events += b.events
+
+
+class Collector:
+    """Streams batch results in, in any order; folds each replication range once, in order.
+
+    A range is folded when every variant has delivered it, so all variants always cover the
+    same replications 0..n-1 (paired comparisons stay paired, even in a partial run). A batch
+    delivered twice (a worker retried after it had answered) is ignored.
+    """
+
+    def __init__(self, variants: list[str]):
+        self.names = list(variants)
+        self.tallies = {name: _Tally() for name in self.names}
+        self.pending: dict[int, dict[str, BatchResult]] = {}
+        self.folded = 0            # replications 0..folded-1 of every variant are in
+        self.received = 0          # replications received, all variants, duplicates excluded
+        self.busy_seconds = 0.0
+
+    def add(self, result: BatchResult) -> None:
+        if result.start < self.folded or result.variant in self.pending.get(result.start, {}):
+            return
+        self.pending.setdefault(result.start, {})[result.variant] = result
+        self.received += len(result.values)
+        self.busy_seconds += result.seconds
+        while len(self.pending.get(self.folded, {})) == len(self.names):
+            parts = self.pending.pop(self.folded)
+            stops = {p.stop for p in parts.values()}
+            if len(stops) != 1:
+                raise RunError(f"variants were cut into different batches at replication {self.folded}")
+            for name, part in parts.items():
+                self.tallies[name].fold(part)
+            self.folded = stops.pop()
+
+    def all_hits(self) -> dict[str, np.ndarray]:
+        """Whether each folded replication hit the target, by variant (the first is the headline)."""
+        return {name: np.concatenate(t.hits) if t.hits else np.zeros(0, dtype=bool)
+                for name, t in self.tallies.items()}
+
+    def firings(self) -> pd.DataFrame:
+        """Every rule firing of every variant, in replication order."""
+        parts = [f.assign(variant=name) for name in self.names for f in self.tallies[name].firings]
+        if not parts:
+            return pd.DataFrame(columns=["variant", *FIRING_COLUMNS])
+        table = pd.concat(parts, ignore_index=True)
+        return table[["variant", *FIRING_COLUMNS]]
+
+    def variant(self, name: str, plan: Plan) -> VariantResults:
+        t = self.tallies[name]
+        weeks = int(np.ceil(plan.horizon.days / 7))
+        index = pd.RangeIndex(0, t.n, name="replication")
+        columns = list(dict.fromkeys(c for cols, _ in t.blocks for c in cols))
+        if all(cols == tuple(columns) for cols, _ in t.blocks):
+            values = np.concatenate([v for _, v in t.blocks]) if t.blocks else np.zeros((0, len(columns)))
+            records = pd.DataFrame(values, columns=columns, index=index)
+        else:   # a column appeared mid-run: align the blocks on the union of columns
+            records = pd.concat([pd.DataFrame(v, columns=list(c)) for c, v in t.blocks], ignore_index=True)
+            records = records[columns].set_axis(index)
+        mean = t.mean if t.mean is not None else np.zeros((weeks, len(KPI_COLUMNS)))
+        sd = np.sqrt(np.maximum(t.m2 / t.n, 0.0)) if t.m2 is not None and t.n else np.zeros_like(mean)
+        cumulative = np.concatenate(t.cumulative) if t.cumulative else np.zeros((0, weeks), np.float32)
+        frame = lambda a: pd.DataFrame(a, columns=list(KPI_COLUMNS), index=pd.RangeIndex(1, len(a) + 1, name="week"))
+        return VariantResults(name, plan, records, frame(mean), frame(sd), cumulative, t.events)
+
+
+def default_batch_size(replications: int, workers: int) -> int:
+    """Batches small enough to keep every worker busy to the end, big enough to be cheap."""
+    per_batch = math.ceil(replications / (BATCHES_PER_WORKER * max(1, workers)))
+    return max(1, min(replications, max(MIN_BATCH, min(MAX_BATCH, per_batch))))
+
+
+def plan_batches(variants: dict[str, Plan], seed: int, start: int, stop: int, batch_size: int) -> list[Batch]:
+    """Cut replications [start, stop) of every variant into batches, interleaving variants."""
+    out = []
+    for lo in range(start, stop, batch_size):
+        hi = min(stop, lo + batch_size)
+        out.extend(Batch(name, plan, seed, lo, hi) for name, plan in variants.items())
+    return out
+
+
+def _replay_chunk(job: tuple[Plan, int, list[int]]) -> list[tuple[int, dict[str, float]]]:
+    plan, seed, replications = job
+    return [(r, simulate_year(plan, seed, r).record) for r in replications]
+
+
+def replay_records(plan: Plan, seed: int, replications: list[int], *, workers: int | None = None,
+                   executor: Executor | None = None) -> dict[int, dict[str, float]]:
+    """The flat records of chosen replications of `plan` (say, the years in which a rule
+    fired, played again without it), on all cores; identical to playing them one by one."""
+    ex = executor or make_executor(workers)
+    size = default_batch_size(len(replications), getattr(ex, "workers", 1))
+    jobs = [(plan, seed, list(replications[i:i + size])) for i in range(0, len(replications), size)]
+    try:
+        out = dict(pair for chunk in ex.map_unordered(_replay_chunk, jobs) for pair in chunk)
+    finally:
+        if executor is None:
+            ex.close()
+    if len(out) != len(set(replications)):
+        raise RunError(f"replayed {len(out)} of {len(set(replications))} replications")
+    return out
+
+
+def runner_options(args: object) -> dict:
+    """The runner's keyword arguments taken from parsed command-line options."""
+    backend = getattr(args, "backend", None) or "local"
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler and backend != "dask":
+        raise UsageError(f"--scheduler {scheduler} needs --backend dask")
+    if backend == "dask" and not scheduler:     # refused before a run folder is made
+        raise UsageError("--backend dask needs --scheduler ADDRESS, e.g. tcp://127.0.0.1:8786")
+    return {"workers": getattr(args, "workers", None), "batch_size": getattr(args, "batch_size", None),
+            "precision": getattr(args, "precision", None), "max_runs": getattr(args, "max_runs", None),
+            "backend": backend, "scheduler": scheduler}
+
+
+def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
+                     workers: int | None = None, batch_size: int | None = None,
+                     progress: Progress | None = None, executor: Executor | None = None,
+                     precision: float | None = None, max_runs: int | None = None,
+                     backend: str = "local", scheduler: Any = None,
+                     collector: "Collector | None" = None) -> RunResults:
+    """Simulate `runs` years of each variant on common random numbers.
+
+    With `precision`, `runs` is the first round: rounds follow until the 95 % half-width of
+    P(hit) (of the paired difference to the first variant, with several variants) is at most
+    `precision`, or `max_runs` (default 100,000) replications per variant are done.
+    A `collector` already holding replications 0..k-1 (a resumed run) is carried on from k.
+    """
+    if isinstance(variants, Plan):
+        variants = {"plan": variants}
+    if precision is not None and not 0 < precision < 1:
+        raise UsageError(f"precision(={precision}) must be a half-width between 0 and 1, e.g. 0.01")
+    if precision is None:
+        cap = runs if max_runs is None else min(runs, max_runs)
+    else:
+        cap = max_runs if max_runs is not None else max(runs, MAX_RUNS)
+    t0 = time.perf_counter()
+    collector = collector or Collector(list(variants))
+    own = executor is None
+    ex = executor or make_executor(workers, backend, scheduler)
+    n_workers = getattr(ex, "workers", 1)
+    stop, rounds, batches, partial = min(runs, cap), 0, 0, False
+    try:
+        while stop > collector.folded:
+            size = batch_size or default_batch_size(stop - collector.folded, n_workers)
+            work = plan_batches(variants, seed, collector.folded, stop, size)
+            batches += len(work)
+            for result in ex.map_unordered(run_batch, work):
+                collector.add(result)
+                if progress:
+                    progress(collector.received, stop * len(variants))
+            rounds += 1
+            if collector.folded != stop:
+                raise RunError(f"the executor returned replications 0..{collector.folded - 1} "
+                               f"of 0..{stop - 1}; refusing to report a smaller sample")
+            if precision is None or stop >= cap:
+                break
+            reached = precision_report(collector.all_hits(), precision)["reached"]
+            if reached <= precision:
+                break
+            stop = next_round_stop(stop, reached, precision, cap)
+    except KeyboardInterrupt:
+        partial = True
+    finally:
+        if own:
+            ex.close()
+    results = {name: collector.variant(name, plan) for name, plan in variants.items()}
+    extra: dict[str, Any] = {"precision": {**precision_report(collector.all_hits(), precision), "rounds": rounds,
+                           "max_runs": cap if precision is not None else None},
+             "execution": {"backend": getattr(ex, "name", type(ex).__name__), "workers": n_workers,
+                           "batches": batches, "busy_seconds": collector.busy_seconds}}
+    if any(getattr(plan, "rules", None) for plan in variants.values()):
+        extra["firings"] = collector.firings()
+    return RunResults(results, seed, collector.folded, time.perf_counter() - t0, partial, extra)

@@ -1,0 +1,2 @@
+"""Statistics with no knowledge of sales: intervals, paired differences, distribution fits.
+"""
