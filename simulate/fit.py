@@ -183,7 +183,7 @@ class Seasonality:
 
     counts: tuple[int, ...]
     exposure_days: tuple[float, ...]
-    weights: tuple[float, ...]           # rate in each calendar month / the average rate
+    weights: tuple[float, ...]           # daily rate in each calendar month (January first) / average
     chi2: float
     df: int
     p: float

@@ -15,6 +15,7 @@ import numpy as np
 
 from .ledger import K
 from .plan import Channel, Segment
+from .season import season
 from .streams import Uniforms, stream
 from .team import holder
 
@@ -72,27 +73,27 @@ class ChannelFlow:
         self._mix_total = sum(w for _, w in mix)
         self._mix_products = [p for p, _ in mix]
         self._mix_cdf = np.cumsum([w for _, w in mix]).tolist()
+        self._season = season(tuple(channel.seasonality), world.plan.horizon.start, world.horizon)
 
     # -- arrivals ---------------------------------------------------------------------
-    def leads_per_day(self, day: float) -> float:
-        """Planned lead rate, bent by spend (diminishing returns), demand and season."""
+    def expected_leads(self, start: float, length: float) -> float:
+        """Leads expected over `length` days from horizon day `start`: the planned volume in
+        the season's share of those days (each day at its calendar month's rate), bent by
+        spend (diminishing returns) and demand as the levers stand now."""
         c = self.channel
         lev = self.world.levers
         spend = lev.spend(c.name) * lev.spend_scale * self._spend_vs_reference
-        rate = c.leads_per_year / 365.0 * (spend ** c.spend_elasticity if spend > 0 else 0.0)
-        rate *= lev.demand.get(self.segment.name, 1.0) * lev.lead_boost.get(self.segment.name, 1.0)
-        rate *= self.world.industry_factor(self.segment)
+        leads = c.leads_per_year * (spend ** c.spend_elasticity if spend > 0 else 0.0)
+        leads *= lev.demand.get(self.segment.name, 1.0) * lev.lead_boost.get(self.segment.name, 1.0)
+        leads *= self.world.industry_factor(self.segment)
         if lev.product_demand:
-            rate *= sum(w * lev.product_demand.get(self.world.product_names[p], 1.0)
-                        for p, w in self._mix) / self._mix_total
-        if c.seasonality:
-            month = self.world.month_of(day)
-            rate *= 12.0 * c.seasonality[month] / sum(c.seasonality)
-        return rate
+            leads *= sum(w * lev.product_demand.get(self.world.product_names[p], 1.0)
+                         for p, w in self._mix) / self._mix_total
+        return leads * self._season.share(start, start + length)
 
     def schedule_week(self, start: float, length: float) -> None:
         """Draw this week's leads now; each arrives at its own uniform time in the week."""
-        mean = self.leads_per_day(start) * length
+        mean = self.expected_leads(start, length)
         n = int(self._arrivals.poisson(mean)) if mean > 0 else 0
         if n == 0:
             return

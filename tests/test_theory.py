@@ -11,6 +11,7 @@ a correct model; the seeds are fixed, so a failure is reproducible, never flaky.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -18,12 +19,12 @@ import pytest
 import simpy
 from factory import make_plan
 from scipy import stats
-from stats_checks import ALPHA, assert_close
+from stats_checks import ALPHA, assert_close, assert_poisson_sample
 
 from simulate import distributions as d
 from simulate.funnel import ChannelFlow
 from simulate.ledger import K
-from simulate.model import simulate_year
+from simulate.model import SalesYear, World, simulate_year
 from simulate.team import RepState, Team
 
 YEAR = 365.0
@@ -161,12 +162,7 @@ def test_leads_are_poisson_with_the_planned_rate(funnel_runs):
 
 
 def test_signed_deals_mean_and_variance_are_poisson(funnel_runs):
-    signed, n, mu = funnel_runs["signed"], FUNNEL_RUNS, funnel_mean()
-    poisson = stats.poisson(mu)
-    assert_close(signed.mean(), poisson.mean(), math.sqrt(poisson.var() / n), "mean signed")
-    # Var(s^2) = (mu4 - (n-3)/(n-1) sigma^4) / n, with mu4 = mu + 3 mu^2 for a Poisson.
-    se_var = math.sqrt((mu + 3 * mu**2 - (n - 3) / (n - 1) * mu**2) / n)
-    assert_close(signed.var(ddof=1), poisson.var(), se_var, "variance of signed")
+    assert_poisson_sample(funnel_runs["signed"], funnel_mean(), "signed deals")
 
 
 def pooled_cells(pmf: np.ndarray, minimum: float) -> list[tuple[int, int]]:
@@ -214,6 +210,69 @@ def test_every_deal_closes_inside_the_year(funnel_runs):
     assert funnel_runs["open_end"].sum() <= stats.poisson.isf(ALPHA, late)
     np.testing.assert_array_equal(funnel_runs["signed"] + funnel_runs["lost"], funnel_runs["leads"]
                                   - funnel_runs["open_end"])
+
+
+# --- seasonality: calendar-month weights that keep the year's volume ---------------------
+
+TRADE_SHOWS = (1, 1, 2, 1, 1, 1, 0.5, 0.5, 2, 1, 1, 0.5)      # the reference plan's weights
+SEASONS = {"reference weights": (TRADE_SHOWS, "2027-01-01"),
+           "all weight in January": ((1,) + (0,) * 11, "2027-01-01"),
+           "reference weights from July": (TRADE_SHOWS, "2027-07-01"),
+           "all weight in July, from July": ((0,) * 6 + (1,) + (0,) * 5, "2027-07-01"),
+           "from July over a 29 February": (TRADE_SHOWS, "2027-07-15")}
+SEASON_LEADS, SEASON_RUNS = 400, 300
+
+
+def seasonal_plan(weights: tuple[float, ...], start: str, years: float = 1):
+    """One seasonal channel whose leads are lost at once: the year's cost is its arrivals."""
+    lost = {"advance": 0.0, "lost": 1.0, "time": 1, "effort": 0}
+    return make_plan({**funnel(lost, lost, lost), "horizon": {"start": start, "years": years},
+                      "channels": [{"name": "web", "segment": "SMB", "budget_share": 1.0,
+                                    "leads_per_year": SEASON_LEADS, "seasonality": list(weights)}]})
+
+
+def daily_rate(plan, day: int) -> float:
+    """Theory: day `day` of the horizon takes its calendar month's weight, normalised so the
+    horizon's first 365 days expect leads_per_year."""
+    weights, start = plan.channels[0].seasonality, plan.horizon.start
+    month = lambda d: (start + dt.timedelta(days=d)).month - 1
+    return SEASON_LEADS * weights[month(day)] / sum(weights[month(d)] for d in range(365))
+
+
+@pytest.mark.parametrize("name", sorted(SEASONS))
+def test_each_day_takes_its_calendar_months_rate(name):
+    """The model's weekly means, against the day-by-day sum of theory, over the 52 whole
+    weeks and the last day, and on a week straddling a month's end."""
+    plan = seasonal_plan(*SEASONS[name])
+    flow = SalesYear(World(plan, 1, 0)).flows[0]
+    weeks = [(7.0 * w, 7.0) for w in range(52)] + [(364.0, 1.0)]
+    for start, length in weeks:
+        theory = sum(daily_rate(plan, int(start) + d) for d in range(int(length)))
+        assert flow.expected_leads(start, length) == pytest.approx(theory, rel=1e-9, abs=1e-12), (name, start)
+    assert sum(flow.expected_leads(s, n) for s, n in weeks) == pytest.approx(SEASON_LEADS, rel=1e-12)
+    assert flow.expected_leads(27.5, 7.0) == pytest.approx(           # half of day 27, days 28-33,
+        daily_rate(plan, 27) / 2 + sum(daily_rate(plan, d) for d in range(28, 34))  # half of 34
+        + daily_rate(plan, 34) / 2, rel=1e-9, abs=1e-12)
+
+
+def test_a_longer_horizon_repeats_the_calendar_months():
+    """Later years keep each calendar month's daily rate: 2028's 365 days (1 January to 30
+    December) gain 29 February's rate and lose 31 December's; 2029's lose nothing."""
+    plan = seasonal_plan(TRADE_SHOWS, "2027-01-01", years=3)
+    flow = SalesYear(World(plan, 1, 0)).flows[0]
+    per_weight = daily_rate(plan, 0) / TRADE_SHOWS[0]
+    assert flow.expected_leads(0.0, 365.0) == pytest.approx(SEASON_LEADS, rel=1e-12)
+    assert flow.expected_leads(365.0, 365.0) == pytest.approx(
+        SEASON_LEADS + (TRADE_SHOWS[1] - TRADE_SHOWS[11]) * per_weight, rel=1e-12)
+    assert flow.expected_leads(730.0, 365.0) == pytest.approx(SEASON_LEADS, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["reference weights", "all weight in January", "reference weights from July"])
+def test_a_seasonal_channel_keeps_its_poisson_year(name):
+    """Yearly lead counts of a seasonal Poisson channel: mean and variance leads_per_year."""
+    plan = seasonal_plan(*SEASONS[name])
+    leads = np.array([simulate_year(plan, 17, r).record["leads"] for r in range(SEASON_RUNS)])
+    assert_poisson_sample(leads, SEASON_LEADS, f"leads a year, {name}")
 
 
 # --- reps as the bottleneck: the team's capacity pool is an M/M/c queue -------------------
