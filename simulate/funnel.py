@@ -1,10 +1,18 @@
 """Leads flow through the funnel: lead -> intent -> negotiation -> signed, or lost.
 
 Each marketing channel turns its weekly spend into a Poisson number of leads, along the
-channel's curve of diminishing returns. A lead's fate is drawn when it is born (one uniform
-per stage, its stage times, its order size and product), from its channel's own stream:
-lead k of a channel is the same customer in every variant, and a lever that changes a win
-rate moves the same uniform against a new threshold. That is what makes comparisons paired.
+channel's curve of diminishing returns. Three streams per channel keep variants paired:
+- the week's count inverts the week's one uniform of `lead-counts/` (a Poisson quantile),
+  so a variant with more expected leads in a week has at least as many, and no later week
+  depends on it (the comonotone coupling of the two counts, week by week);
+- the week's arrival times are its first n uniforms of `arrival-times/`, addressed by week:
+  a variant with more leads in a week gets the same arrival times plus more;
+- a lead's fate is drawn when it is born (one uniform per stage, its stage times, its order
+  size and product) from `fates/`, in order of arrival: lead k of a channel is the same
+  customer in every variant, and a lever that changes a win rate moves the same uniform
+  against a new threshold.
+So two variants differing only in lead volume see the same leads plus the extra ones, each
+lead k arriving no later in the larger variant. That is what makes comparisons paired.
 """
 
 from __future__ import annotations
@@ -13,10 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .distributions import poisson_quantile
 from .ledger import K
 from .plan import Channel, Segment
 from .season import season
-from .streams import Uniforms, stream
+from .streams import Uniforms, Weekly, stream
 from .team import holder
 
 if TYPE_CHECKING:
@@ -59,7 +68,8 @@ class ChannelFlow:
         first = min(1.0, self.stages[0].advance * channel.quality)
         self._answers = [(first, min(self.stages[0].lost_probability, 1.0 - first)),
                          (self.stages[1].advance, self.stages[1].lost_probability)]
-        self._arrivals = stream(world.root, f"arrivals/{channel.name}")
+        self._counts = Uniforms(stream(world.root, f"lead-counts/{channel.name}"))
+        self._arrival_times = Weekly(stream(world.root, f"arrival-times/{channel.name}"))
         self._fates = stream(world.root, f"fates/{channel.name}")
         self._misc = Uniforms(stream(world.root, f"stalls/{channel.name}"))
         self._block: list[tuple] = []
@@ -92,15 +102,15 @@ class ChannelFlow:
         return leads * self._season.share(start, start + length)
 
     def schedule_week(self, start: float, length: float) -> None:
-        """Draw this week's leads now; each arrives at its own uniform time in the week."""
-        mean = self.expected_leads(start, length)
-        n = int(self._arrivals.poisson(mean)) if mean > 0 else 0
+        """Draw this week's leads now: the count from the week's one uniform, each lead at
+        its own uniform time in the week (see the module's note on pairing)."""
+        n = poisson_quantile(self._counts(), self.expected_leads(start, length))
         if n == 0:
             return
-        offsets = np.sort(self._arrivals.random(n)) * length
-        now = self.world.env.now
-        for off in offsets.tolist():
-            self.world.at(start + off - now, self._arrive)
+        offsets = sorted(self._arrival_times.draw(int(start // 7.0), n).tolist())
+        at, now = self.world.at, self.world.env.now
+        for off in offsets:
+            at(start + off * length - now, self._arrive)
 
     def _next_fate(self) -> tuple:
         if not self._block:

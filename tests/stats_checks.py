@@ -24,6 +24,14 @@ def assert_close(observed: float, expected: float, se: float, what: str, allowed
                                f"se {se:.3g}, z = {z:.2f} (allowed {allowed:.2f})")
 
 
+def assert_at_least(observed: float, bound: float, se: float, what: str, allowed: float = Z) -> None:
+    """`observed` is not significantly below `bound`: at most `allowed` standard errors under it."""
+    assert se > 0, f"{what}: the standard error must be positive"
+    z = (observed - bound) / se
+    assert z >= -allowed, (f"{what}: observed {observed:.6g}, at least {bound:.6g} expected, "
+                           f"se {se:.3g}, z = {z:.2f} (allowed {-allowed:.2f})")
+
+
 def assert_binomial(successes: float, trials: float, p: float, what: str) -> None:
     """A share of `trials` Bernoulli(p) outcomes, against p."""
     assert trials > 0, f"{what}: no trials"
