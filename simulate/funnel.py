@@ -11,8 +11,8 @@ channel's curve of diminishing returns. Three streams per channel keep variants 
   size and product) from `fates/`, in order of arrival: lead k of a channel is the same
   customer in every variant, and a lever that changes a win rate moves the same uniform
   against a new threshold.
-So two variants differing only in lead volume see the same leads plus the extra ones, each
-lead k arriving no later in the larger variant. That is what makes comparisons paired.
+So a variant that expects at least as many leads in every week sees the same leads plus
+extra ones, its lead k arriving no later. That is what makes comparisons paired.
 """
 
 from __future__ import annotations
