@@ -24,6 +24,14 @@ def assert_close(observed: float, expected: float, se: float, what: str, allowed
                                f"se {se:.3g}, z = {z:.2f} (allowed {allowed:.2f})")
 
 
+def assert_at_least(observed: float, bound: float, se: float, what: str, allowed: float = Z) -> None:
+    """`observed` is not significantly below `bound`: at most `allowed` standard errors under it."""
+    assert se > 0, f"{what}: the standard error must be positive"
+    z = (observed - bound) / se
+    assert z >= -allowed, (f"{what}: observed {observed:.6g}, at least {bound:.6g} expected, "
+                           f"se {se:.3g}, z = {z:.2f} (allowed {-allowed:.2f})")
+
+
 def assert_binomial(successes: float, trials: float, p: float, what: str) -> None:
     """A share of `trials` Bernoulli(p) outcomes, against p."""
     assert trials > 0, f"{what}: no trials"
@@ -39,3 +47,15 @@ def assert_poisson_binomial(count: float, probabilities: list[float], what: str)
     """A count of independent Bernoulli(p_i) outcomes against sum(p_i)."""
     p = np.asarray(probabilities, dtype=float)
     assert_close(count, float(p.sum()), math.sqrt(max(float((p * (1 - p)).sum()), 1e-12)), what)
+
+
+def assert_poisson_sample(counts: np.ndarray, mean: float, what: str) -> None:
+    """A sample of Poisson(mean) counts: its mean against `mean`, its variance against `mean`.
+
+    Var(s^2) = (mu4 - (n - 3) / (n - 1) sigma^4) / n, with mu4 = mean + 3 mean^2.
+    """
+    n = len(counts)
+    assert n > 3, f"{what}: too few counts"
+    assert_close(float(np.mean(counts)), mean, math.sqrt(mean / n), f"{what}: mean")
+    se_var = math.sqrt((mean + 3 * mean**2 - (n - 3) / (n - 1) * mean**2) / n)
+    assert_close(float(np.var(counts, ddof=1)), mean, se_var, f"{what}: variance")

@@ -31,7 +31,6 @@ from simulate.load.crm import read_export
 from simulate.calibrate.synth import play_export, write_export
 from simulate.calibrate.estimates import Estimates
 from simulate.stats.fit import Proportion, fit_distribution
-from simulate.engine.world import MONTH_DAYS
 
 CHECKS = 40
 LEVEL = 1 - 0.01 / CHECKS
@@ -158,20 +157,15 @@ def test_open_deals_are_censored_not_dropped():
 
 
 def expected_by_calendar_month(plan, channel) -> np.ndarray:
-    """Leads the model expects in each calendar month: its weekly draw uses the rate of the
-    month the week starts in, spread evenly over the week."""
-    start, horizon = plan.horizon.start, plan.horizon.days
+    """Leads the model expects in each calendar month: each day at its month's weight,
+    normalised so the horizon's first 365 days expect leads_per_year."""
+    start = plan.horizon.start
     seasons = channel.seasonality or [1.0] * 12
+    months = [(start + dt.timedelta(days=d)).month - 1 for d in range(math.ceil(plan.horizon.days))]
+    per_weight = channel.leads_per_year / sum(seasons[m] for m in months[:365])
     out = np.zeros(12)
-    day = 0.0
-    while day < horizon:
-        length = min(7.0, horizon - day)
-        rate = channel.leads_per_year / 365.0 * 12 * seasons[int(day // MONTH_DAYS) % 12] / sum(seasons)
-        for d in range(math.floor(day), math.ceil(day + length)):
-            overlap = min(d + 1, day + length) - max(d, day)
-            if overlap > 0:
-                out[(start + dt.timedelta(days=d)).month - 1] += rate * overlap
-        day += length
+    for m in months:
+        out[m] += seasons[m] * per_weight
     return out
 
 

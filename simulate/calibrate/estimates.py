@@ -107,7 +107,8 @@ class Estimates:
 
     # -- leads ------------------------------------------------------------------------
     def arrivals(self, channel: str) -> tuple[Rate, Seasonality]:
-        """Leads per year over the whole export, and their calendar-month profile."""
+        """Leads per year over the whole export, and their calendar-month profile: weights
+        January first, each month's daily rate against the average, as the model reads them."""
         ex = self.export
         counts = [0] * 12
         for d in ex.deals:

@@ -243,7 +243,7 @@ def write_channels(cal: Calibration, y: PlanYaml) -> None:
         verdict = f"chi-square {season.chi2:.1f} on {season.df} df, p={season.p:.3g}"
         if season.testable and season.p < 0.01:
             y.put(4, "seasonality", "[" + ", ".join(f"{w:.2f}" for w in season.weights) + "]",
-                  f"monthly rate / average: {verdict}")
+                  f"daily rate by calendar month, January first, / average: {verdict}")
         elif season.testable:
             y.comment(4, f"no seasonality: not significant ({verdict})")
         else:

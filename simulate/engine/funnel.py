@@ -1,10 +1,18 @@
 """Leads flow through the funnel: lead -> intent -> negotiation -> signed, or lost.
 
 Each marketing channel turns its weekly spend into a Poisson number of leads, along the
-channel's curve of diminishing returns. A lead's fate is drawn when it is born (one uniform
-per stage, its stage times, its order size and product), from its channel's own stream:
-lead k of a channel is the same customer in every variant, and a lever that changes a win
-rate moves the same uniform against a new threshold. That is what makes comparisons paired.
+channel's curve of diminishing returns. Three streams per channel keep variants paired:
+- the week's count inverts the week's one uniform of `lead-counts/` (a Poisson quantile),
+  so a variant with more expected leads in a week has at least as many, and no later week
+  depends on it (the comonotone coupling of the two counts, week by week);
+- the week's arrival times are its first n uniforms of `arrival-times/`, addressed by week:
+  a variant with more leads in a week gets the same arrival times plus more;
+- a lead's fate is drawn when it is born (one uniform per stage, its stage times, its order
+  size and product) from `fates/`, in order of arrival: lead k of a channel is the same
+  customer in every variant, and a lever that changes a win rate moves the same uniform
+  against a new threshold.
+So a variant that expects at least as many leads in every week sees the same leads plus
+extra ones, its lead k arriving no later. That is what makes comparisons paired.
 A stage's rep effort, when it is a distribution, is drawn with the fate from a stream of
 its own (per channel and stage): it moves none of the fate's draws, so a variant that
 changes one stage's effort keeps every other draw, and a fixed effort draws nothing.
@@ -16,9 +24,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from ..plan.distributions import poisson_quantile
 from ..plan.plan import STAGES, Channel, Segment
 from .ledger import K
-from .streams import Uniforms, stream
+from .season import season
+from .streams import Uniforms, Weekly, stream
 from .team import holder
 
 if TYPE_CHECKING:
@@ -84,7 +94,8 @@ class ChannelFlow:
         first = min(1.0, self.stages[0].advance * channel.quality)
         self._answers = [(first, min(self.stages[0].lost_probability, 1.0 - first)),
                          (self.stages[1].advance, self.stages[1].lost_probability)]
-        self._arrivals = stream(world.root, f"arrivals/{channel.name}")
+        self._counts = Uniforms(stream(world.root, f"lead-counts/{channel.name}"))
+        self._arrival_times = Weekly(stream(world.root, f"arrival-times/{channel.name}"))
         self._fates = stream(world.root, f"fates/{channel.name}")
         self._misc = Uniforms(stream(world.root, f"stalls/{channel.name}"))
         self._block: list[tuple] = []
@@ -98,34 +109,34 @@ class ChannelFlow:
         self._mix_total = sum(w for _, w in mix)
         self._mix_products = [p for p, _ in mix]
         self._mix_cdf = np.cumsum([w for _, w in mix]).tolist()
+        self._season = season(tuple(channel.seasonality), world.plan.horizon.start, world.horizon)
 
     # -- arrivals ---------------------------------------------------------------------
-    def leads_per_day(self, day: float) -> float:
-        """Planned lead rate, bent by spend (diminishing returns), demand and season."""
+    def expected_leads(self, start: float, length: float) -> float:
+        """Leads expected over `length` days from horizon day `start`: the planned volume in
+        the season's share of those days (each day at its calendar month's rate), bent by
+        spend (diminishing returns) and demand as the levers stand now."""
         c = self.channel
         lev = self.world.levers
         spend = lev.spend(c.name) * lev.spend_scale * self._spend_vs_reference
-        rate = c.leads_per_year / 365.0 * (spend ** c.spend_elasticity if spend > 0 else 0.0)
-        rate *= lev.lead_boost.get(self.segment.name, 1.0)
-        rate *= self.world.industry_factor(self.segment)
+        leads = c.leads_per_year * (spend ** c.spend_elasticity if spend > 0 else 0.0)
+        leads *= lev.lead_boost.get(self.segment.name, 1.0)
+        leads *= self.world.industry_factor(self.segment)
         if lev.product_demand:
-            rate *= sum(w * lev.product_demand.get(self.world.product_names[p], 1.0)
-                        for p, w in self._mix) / self._mix_total
-        if c.seasonality:
-            month = self.world.month_of(day)
-            rate *= 12.0 * c.seasonality[month] / sum(c.seasonality)
-        return rate
+            leads *= sum(w * lev.product_demand.get(self.world.product_names[p], 1.0)
+                         for p, w in self._mix) / self._mix_total
+        return leads * self._season.share(start, start + length)
 
     def schedule_week(self, start: float, length: float) -> None:
-        """Draw this week's leads now; each arrives at its own uniform time in the week."""
-        mean = self.leads_per_day(start) * length
-        n = int(self._arrivals.poisson(mean)) if mean > 0 else 0
+        """Draw this week's leads now: the count from the week's one uniform, each lead at
+        its own uniform time in the week (see the module's note on pairing)."""
+        n = poisson_quantile(self._counts(), self.expected_leads(start, length))
         if n == 0:
             return
-        offsets = np.sort(self._arrivals.random(n)) * length
-        now = self.world.env.now
-        for off in offsets.tolist():
-            self.world.at(start + off - now, self._arrive)
+        offsets = sorted(self._arrival_times.draw(int(start // 7.0), n).tolist())
+        at, now = self.world.at, self.world.env.now
+        for off in offsets:
+            at(start + off * length - now, self._arrive)
 
     def _next_fate(self) -> tuple:
         if not self._block:
@@ -203,7 +214,7 @@ class ChannelFlow:
         carried: list[Carried] = []
         for week in range(BURN_IN_WEEKS, 0, -1):
             start = -7.0 * week
-            n = int(rng.poisson(self.leads_per_day(start) * 7.0))
+            n = int(rng.poisson(self.expected_leads(start, 7.0)))
             if n == 0:
                 continue
             born = (start + rng.random(n) * 7.0).tolist()

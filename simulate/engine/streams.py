@@ -2,10 +2,11 @@
 
 `SeedSequence(seed, spawn_key=(replication,))` is replication r's root, so a replication
 depends only on (seed, r), never on the worker that ran it or the batch it came in. Inside
-a replication each source of chance (a channel's arrivals, its leads' fates, the team, the
-key accounts...) gets its own child keyed by a stable hash of its name. Two plan variants
-therefore see the same leads, the same rep departures and the same renewal draws wherever
-their plans agree: common random numbers, which make paired comparisons sharp.
+a replication each source of chance (a channel's lead counts, its arrival times, its leads'
+fates, the team, the key accounts...) gets its own child keyed by a stable hash of its name.
+Two plan variants therefore see the same leads, the same rep departures and the same renewal
+draws wherever their plans agree: common random numbers, which make paired comparisons sharp.
+A `Weekly` stream keeps them shared even after a week where the variants drew differently.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from ..plan.distributions import Distribution
 
 BLOCK = 256
+WEEK_STRIDE = 2**40     # draws reserved for each week of a `Weekly` stream: more than any week uses
 
 
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
@@ -49,6 +51,28 @@ class Uniforms:
             self._i = 0
         self._i += 1
         return self._buf[self._i - 1]
+
+
+class Weekly:
+    """U(0,1) draws addressed by week: week w's start at draw w * WEEK_STRIDE of one stream.
+
+    What a week draws does not depend on what earlier weeks drew, so two plan variants whose
+    weeks draw different numbers of values still share every later week's values, and the
+    first n values of a week are the same whatever the week's n. Jumping there is one
+    `advance` of the PCG64 state (each float64 uses exactly one of its outputs).
+    """
+
+    __slots__ = ("_rng", "_at")
+
+    def __init__(self, rng: np.random.Generator):
+        self._rng = rng
+        self._at = 0        # outputs the generator has produced so far
+
+    def draw(self, week: int, n: int) -> np.ndarray:
+        start = week * WEEK_STRIDE
+        self._rng.bit_generator.advance(start - self._at)
+        self._at = start + n
+        return self._rng.random(n)
 
 
 class Draws:

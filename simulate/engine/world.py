@@ -57,6 +57,9 @@ class World:
         self.at(day - self.env.now, action)
 
     def month_of(self, day: float) -> int:
+        """The plan year's month of horizon day `day` (0-11, twelfths of 365 days from the
+        start), as reviews and the `month` metric count them, like quarters and targets.
+        Seasonality is the market's and follows calendar months instead (see season.py)."""
         return int(day // MONTH_DAYS) % 12
 
     def product_mix(self, segment: Segment) -> list[tuple[int, float]]:

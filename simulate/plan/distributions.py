@@ -226,6 +226,48 @@ class Poisson(Distribution):
         return Poisson(self.rate * factor)   # stays a count: see Distribution.scaled
 
 
+SMALL_MEAN = 100.0    # below: sum the CDF from 0; above: sum the pmf outwards from the mode
+SUMMED_TAIL = 1e-9    # the CDF summed from 0 serves u up to 1 - this; beyond, the upper tail
+
+
+def poisson_quantile(u: float, mean: float) -> int:
+    """The Poisson(mean) count of uniform `u`: the smallest k with P(N <= k) >= u.
+
+    Counts drawn by inversion grow with the mean for the same `u`, so two plans that differ
+    in a mean draw counts as close as their laws allow (the comonotone coupling). Exact to
+    rounding, without approximation: the CDF is summed term by term for small means (the
+    common case, a few steps); large means and the far upper tail take `_quantile_by_terms`.
+    """
+    if mean <= 0.0 or u <= 0.0:
+        return 0
+    if mean >= SMALL_MEAN or u >= 1.0 - SUMMED_TAIL:
+        return _quantile_by_terms(u, mean)
+    k, p = 0, math.exp(-mean)
+    cdf = p
+    while cdf < u:
+        k += 1
+        p *= mean / k
+        cdf += p
+    return k
+
+
+def _quantile_by_terms(u: float, mean: float) -> int:
+    """The quantile from the pmf's terms relative to the mode's, 14 sd (and more) each way,
+    beyond which they vanish against 2**-53: no term underflows, each carries a rounding
+    per step from the mode, and the upper tail is summed from its end, where 1 - u is exact.
+    The cost, O(sqrt(mean)), is small against the events of the mean's leads."""
+    mode = int(mean)
+    reach = int(14 * math.sqrt(mean)) + 30
+    up = np.cumprod(mean / np.arange(mode + 1, mode + reach + 1))       # p(mode + i) / p(mode)
+    down = np.cumprod(np.arange(mode, max(mode - reach, 0), -1) / mean)  # p(mode - i) / p(mode)
+    terms = np.concatenate([down[::-1], [1.0], up])
+    first = mode - len(down)
+    if u < 0.5:
+        return first + int(np.searchsorted(np.cumsum(terms), u * terms.sum()))
+    beyond = np.cumsum(terms[::-1])          # the last 1, 2, ... terms: P(N > k) for k falling
+    return first + len(terms) - 1 - int(np.searchsorted(beyond, (1.0 - u) * terms.sum(), side="right"))
+
+
 @dataclass(frozen=True)
 class Empirical(Distribution):
     """Resamples observed values with equal weight (e.g. last year's deal sizes)."""

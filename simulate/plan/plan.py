@@ -228,6 +228,7 @@ class Channel(Model):
 
     At the annual spend `at_spend` (default: the planned spend) the channel yields
     `leads_per_year`; at s times that spend it yields leads_per_year * s ** spend_elasticity.
+    `seasonality` shapes the year by calendar month without changing its volume (season.py).
     """
 
     name: Name
@@ -240,7 +241,9 @@ class Channel(Model):
     spend_elasticity: Annotated[float, BeforeValidator(number), Field(gt=0, le=1)] = 0.7
     quality: Annotated[float, BeforeValidator(number), Field(gt=0, le=5)] = 1.0
     seasonality: list[Annotated[NonNegative, Field(le=1000)]] = Field(default=[], description=(
-        "twelve relative monthly weights; 1 is an average month"))
+        "twelve relative weights of the calendar months, January first: each day's lead rate "
+        "follows its month's weight, and the horizon's first 365 days still expect "
+        "leads_per_year; 1 is a month at the year's average daily rate"))
 
     @model_validator(mode="after")
     def _twelve_months(self) -> "Channel":

@@ -13,6 +13,7 @@ is read as "between d - 1/2 and d + 1/2". `estimates.Estimates` applies these to
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -182,7 +183,7 @@ class Seasonality:
 
     counts: tuple[int, ...]
     exposure_days: tuple[float, ...]
-    weights: tuple[float, ...]           # rate in each calendar month / the average rate
+    weights: tuple[float, ...]           # daily rate in each calendar month (January first) / average
     chi2: float
     df: int
     p: float
@@ -214,8 +215,9 @@ class LogLinear:
 
     A deal's value is units x price: the segment sets how many units a deal buys, the
     product its price. `effects[("segment"|"product", name)]` are the fitted log-scale
-    effects (the first segment and the first product are the reference, effect 0), `se` their
-    standard errors.
+    effects (the most frequent segment and product are the reference, effect 0: the best
+    measured baseline, and one that does not hang on which deal the export lists first), `se`
+    their standard errors.
     """
 
     segments: tuple[str, ...]
@@ -232,8 +234,8 @@ class LogLinear:
 
 
 def log_linear(values: np.ndarray, segments: list[str], products: list[str]) -> LogLinear:
-    segs = tuple(dict.fromkeys(segments))
-    prods = tuple(dict.fromkeys(products))
+    segs = tuple(s for s, _ in Counter(segments).most_common())
+    prods = tuple(p for p, _ in Counter(products).most_common())
     names = [("segment", s) for s in segs[1:]] + [("product", p) for p in prods[1:]]
     x = np.ones((len(values), 1 + len(names)))
     for j, (kind, name) in enumerate(names, start=1):
