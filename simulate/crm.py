@@ -57,6 +57,7 @@ class Deal:
     channel: str
     rep: str | None
     region: str | None
+    row: int = 0                  # its row in the file (header = 1), for errors found later
 
     def entered(self, stage: int) -> dt.date | None:
         return (self.created, self.intent, self.negotiation)[stage]
@@ -234,7 +235,7 @@ def read_deals(path: Path, known_reps: set[str] | None = None) -> list[Deal]:
             raise row.error("amount", "an amount > 0 for a won deal")
         deals.append(Deal(deal_id, created, dates[1], dates[2], closed, stage, outcome, amount,
                           row.text("segment"), row.text("product"), row.text("channel"),
-                          row.rep(known_reps), row.text("region", required=False)))
+                          row.rep(known_reps), row.text("region", required=False), number))
     return deals
 
 

@@ -2,20 +2,26 @@
 
 Mid-year, the manager knows what was booked and which deals are open in which stage.
 `--from-pipeline DEALS.csv --as-of 2027-06-30` turns a CRM export into an `opening`: the
-bookings made up to that date are counted as they are, the deals open on that date start
-in the stage they were in, and only the rest of the year is simulated. The opening is
-part of the resolved plan, so a manifest reruns it exactly.
+bookings made from the horizon's start up to that date are counted as they are (earlier ones
+belong to another year), the deals open on that date carry on in the stage they were in,
+with the time they have already spent there, and only the rest of the year is simulated.
+Deals open for longer than the 95th percentile of closed deals' cycle are stale: each is lost
+on the as-of day with a stated chance. The opening is part of the resolved plan, so a
+manifest reruns it exactly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from .crm import read_export
-from .errors import InputError, Location, UsageError, did_you_mean
-from .plan_types import Date, Model, Money
+import numpy as np
+
+from .crm import CsvError, Deal, read_export
+from .errors import InputError, UsageError, did_you_mean
+from .plan_types import Date, Days, Fraction, Model, Money
 from .yamlio import Document
 
 
@@ -34,6 +40,18 @@ class OpenDeal(Model):
     product: str
     rep: str | None = None
     amount: Money | None = None
+    entered: Date | None = None     # the day it entered its stage; unknown: taken as as_of
+    stale: bool = False             # open longer than the 95th percentile of closed deals
+
+
+class Stale(Model):
+    """When an open deal is stale, and the chance that one is lost: of the `reached` deals of
+    the export that were still open at `after_days` old, the share not won since."""
+
+    after_days: Days
+    loss: Fraction
+    reached: int
+    won_after: int
 
 
 class Opening(Model):
@@ -42,6 +60,7 @@ class Opening(Model):
     as_of: Date
     bookings: list[PastBooking] = []
     open_deals: list[OpenDeal] = []
+    stale: Stale | None = None
 
 
 def with_pipeline(doc: Document, args: Any) -> Document:
@@ -76,18 +95,18 @@ def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any
     bookings: list[dict[str, Any]] = []
     open_deals: list[dict[str, Any]] = []
     export = read_export(paths[0], paths[1:])    # what happened after as_of is ignored below
-    where = Location(str(paths[0]))
     for renewal in export.renewals:
-        if renewal.renewed and renewal.renewal_date <= as_of and renewal.segment in names["segments"] \
+        if renewal.renewed and start <= renewal.renewal_date <= as_of and renewal.segment in names["segments"] \
                 and renewal.product in names["products"]:
             bookings.append({"date": renewal.renewal_date.isoformat(), "amount": renewal.contract_value,
                              "segment": renewal.segment, "product": renewal.product,
                              "rep": renewal.rep if renewal.rep in reps else None})
+    stale = stale_rule(export.deals, as_of)
     for deal in export.deals:
-        for key, value in (("segments", deal.segment), ("products", deal.product)):
-            if value not in names[key]:
-                raise InputError(f"deal {deal.id}: unknown {key[:-1]} '{value}'{did_you_mean(value, names[key])}; "
-                                 f"the plan has: {', '.join(sorted(n for n in names[key] if n))}", where)
+        if deal.closed is not None and deal.closed < start:
+            continue                                   # settled in an earlier year
+        for column, value in (("segment", deal.segment), ("product", deal.product)):
+            _known(paths[0], deal, column, value, names[column + "s"])
         rep = deal.rep if deal.rep in reps else None
         if deal.closed is not None and deal.closed <= as_of:
             if deal.outcome == "won":
@@ -97,12 +116,56 @@ def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any
         stage = _stage_on(deal, as_of)
         if stage is None:
             continue
-        if deal.channel not in names["channels"]:
-            raise InputError(f"deal {deal.id}: unknown channel '{deal.channel}'"
-                             f"{did_you_mean(deal.channel, names['channels'])}", where)
+        _known(paths[0], deal, "channel", deal.channel, names["channels"])
+        entered = deal.entered(("lead", "intent", "negotiation").index(stage))
         open_deals.append({"id": deal.id, "stage": stage, "channel": deal.channel, "product": deal.product,
-                           "rep": rep, "amount": deal.amount})
-    return {"as_of": as_of.isoformat(), "bookings": bookings, "open_deals": open_deals}
+                           "rep": rep, "amount": deal.amount,
+                           "entered": entered.isoformat() if entered else None,
+                           "stale": stale is not None and (as_of - deal.created).days > stale["after_days"]})
+    return {"as_of": as_of.isoformat(), "bookings": bookings, "open_deals": open_deals, "stale": stale}
+
+
+def _known(path: Path, deal: Deal, column: str, value: str, names: set[str]) -> None:
+    """A deal the re-forecast must place names a segment, product or channel of the plan."""
+    if value not in names:
+        plan_has = ", ".join(sorted(n for n in names if n))
+        raise CsvError(path, deal.row, column, f"a {column} of the plan ({plan_has})",
+                       f"{value!r}{did_you_mean(value, names)}")
+
+
+def stale_rule(deals: Sequence[Deal], as_of: dt.date) -> dict[str, Any] | None:
+    """When a deal open on `as_of` is stale, and the chance a stale deal is lost.
+
+    Stale: open for longer than the 95th percentile of the cycle (created to closed) of the
+    deals closed by `as_of`. The loss chance is measured on the export's own history: of the
+    deals that were still open at that age, the share that has not been won since (deals
+    still open count as not won, so it leans to caution). None when no deal closed.
+    """
+    cycles = [(d.closed - d.created).days for d in deals if d.closed is not None and d.closed <= as_of]
+    if not cycles:
+        return None
+    after = float(np.percentile(cycles, 95))
+    reached = won = 0
+    for d in deals:
+        age_then = d.created + dt.timedelta(days=int(after) + 1)     # the first day older than `after`
+        if age_then > as_of or (d.closed is not None and d.closed < age_then):
+            continue
+        reached += 1
+        won += d.outcome == "won" and d.closed is not None and d.closed <= as_of
+    loss = 1.0 - won / reached if reached else 1.0
+    return {"after_days": after, "loss": loss, "reached": reached, "won_after": won}
+
+
+def stale_warning(opening: Opening) -> str | None:
+    """The review's line on stale open deals, or None when there are none."""
+    stale = [d for d in opening.open_deals if d.stale]
+    if not stale or opening.stale is None:
+        return None
+    s = opening.stale
+    return (f"re-forecast: {len(stale)} of {len(opening.open_deals)} open deals are stale (open longer than "
+            f"{s.after_days:.0f} days, the 95th percentile of closed deals' cycle); each is taken as lost on "
+            f"{opening.as_of} with probability {s.loss:.0%} (of the {s.reached} deals of the export still "
+            f"open at that age, {s.won_after} were won since)")
 
 
 def _stage_on(deal: Any, as_of: dt.date) -> str | None:
