@@ -50,7 +50,7 @@ class Carried(NamedTuple):
 
     stage: int
     answers_on: float
-    born: float
+    entered: list[float | None]     # the day it entered each stage (None: not reached)
     u: list[float]
     times: list[float]
     effort: list[float]
@@ -247,12 +247,14 @@ class ChannelFlow:
             for i in range(n):
                 work_days = [e * days_per_visit for e in efforts[i]]
                 fate_u, day, k = u[i], born[i] + work_days[0] + times[i][0], 0
+                entered = [born[i], None, None]
                 while day <= 0.0:
                     advance, lost = answers[k]
                     if fate_u[k] < advance:
                         if k == 2:
                             break               # signed before the horizon: not this year's
                         k += 1
+                        entered[k] = day
                         day += work_days[k] + times[i][k]
                     elif fate_u[k] < advance + lost:
                         break
@@ -260,7 +262,7 @@ class ChannelFlow:
                         fate_u[k] = float(rng.random())
                         day += times[i][k]
                 else:
-                    carried.append(Carried(k, day, born[i], fate_u, times[i], efforts[i], units[i], picks[i]))
+                    carried.append(Carried(k, day, entered, fate_u, times[i], efforts[i], units[i], picks[i]))
         return carried
 
     def carry_in(self, carried: list[Carried]) -> None:
@@ -280,8 +282,8 @@ class ChannelFlow:
             if ledger.trace is not None:
                 deal.trace = {"deal": len(ledger.trace.deals) + 1, "channel": self.channel.name,
                               "segment": self.segment.name, "product": world.product_names[product],
-                              "rep": deal.rep.name if deal.rep else None, "lead_day": c.born,
-                              "intent_day": None, "negotiation_day": None, "closed_day": None,
+                              "rep": deal.rep.name if deal.rep else None, "lead_day": c.entered[0],
+                              "intent_day": c.entered[1], "negotiation_day": c.entered[2], "closed_day": None,
                               "outcome": "open", "amount": None}
                 ledger.trace.deals.append(deal.trace)
             ledger.open[c.stage] += 1

@@ -175,7 +175,7 @@ def test_alias_bomb(tmp_path, capsys):
 def test_unknown_key_did_you_mean(tmp_path, capsys):
     path, line = broken(tmp_path, "  years: 1", "  yeers: 1")
     assert_names(one_error(capsys, path), f"{path}:{line}:3:", "horizon.yeers",
-                 "unknown key 'yeers'", "did you mean 'years'", "expected one of: start, years")
+                 "unknown key 'yeers'", "did you mean 'years'", "expected one of: start, warm_start, years")
 
 
 def test_misspelt_required_key_is_one_message(tmp_path, capsys):
