@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .crm import CsvError, Deal, read_export
+from .crm_formats import load_map
 from .errors import InputError, UsageError, did_you_mean
 from .plan_types import Date, Days, Fraction, Model, Money
 from .yamlio import Document
@@ -76,13 +77,16 @@ def with_pipeline(doc: Document, args: Any) -> Document:
     except ValueError:
         raise UsageError(f"--as-of: expected a date such as 2027-06-30, got '{as_of}'") from None
     data = dict(doc.data)
-    data["opening"] = opening_from_crm([Path(p) for p in paths], day, data)
+    data["opening"] = opening_from_crm([Path(p) for p in paths], day, data, getattr(args, "crm_map", None))
     return Document(data, doc.locations, doc.files + tuple(str(p) for p in paths))
 
 
-def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any]) -> dict[str, Any]:
+def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any],
+                     crm_map: Path | None = None) -> dict[str, Any]:
     """The `opening` block for a plan, from a CRM export (deals, then optionally the
-    accounts file for the key-account renewals booked so far) seen on `as_of`."""
+    accounts file for the key-account renewals booked so far) seen on `as_of`, read through
+    `crm_map` (see crm_formats). An export of current stages only gives each open deal its
+    current stage, entered on an unknown day."""
     start = dt.date.fromisoformat(str(plan_data.get("horizon", {}).get("start", "2027-01-01")))
     years = float(plan_data.get("horizon", {}).get("years", 1))
     end = start + dt.timedelta(days=365 * years)     # the day after the horizon's last
@@ -94,7 +98,7 @@ def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any
     reps = {r.get("name") for r in plan_data.get("team", {}).get("reps", []) if isinstance(r, dict)}
     bookings: list[dict[str, Any]] = []
     open_deals: list[dict[str, Any]] = []
-    export = read_export(paths[0], paths[1:])    # what happened after as_of is ignored below
+    export = read_export(paths[0], paths[1:], export_map=load_map(crm_map))   # what followed as_of is ignored
     for renewal in export.renewals:
         if renewal.renewed and start <= renewal.renewal_date <= as_of and renewal.segment in names["segments"] \
                 and renewal.product in names["products"]:
@@ -113,12 +117,14 @@ def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any
                 bookings.append({"date": deal.closed.isoformat(), "amount": deal.amount or 0.0,
                                  "segment": deal.segment, "product": deal.product, "rep": rep})
             continue
-        stage = _stage_on(deal, as_of)
+        stage = _stage_on(deal, as_of) if export.stage_dates else deal.last_stage if deal.created <= as_of else None
         if stage is None:
             continue
-        _known(paths[0], deal, "channel", deal.channel, names["channels"])
-        entered = deal.entered(("lead", "intent", "negotiation").index(stage))
-        open_deals.append({"id": deal.id, "stage": stage, "channel": deal.channel, "product": deal.product,
+        channel = deal.channel if deal.channel in names["channels"] else f"{deal.channel} ({deal.segment})"
+        if channel not in names["channels"]:          # calibrate's name for a shared channel, else an error
+            _known(paths[0], deal, "channel", deal.channel, names["channels"])
+        entered = deal.entered(("lead", "intent", "negotiation").index(stage)) if export.stage_dates else None
+        open_deals.append({"id": deal.id, "stage": stage, "channel": channel, "product": deal.product,
                            "rep": rep, "amount": deal.amount,
                            "entered": entered.isoformat() if entered else None,
                            "stale": stale is not None and (as_of - deal.created).days > stale["after_days"]})
