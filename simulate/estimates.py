@@ -79,6 +79,35 @@ class Estimates:
         return StageData(Proportion(adv, n), np.asarray(days, float), np.asarray(before, float),
                          np.asarray(still, float))
 
+    def coverage(self) -> list[str]:
+        """What the export's period really is: short (under a year: annualised), left-truncated
+        (closes starting long after the first creations), months with too few records."""
+        ex, out = self.export, []
+        if ex.days < 360:
+            out.append(f"short export: {ex.start} to {ex.as_of} is {ex.days / MONTH_DAYS:.1f} months, not a year; "
+                       f"counts per year (leads, attrition) are annualised (x {365 / ex.days:.2f}) and "
+                       "\"last year\" is this period")
+        closes = [d.closed for d in ex.deals if d.closed is not None]
+        created = min(d.created for d in ex.deals)
+        if closes and (min(closes) - created).days > 45:
+            out.append(f"left-truncated export: the first deal closes on {min(closes)}, "
+                       f"{(min(closes) - created).days} days after the first is created ({created}); deals closed "
+                       "before the export began are missing, so its first months under-count bookings")
+        months: dict[tuple[int, int], int] = {}
+        for d in ex.deals:
+            months[(d.created.year, d.created.month)] = months.get((d.created.year, d.created.month), 0) + 1
+        day, seen = ex.start, []
+        while day <= ex.as_of:
+            key = (day.year, day.month)
+            if key not in seen:
+                seen.append(key)
+            day += dt.timedelta(days=1)
+        typical = float(np.median([months.get(k, 0) for k in seen]))
+        thin = [f"{y}-{m:02d} ({months.get((y, m), 0)})" for y, m in seen if months.get((y, m), 0) < 0.2 * typical]
+        if thin:
+            out.append(f"months with under a fifth of the typical {typical:.0f} new deals: {', '.join(thin)}")
+        return out
+
     def win_rate(self, segment: str) -> Proportion:
         """Of the segment's closed deals, the share won: all a current-stage export says."""
         closed = [d.outcome == "won" for d in self.export.deals if d.segment == segment and d.outcome != "open"]

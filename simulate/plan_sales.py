@@ -227,6 +227,8 @@ def write_funnel(cal: Calibration, y: PlanYaml, seg: str, kind: str) -> None:
                 why = ("the plan format has no weibull" if fit.family == "weibull" else
                        "an exponential less the rep's work is no longer exponential")
                 y.comment(8, f"{why}: written as a gamma with the fit's mean and sd")
+            if fit.mean - work < 0.5:      # a stage time must be positive: say where that binds
+                y.comment(8, f"the rep's work ({work:.2g}d) leaves {fit.mean - work:.2g}d of the fit: floored at 0.5d")
             y.put(8, "time", distribution(family, max(fit.mean - work, 0.5), fit.sd, in_days))
         else:
             y.put(8, "time", distribution("gamma", mean, sd, in_days),

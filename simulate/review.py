@@ -30,8 +30,9 @@ def last_year_review(cal: Calibration, warning: str | None = None) -> str:
         lines.append("The export covers less than two years: shares only, no growth.")
     for title, axis in (("Customer tier", 2), ("Product", 3), ("Region", 4)):
         lines += ["", f"## By {title.lower()}", ""] + axis_table(cal, title, axis)
-    if ex.notes:
-        lines += ["", "## How the export was read", ""] + [f"- {n}" for n in ex.notes]
+    notes = [*ex.notes, *(f"**{n}**" for n in cal.est.coverage())]
+    if notes:
+        lines += ["", "## How the export was read", ""] + [f"- {n}" for n in notes]
     lines += ["", "## Funnel health", ""] + funnel_health(cal)
     stale = cal.est.stale()
     if stale:

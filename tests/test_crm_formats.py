@@ -153,3 +153,43 @@ def test_a_bad_map_is_named(tmp_path, capsys, text, message):
     err = one_error(capsys, ["calibrate", str(path), "--map", str(tmp_path / "map.yaml"),
                              "--out", str(tmp_path / "p.yaml"), "--quiet"])
     assert "map.yaml" in err and message in err
+
+
+def canonical(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_a_channel_feeding_two_segments_feeds_both(tmp_path):
+    """Half of the 'online' deals belong to a second segment: both segments get a funnel and
+    a channel of their own, none vanishes."""
+    rows = sample_rows()
+    online = [r for r in rows if r["channel"] == "online" and r["segment"] == "SMB"]
+    for r in online[1::3]:
+        r["segment"] = "MID"
+    out = tmp_path / "plan.yaml"
+    assert main(["calibrate", str(canonical(tmp_path / "deals.csv", rows)), "--out", str(out), "--quiet"]) == 0
+    plan = plan_from_document(load_document(out))
+    fed = {c.segment for c in plan.channels}
+    assert {"SMB", "MID"} <= fed
+    assert {c.segment for c in plan.channels if c.name.startswith("online")} == {"SMB", "MID"}
+
+
+def test_a_short_left_truncated_export_says_so(tmp_path):
+    """Nine months whose deals closed before 1 March are gone: the review names both."""
+    rows = [r for r in sample_rows() if r["created"] < "2027-10-01"
+            and not (r["closed_date"] and r["closed_date"] < "2027-03-01")]
+    for r in rows:
+        if r["closed_date"] > "2027-09-30" or not r["closed_date"]:     # open on the export's date
+            r.update(closed_date="", outcome="open", amount="")
+            for column in ("intent_date", "negotiation_date"):
+                r[column] = "" if r[column] > "2027-09-30" else r[column]
+            r["last_stage"] = "negotiation" if r["negotiation_date"] else "intent" if r["intent_date"] else "lead"
+    out = tmp_path / "plan.yaml"
+    assert main(["calibrate", str(canonical(tmp_path / "deals.csv", rows)), "--out", str(out),
+                 "--as-of", "2027-09-30", "--quiet"]) == 0
+    review = (tmp_path / "plan.review.md").read_text()
+    assert "short export" in review and "9.0 months" in review and "left-truncated export" in review
