@@ -94,7 +94,8 @@ BROKEN_CELLS = {
     "unknown outcome": (3, "outcome", "lots", [
         "row 3, column 'outcome': expected one of won, lost, open", "'lots' (did you mean 'lost'?)"]),
     "a date that is not ISO": (4, "created", "01/02/2027", [
-        "row 4, column 'created': expected an ISO date such as 2027-03-14, found '01/02/2027'"]),
+        "row 4, column 'created': expected an ISO date such as 2027-03-14 (a time may follow; other formats: "
+        "`dates:` in --map), found '01/02/2027'"]),
     "a won deal needs an amount": (2, "amount", "", ["row 2, column 'amount'", "an empty cell"]),
     "a stage date beyond the last stage": (3, "intent_date", "2027-01-09", [
         "row 3, column 'intent_date': expected an empty cell: last_stage is 'lead'"]),

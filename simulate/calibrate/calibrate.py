@@ -93,6 +93,9 @@ def review_markdown(cal: Calibration, warning: str | None = None) -> str:
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="CSV",
                    help="DEALS.csv, then optionally ACCOUNTS.csv and REPS.csv (told apart by their headers)")
+    p.add_argument("--map", type=Path, metavar="MAP.yaml", dest="crm_map",
+                   help="how to read the deals file of a CRM: its columns, stage names and date format "
+                        "(without it: canonical names, else standard Salesforce and HubSpot names)")
     p.add_argument("--out", type=Path, required=True, help="the plan to write, e.g. scenarios/calibrated.yaml; "
                    "the review goes next to it as NAME.review.md")
     p.add_argument("--as-of", type=q.parse_date, metavar="DATE",
@@ -116,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--market-size and --reachable-share go together (with --market-growth if known)")
     if args.out.suffix not in (".yaml", ".yml"):
         raise UsageError(f"--out: expected a .yaml file for the plan, got '{args.out}'")
-    export = read_export(args.files[0], list(args.files[1:]), args.as_of)
+    from ..load.crm_formats import load_map
+    export = read_export(args.files[0], list(args.files[1:]), args.as_of, load_map(args.crm_map))
     market = None
     if args.market_size is not None:
         try:

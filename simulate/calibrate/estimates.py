@@ -53,15 +53,23 @@ class Estimates:
     def __init__(self, export: Export):
         self.export = export
         self.segments = list(dict.fromkeys([r.segment for r in export.renewals] + [d.segment for d in export.deals]))
-        self.channel_segment = _most_common([(d.channel, d.segment) for d in export.deals])
+        # One plan channel per (CRM channel, segment) pair with deals: a channel that feeds
+        # several segments feeds each of them (named "channel (segment)"), none goes missing.
+        pairs = list(dict.fromkeys((d.channel, d.segment) for d in export.deals))
+        fed = _most_common([(d.channel, d.segment) for d in export.deals])
+        self.channels = {channel_name(c, seg, fed): (c, seg) for c, seg in pairs}
+        self.channel_segment = {name: seg for name, (_, seg) in self.channels.items()}
+        cycles = [(d.closed - d.created).days for d in export.deals if d.closed is not None]
+        self._stale_after = float(np.percentile(cycles, 95)) if cycles else math.inf
 
     # -- funnel ----------------------------------------------------------------------
     def stage(self, stage: int, segment: str | None = None, channel: str | None = None) -> StageData:
         as_of = self.export.as_of
         adv = n = 0
         days, before, still = [], [], []
-        for d in self.export.deals:
-            if (segment and d.segment != segment) or (channel and d.channel != channel):
+        source = self.channels[channel] if channel else None
+        for d in self.export.deals if self.export.stage_dates else ():
+            if (segment and d.segment != segment) or (source and (d.channel, d.segment) != source):
                 continue
             entered = d.entered(stage)
             if entered is None:
@@ -70,7 +78,8 @@ class Estimates:
             if reached > stage:
                 end, advanced = d.entered(stage + 1), True
             elif d.outcome == "open":
-                still.append((as_of - entered).days)
+                if (as_of - d.created).days <= self._stale_after:     # stale deals would stretch the fit
+                    still.append((as_of - entered).days)
                 continue
             else:
                 end, advanced = d.closed, d.outcome == "won"
@@ -80,6 +89,64 @@ class Estimates:
             before.append((as_of - entered).days)
         return StageData(Proportion(adv, n), np.asarray(days, float), np.asarray(before, float),
                          np.asarray(still, float))
+
+    def coverage(self) -> list[str]:
+        """What the export's period really is: short (under a year: annualised), left-truncated
+        (closes starting long after the first creations), months with too few records."""
+        ex, out = self.export, []
+        if ex.days < 360:
+            out.append(f"short export: {ex.start} to {ex.as_of} is {ex.days / MONTH_DAYS:.1f} months, not a year; "
+                       f"counts per year (leads, attrition) are annualised (x {365 / ex.days:.2f}) and "
+                       "\"last year\" is this period")
+        closes = [d.closed for d in ex.deals if d.closed is not None]
+        created = min(d.created for d in ex.deals)
+        if closes and (min(closes) - created).days > 45:
+            out.append(f"left-truncated export: the first deal closes on {min(closes)}, "
+                       f"{(min(closes) - created).days} days after the first is created ({created}); deals closed "
+                       "before the export began are missing, so its first months under-count bookings")
+        months: dict[tuple[int, int], int] = {}
+        for d in ex.deals:
+            months[(d.created.year, d.created.month)] = months.get((d.created.year, d.created.month), 0) + 1
+        day, seen = ex.start, []
+        while day <= ex.as_of:
+            key = (day.year, day.month)
+            if key not in seen:
+                seen.append(key)
+            day += dt.timedelta(days=1)
+        typical = float(np.median([months.get(k, 0) for k in seen]))
+        thin = [f"{y}-{m:02d} ({months.get((y, m), 0)})" for y, m in seen if months.get((y, m), 0) < 0.2 * typical]
+        if thin:
+            out.append(f"months with under a fifth of the typical {typical:.0f} new deals: {', '.join(thin)}")
+        return out
+
+    def win_rate(self, segment: str) -> Proportion:
+        """Of the segment's closed deals, the share won: all a current-stage export says."""
+        closed = [d.outcome == "won" for d in self.export.deals if d.segment == segment and d.outcome != "open"]
+        return Proportion(sum(closed), len(closed))
+
+    def stale_after(self) -> float:
+        """Days after which an open deal is stale: the 95th percentile of closed deals'
+        cycle, created to closed (inf when none closed)."""
+        return self._stale_after
+
+    def stale(self) -> list:
+        """The open deals older than `stale_after`: left out of the fits, listed in the review."""
+        after, as_of = self.stale_after(), self.export.as_of
+        return [d for d in self.export.deals if d.outcome == "open" and (as_of - d.created).days > after]
+
+    def cycle(self, segment: str) -> tuple[DistFit | None, int]:
+        """Created to closed of the segment's won deals, with its open deals in negotiation
+        (the ones on their way to a signature) right-censored at their age, stale ones left
+        out; and the number of stale deals left out. None when fewer than MIN_N wins."""
+        as_of, after = self.export.as_of, self.stale_after()
+        won = [(d.closed - d.created).days for d in self.export.deals
+               if d.segment == segment and d.outcome == "won" and d.closed is not None]
+        ages = [(as_of - d.created).days for d in self.export.deals
+                if d.segment == segment and d.outcome == "open" and d.last_stage == "negotiation"]
+        fresh = [a for a in ages if a <= after]
+        if len(won) < MIN_N:
+            return None, len(ages) - len(fresh)
+        return fit_distribution(days=np.asarray(won, float), right=np.asarray(fresh, float)), len(ages) - len(fresh)
 
     def stage_time(self, data: StageData) -> DistFit | None:
         """Stage duration fitted with open deals censored; None when too thin to fit."""
@@ -94,12 +161,13 @@ class Estimates:
     def skills(self) -> dict[str, tuple[Rate, int]]:
         """Each rep's negotiation wins against the wins expected at their segments' rates:
         skill = observed / expected (a Poisson rate on the expected count), and n."""
-        rates = {s: self.stage(2, segment=s).conversion.p for s in self.segments}
+        rates = {s: (self.stage(2, segment=s).conversion if self.export.stage_dates else self.win_rate(s)).p
+                 for s in self.segments}
         won: dict[str, int] = {}
         expected: dict[str, float] = {}
         count: dict[str, int] = {}
         for d in self.export.deals:
-            if d.rep and d.last_stage == "negotiation" and d.outcome != "open":
+            if d.rep and (d.last_stage == "negotiation" or not self.export.stage_dates) and d.outcome != "open":
                 won[d.rep] = won.get(d.rep, 0) + (d.outcome == "won")
                 expected[d.rep] = expected.get(d.rep, 0.0) + rates[d.segment]
                 count[d.rep] = count.get(d.rep, 0) + 1
@@ -112,7 +180,7 @@ class Estimates:
         ex = self.export
         counts = [0] * 12
         for d in ex.deals:
-            if d.channel == channel:
+            if (d.channel, d.segment) == self.channels[channel]:
                 counts[d.created.month - 1] += 1
         exposure = [0.0] * 12
         day = ex.start
@@ -231,6 +299,12 @@ class Estimates:
         window = curve[train:train + 3]
         pace = sum(t for t, _ in window) / max(sum(e for _, e in window), 1e-9)
         return train, pace, ratios, expected
+
+
+def channel_name(channel: str, segment: str, main_segment: dict[str, str]) -> str:
+    """A plan channel's name: the CRM's, with the segment added where the CRM channel also
+    feeds another segment than its main one (the re-forecast maps deals the same way)."""
+    return channel if main_segment.get(channel) == segment else f"{channel} ({segment})"
 
 
 def _most_common(pairs: list[tuple]) -> dict:

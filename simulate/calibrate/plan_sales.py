@@ -142,6 +142,8 @@ def lead_base(cal: Calibration, seg: str) -> tuple[str, Proportion] | None:
     The model multiplies the lead -> intent conversion by the channel's quality, and a
     quality below 1 leaves the rest of the leads stalled rather than lost; so the stage
     takes the weakest channel's conversion and the others a quality of 1 or more."""
+    if not cal.ex.stage_dates:
+        return None
     convs = {c: cal.est.stage(0, channel=c).conversion
              for c, s in cal.est.channel_segment.items() if s == seg}
     good = {c: p for c, p in convs.items() if p.n >= MIN_N}
@@ -151,7 +153,58 @@ def lead_base(cal: Calibration, seg: str) -> tuple[str, Proportion] | None:
     return channel, good[channel]
 
 
+def write_cycle_funnel(cal: Calibration, y: PlanYaml, seg: str, kind: str) -> None:
+    """A funnel from an export of current stages only, which measures the win rate and the
+    cycle from created to closed, not each stage: the reference plan's stages give the split.
+
+    Each stage's conversion is the reference's times one common factor, so that their product
+    is the measured win rate; each stage's mean time is the reference's share of the measured
+    cycle, with one coefficient of variation chosen so the three add up to the cycle's sd."""
+    ref = DEFAULT_STAGES[kind]
+    rate = cal.est.win_rate(seg)
+    fit, stale = cal.est.cycle(seg)
+    open_by_stage = {st: sum(d.segment == seg and d.outcome == "open" and d.last_stage == st for d in cal.ex.deals)
+                     for st in STAGE_NAMES}
+    y.comment(4, "ASSUMED: the export holds each deal's current stage only, not the day it entered each stage. "
+                 "Measured: the win rate, the cycle from created to closed, the furthest stage of open deals "
+                 f"({', '.join(f'{k} {v}' for k, v in open_by_stage.items())}). The split into three stages follows "
+                 "the reference plan's shape.")
+    y.put(4, "funnel")
+    reference_win = float(np.prod([r[0] for r in ref]))
+    if rate.n >= MIN_N:
+        lo, hi = rate.ci()
+        win, why = rate.p, (f"win rate {rate.k} of {rate.n} closed deals ({pct1(rate.p)}, 95 % CI {pct1(lo)} to "
+                            f"{pct1(hi)}) split over the stages")
+    else:
+        win, why = reference_win, cal.default(f"{seg} win rate", f"only {rate.n} closed deals")
+    factor = (max(win, 1e-6) / reference_win) ** (1 / 3)
+    if fit is not None:
+        lo, hi = fit.mean_ci()
+        cycle_mean, cycle_sd = fit.mean, fit.sd
+        y.comment(6, f"cycle created -> won: {fit.family} fitted to n={fit.n} wins ({fit.censored} open deals in "
+                     f"negotiation censored, {stale} stale ones left out): mean {in_days(fit.mean)} (95 % CI "
+                     f"{in_days(lo)} to {in_days(hi)}), sd {in_days(fit.sd)}; {fit.quality()}")
+    else:
+        cycle_mean = sum(r[1] for r in ref)
+        cycle_sd = float(np.sqrt(sum(r[2] ** 2 for r in ref)))
+        cal.default(f"{seg} cycle time", "fewer than 30 won deals")
+    shares = np.array([r[1] for r in ref], float) / sum(r[1] for r in ref)
+    work = np.array([r[3] for r in ref], float) * 7.0 / VISITS_PER_WEEK
+    means = np.maximum(shares * cycle_mean - work, 0.5)
+    cv = cycle_sd / float(np.sqrt(np.sum((shares * cycle_mean) ** 2)))
+    for k, stage in enumerate(STAGE_NAMES):
+        y.put(6, stage)
+        y.put(8, "advance", pct(min(ref[k][0] * factor, 1.0)), why if k == 0 else "the same split")
+        y.put(8, "time", distribution("gamma", float(means[k]), float(means[k] * cv), in_days),
+              f"{shares[k]:.0%} of the cycle, less the rep's work")
+        y.put(8, "effort", f"{ref[k][3]:g}", f"{BASELINE}: the export has no visits")
+    write_units(cal, y, seg)
+
+
 def write_funnel(cal: Calibration, y: PlanYaml, seg: str, kind: str) -> None:
+    if not cal.ex.stage_dates:
+        write_cycle_funnel(cal, y, seg, kind)
+        return
     y.put(4, "funnel")
     for k, stage in enumerate(STAGE_NAMES):
         advance, mean, sd, effort = DEFAULT_STAGES[kind][k]
@@ -186,6 +239,8 @@ def write_funnel(cal: Calibration, y: PlanYaml, seg: str, kind: str) -> None:
                 why = ("the plan format has no weibull" if fit.family == "weibull" else
                        "an exponential less the rep's work is no longer exponential")
                 y.comment(8, f"{why}: written as a gamma with the fit's mean and sd")
+            if fit.mean - work < 0.5:      # a stage time must be positive: say where that binds
+                y.comment(8, f"the rep's work ({work:.2g}d) leaves {fit.mean - work:.2g}d of the fit: floored at 0.5d")
             y.put(8, "time", distribution(family, max(fit.mean - work, 0.5), fit.sd, in_days))
         else:
             y.put(8, "time", distribution("gamma", mean, sd, in_days),
@@ -231,7 +286,9 @@ def write_channels(cal: Calibration, y: PlanYaml) -> None:
               f"{rate.events} leads in {rate.exposure:.2f} years (95 % CI {lo:.4g} to {hi:.4g})")
         y.put(4, "spend_elasticity", "0.7", BASELINE)
         own, base = est.stage(0, channel=channel).conversion, lead_base(cal, seg)
-        if base is None:
+        if not cal.ex.stage_dates:
+            y.put(4, "quality", "1", "the export has no stage dates to compare channels' conversions")
+        elif base is None:
             y.put(4, "quality", "1", cal.default(f"{channel} quality", f"only {own.n} completed leads"))
         elif own.n >= MIN_N:
             y.put(4, "quality", f"{min(max(own.p / max(base[1].p, 0.001), 0.01), 5):.4g}",

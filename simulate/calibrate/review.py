@@ -30,7 +30,19 @@ def last_year_review(cal: Calibration, warning: str | None = None) -> str:
         lines.append("The export covers less than two years: shares only, no growth.")
     for title, axis in (("Customer tier", 2), ("Product", 3), ("Region", 4)):
         lines += ["", f"## By {title.lower()}", ""] + axis_table(cal, title, axis)
+    notes = [*ex.notes, *(f"**{n}**" for n in cal.est.coverage())]
+    if notes:
+        lines += ["", "## How the export was read", ""] + [f"- {n}" for n in notes]
     lines += ["", "## Funnel health", ""] + funnel_health(cal)
+    stale = cal.est.stale()
+    if stale:
+        lines += ["", "## Stale open deals", "",
+                  f"**{len(stale)} of {sum(d.outcome == 'open' for d in ex.deals)} open deals are stale**: open "
+                  f"longer than {cal.est.stale_after():.0f} days, the 95th percentile of closed deals' cycle. They "
+                  "are left out of the stage-time fits (as still running they would stretch them); a re-forecast "
+                  "gives each a stated chance of being lost (see its warnings). The oldest: " +
+                  ", ".join(f"{d.id} ({(ex.as_of - d.created).days}d)"
+                            for d in sorted(stale, key=lambda d: d.created)[:5]) + "."]
     lines += ["", "## Market", ""]
     if cal.market is None:
         lines.append("No market stated: pass --market-size, --market-growth and --reachable-share to check "
@@ -65,6 +77,12 @@ def funnel_health(cal: Calibration) -> list[str]:
     cohort = [d for d in cal.ex.deals if cal.last[0] <= d.created <= cal.last[1]]
     if not cohort:
         return ["No leads were created in the last 12 months."]
+    if not cal.ex.stage_dates:
+        won = sum(d.outcome == "won" for d in cohort)
+        closed = sum(d.outcome != "open" for d in cohort)
+        return [f"The export holds current stages only: of last year's {len(cohort)} leads, {closed} closed and "
+                f"{won} were won ({won / max(closed, 1):.0%} of those closed). The stages a lost deal went "
+                "through are unknown, so the 5 : 3 : 2 : 1 shape cannot be checked."]
     reached = [len(cohort), sum(d.intent is not None for d in cohort),
                sum(d.negotiation is not None for d in cohort), sum(d.outcome == "won" for d in cohort)]
     shape = [5 * r / reached[0] for r in reached]

@@ -98,6 +98,8 @@ class ChannelFlow:
         self._arrival_times = Weekly(stream(world.root, f"arrival-times/{channel.name}"))
         self._fates = stream(world.root, f"fates/{channel.name}")
         self._misc = Uniforms(stream(world.root, f"stalls/{channel.name}"))
+        # a re-forecast's open deals draw from their own stream (see reopen)
+        self._reopen_draws = stream(world.root, f"reopen/{channel.name}") if world.plan.opening else None
         self._block: list[tuple] = []
         self.leads_seen = 0         # observed this year, for "the channel that converts best"
         self.signed_seen = 0
@@ -178,25 +180,54 @@ class ChannelFlow:
         ledger.open[0] += 1
         self._work_on(deal)
 
-    def reopen(self, stage: int, product: int, amount: float | None, rep: "RepState | None") -> None:
-        """Re-forecast: a deal already open in `stage` carries on from there.
+    def reopen(self, stage: int, product: int, amount: float | None, rep: "RepState | None",
+               age: float, loss: float) -> None:
+        """Re-forecast: a deal open for `age` days in `stage` carries on from there.
 
-        It takes a fate like any new lead (its stage draws and times); its order size comes
-        from the export's amount when there is one. Its rep does the stage's work again:
-        a small over-count of effort, on the side of caution.
+        Its draws come from a stream of its own (the year's new leads keep their fates); its
+        order size is the export's amount when there is one. Time in a stage is the rep's work
+        first, then the customer's: `age` pays the work first (at a typical rep's pace; none
+        is done again), and the customer's answer comes after (T - a | T > a) for the rest a.
+        A stale deal is lost at once with probability `loss`.
         """
-        u, times, effort, units, _ = self._next_fate()
+        rng = self._reopen_draws
+        assert rng is not None          # the plan has an opening
+        u = rng.random(3).tolist()
+        efforts = [float(st.effort.sample(rng, 1)[0]) for st in self.stages]
+        units = float(self.funnel.units.sample(rng, 1)[0])
+        times = [float(st.time.sample(rng, 1)[0]) for st in self.stages]
         price = self.world.plan.products[product].price
         if amount is not None and price > 0:
             units = amount / price
-        deal = Deal(self, u, times, effort, max(units, 0.0), product)
+        deal = Deal(self, u, times, efforts, max(units, 0.0), product)
         deal.stage = stage
         if rep is not None and rep.active:
             deal.rep = rep
             rep.book += 1
-        self.world.ledger.open[stage] += 1
-        self.world.ledger.counts["open_start"] += 1
-        self._work_on(deal)
+        ledger = self.world.ledger
+        ledger.open[stage] += 1
+        ledger.counts["open_start"] += 1
+        if loss > 0 and rng.random() < loss:
+            self._lose(deal)
+            return
+        days_per_visit = 7.0 / self._pace if self._pace > 0 else 0.0
+        work_left = max(0.0, efforts[stage] - age / days_per_visit) if days_per_visit > 0 else 0.0
+        waited = max(0.0, age - efforts[stage] * days_per_visit)
+        answer_in = self.stages[stage].time.remaining(rng, waited)
+        scale = self.world.levers.stage_time.get((self.segment.name, stage), 1.0)
+        if work_left <= 0:
+            self.world.at(answer_in * scale, lambda: self._decide(deal))
+            return
+        self.world.team.submit(self.priority, work_left, self.segment.name, deal.rep,
+                               lambda who, finish: self._resumed(deal, who, finish, work_left, answer_in * scale))
+
+    def _resumed(self, deal: Deal, rep: "RepState", finish: float, visits: float, answer_in: float) -> None:
+        """A reopened deal's remaining work is done: its customer answers `answer_in` later."""
+        if deal.rep is None:
+            deal.rep = rep
+            rep.book += 1
+        self.world.ledger.week[self._visits_column] += visits
+        self.world.at(finish - self.world.env.now + answer_in, lambda: self._decide(deal))
 
     # -- the pipeline on the first day ---------------------------------------------------
     def pipeline_at_start(self) -> list[Carried]:

@@ -169,7 +169,7 @@ class Ledger:
         for b, v in zip(self.bookings, by_metric):
             totals["segment"][b.segment] += v
             totals["product"][b.product] += v
-            totals["quarter"][min(int(b.day // 91.25), len(quarters) - 1)] += v
+            totals["quarter"][min(max(int(b.day // 91.25), 0), len(quarters) - 1)] += v   # never a negative index
             if b.region >= 0:
                 totals["region"][b.region] += v
             # initial reps by name; replacements and rule hires as "new hires"; -1 unassigned

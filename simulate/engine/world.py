@@ -24,7 +24,8 @@ class World:
     def __init__(self, plan: Plan, seed: int, replication: int, levers: Levers | None = None,
                  trace: bool = False):
         self.plan = plan
-        start = 0.0 if plan.opening is None else float((plan.opening.as_of - plan.horizon.start).days)
+        # a re-forecast starts the day after as_of: the export already holds that day's bookings
+        start = 0.0 if plan.opening is None else float((plan.opening.as_of - plan.horizon.start).days + 1)
         self.env = simpy.Environment(initial_time=start)
         self._schedule = self.env.schedule
         self.root = replication_seed(seed, replication)

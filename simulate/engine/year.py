@@ -65,7 +65,8 @@ class SalesYear:
                 carried = flow.pipeline_at_start()
                 world.at(0.0, lambda flow=flow, carried=carried: flow.carry_in(carried))
         world.at(0.0, self._tick)      # after today's shocks and arrivals, so they count
-        world.env.run(until=world.horizon)
+        if world.env.now < world.horizon:      # a re-forecast on the last day has nothing left
+            world.env.run(until=world.horizon)
         if self._week < world.ledger.weeks:   # the tick due at the horizon never runs
             self._close_week()                # (SimPy stops first): close the last week here
         return world.ledger.result(self.rep_names, world.events + world.team.events)
@@ -113,12 +114,14 @@ class SalesYear:
                                       rep.index if rep is not None else -1, -1, region, delivered,
                                       delivered + world.plan.collections.delay.mean))
         flows = {f.channel.name: f for f in self.flows}
+        stale_loss = opening.stale.loss if opening.stale is not None else 0.0
         for d in opening.open_deals:
             flow = flows[d.channel]
             rep = reps.get(d.rep) if d.rep else None
-            world.at(0.0, lambda flow=flow, d=d, rep=rep: flow.reopen(
+            age = world.env.now - float((d.entered - start).days) if d.entered is not None else 0.0
+            world.at(0.0, lambda flow=flow, d=d, rep=rep, age=age: flow.reopen(
                 ("lead", "intent", "negotiation").index(d.stage), world.product_names.index(d.product),
-                d.amount, rep))
+                d.amount, rep, age, stale_loss if d.stale else 0.0))
 
     def _start_day(self, spec: Rep) -> float:
         if spec.start is None:

@@ -18,12 +18,16 @@ from pathlib import Path
 
 from ..errors import InputError, Location, did_you_mean
 from ..plan import quantities as q
+from .crm_formats import ExportMap, describe, money_text, normal
 
 STAGE_NAMES = ("lead", "intent", "negotiation")
 OUTCOMES = ("won", "lost", "open")
 LEVELS = ("new_hire", "core", "reserve")
 DEAL_COLUMNS = ("deal_id", "created", "intent_date", "negotiation_date", "closed_date",
                 "last_stage", "outcome", "amount", "segment", "product", "channel", "rep")
+# An export of current stages only (Salesforce, HubSpot): no date for entering each stage.
+CURRENT_STAGE_COLUMNS = ("deal_id", "created", "stage", "amount")
+ONE = "all"      # the segment, product or channel of an export that has no such column
 ACCOUNT_COLUMNS = ("account_id", "segment", "product", "contract_value", "renewal_date", "renewed")
 REP_COLUMNS = ("rep", "hire_date", "leave_date")
 YES, NO = ("yes", "y", "true", "1", "renewed"), ("no", "n", "false", "0", "churned")
@@ -56,6 +60,7 @@ class Deal:
     channel: str
     rep: str | None
     region: str | None
+    row: int = 0                  # its row in the file (header = 1), for errors found later
 
     def entered(self, stage: int) -> dt.date | None:
         return (self.created, self.intent, self.negotiation)[stage]
@@ -87,7 +92,12 @@ class RepRecord:
 
 @dataclass(frozen=True)
 class Export:
-    """A whole CRM export and the period it covers (`start` to `as_of`, both included)."""
+    """A whole CRM export and the period it covers (`start` to `as_of`, both included).
+
+    `stage_dates` is False for an export of current stages only: its deals' intent and
+    negotiation dates are unknown (None), a lost deal's furthest stage too (`lead`), and only
+    the cycle from created to closed and the outcome are measured. `notes` says how it was read.
+    """
 
     deals: tuple[Deal, ...]
     renewals: tuple[Renewal, ...]
@@ -95,6 +105,8 @@ class Export:
     files: dict[str, str]
     start: dt.date
     as_of: dt.date
+    stage_dates: bool = True
+    notes: tuple[str, ...] = ()
 
     @property
     def days(self) -> int:
@@ -105,24 +117,40 @@ class Export:
         return self.days / 365.0
 
 
-def read_rows(path: Path, kind: str, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(row number, {column: text}) for each data row; the header is row 1."""
+def read_rows(path: Path, kind: str, required: tuple[str, ...] | tuple[tuple[str, ...], ...],
+              export_map: ExportMap | None = None, shown: dict[str, str] | None = None,
+              ) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, {column: text}) for each data row; the header is row 1.
+
+    `required` is one set of columns, or several sets of which the header must hold one.
+    With a map, the header is read in canonical names (see crm_formats); `shown` then
+    receives canonical name -> the file's own name, for errors and notes.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot read the {kind} file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise CsvError(path, 1 + text_row(path, exc.start), None, "UTF-8 text", "bytes that are not UTF-8") from None
+    options = required if required and isinstance(required[0], tuple) else (required,)
     if not text.strip():
-        raise CsvError(path, 1, None, f"a header row naming the columns {', '.join(required)}", "an empty file")
+        raise CsvError(path, 1, None, f"a header row naming the columns {', '.join(options[0])}", "an empty file")
     first = text.splitlines()[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(",;\t", key=first.count))
-    header = [h.strip().lower().replace(" ", "_") for h in next(reader)]
-    for column in required:
-        if column not in header:
-            near = did_you_mean(column, header)
-            raise CsvError(path, 1, column, f"the columns {', '.join(required)}",
-                           f"no column '{column}'{near} (found: {', '.join(header)})")
+    header = [normal(h) for h in next(reader)]
+    if export_map is not None:
+        header, names = export_map.rename(header)
+        if shown is not None:
+            shown.update(names)
+    fits = [cols for cols in options if all(c in header for c in cols)]
+    if not fits:
+        best = min(options, key=lambda cols: sum(c not in header for c in cols))
+        column = next(c for c in best if c not in header)
+        near = did_you_mean(column, header)
+        alternatives = " or ".join(", ".join(cols) for cols in options)
+        hint = "; name the columns with --map MAP.yaml" if export_map is not None else ""
+        raise CsvError(path, 1, column, f"the columns {alternatives}",
+                       f"no column '{column}'{near} (found: {', '.join(header)}){hint}")
     rows = 0
     for number, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
@@ -142,12 +170,16 @@ def text_row(path: Path, offset: int) -> int:
 class _Row:
     """Typed access to one row's fields, raising CsvError with the row's location."""
 
-    def __init__(self, path: Path, number: int, values: dict[str, str]):
+    def __init__(self, path: Path, number: int, values: dict[str, str], export_map: ExportMap | None = None,
+                 shown: dict[str, str] | None = None):
         self.path, self.line, self.values = path, number, values
+        self.map, self.shown = export_map or ExportMap(), shown or {}
 
     def error(self, column: str, expected: str, found: str | None = None) -> CsvError:
+        """Located by the file's own column name (a mapped column keeps its CRM name)."""
         text = self.values.get(column, "")
-        return CsvError(self.path, self.line, column, expected, found or (repr(text) if text else "an empty cell"))
+        return CsvError(self.path, self.line, self.shown.get(column, column), expected,
+                        found or (repr(text) if text else "an empty cell"))
 
     def unique(self, column: str, seen: dict[str, int], what: str) -> str:
         """The cell's text, which no earlier row may repeat (`seen` maps text -> row)."""
@@ -168,18 +200,16 @@ class _Row:
         if value is None:
             return None
         try:
-            if len(value) != 10:
-                raise ValueError
-            return dt.date.fromisoformat(value)
+            return self.map.date(value)
         except ValueError:
-            raise self.error(column, "an ISO date such as 2027-03-14") from None
+            raise self.error(column, self.map.date_hint()) from None
 
     def number(self, column: str, required: bool = True) -> float | None:
         value = self.text(column, required)
         if value is None:
             return None
         try:
-            x = q.parse_money(value)
+            x = q.parse_money(money_text(value))
         except ValueError:
             raise self.error(column, "a number such as 12500.50") from None
         if not x >= 0:
@@ -206,35 +236,88 @@ class _Row:
                              f"{later}, which is before it")
 
 
-def read_deals(path: Path, known_reps: set[str] | None = None) -> list[Deal]:
-    deals, seen = [], {}
-    for number, values in read_rows(path, "deal", DEAL_COLUMNS):
-        row = _Row(path, number, values)
-        deal_id = row.unique("deal_id", seen, "deal_id")
-        created = row.date("created")
-        stage = row.choice("last_stage", STAGE_NAMES)
-        outcome = row.choice("outcome", OUTCOMES)
-        reached = STAGE_NAMES.index(stage)
-        dates = [created]
-        for k, column in ((1, "intent_date"), (2, "negotiation_date")):
-            when = row.date(column, required=reached >= k)
-            if when is not None and reached < k:
-                raise row.error(column, f"an empty cell: last_stage is '{stage}'", repr(values[column]))
-            row.after(column, when, ("created", "intent_date")[k - 1], dates[-1])
-            dates.append(when)
-        if outcome == "won" and stage != "negotiation":
-            raise row.error("last_stage", "'negotiation' for a won deal (a deal is signed in negotiation)")
-        closed = row.date("closed_date", required=outcome != "open")
-        if closed is not None and outcome == "open":
-            raise row.error("closed_date", "an empty cell: the deal is open", repr(values["closed_date"]))
-        row.after("closed_date", closed, ("created", "intent_date", "negotiation_date")[reached], dates[reached])
-        amount = row.number("amount", required=outcome == "won")
-        if outcome == "won" and not amount:
-            raise row.error("amount", "an amount > 0 for a won deal")
-        deals.append(Deal(deal_id, created, dates[1], dates[2], closed, stage, outcome, amount,
-                          row.text("segment"), row.text("product"), row.text("channel"),
-                          row.rep(known_reps), row.text("region", required=False)))
-    return deals
+def read_deals(path: Path, known_reps: set[str] | None = None, export_map: ExportMap | None = None,
+               notes: list[str] | None = None) -> tuple[list[Deal], bool]:
+    """The deals, and whether the file dates each stage (else: current stages only).
+
+    `notes` receives how the file was read (renamed columns, defaults), for the review."""
+    deals: list[Deal] = []
+    seen: dict[str, int] = {}
+    shown: dict[str, str] = {}
+    export_map = export_map or ExportMap()
+    rows = read_rows(path, "deal", (DEAL_COLUMNS, CURRENT_STAGE_COLUMNS), export_map, shown)
+    stage_dates = True
+    for number, values in rows:
+        if not seen:
+            stage_dates = all(c in values for c in DEAL_COLUMNS)
+        row = _Row(path, number, values, export_map, shown)
+        deals.append(_dated_deal(row, seen, known_reps) if stage_dates else _current_deal(row, seen, known_reps))
+    if notes is not None:
+        how = describe(export_map, shown)
+        notes.extend([how] if how else [])
+        notes.extend(f"no {c} column: every deal is in '{ONE}'" for c in ("segment", "product", "channel")
+                     if c not in shown)
+        if not stage_dates:
+            notes.append("current stages only: the export has no date for entering each stage, so the funnel's "
+                         "split into stages is assumed (see the plan's comments); a lost deal's furthest stage is "
+                         "unknown; an open deal's close date is an expected date and is ignored")
+    return deals, stage_dates
+
+
+def _dated_deal(row: _Row, seen: dict[str, int], known_reps: set[str] | None) -> Deal:
+    """A row of the canonical export: the date each stage was entered, the furthest stage."""
+    values = row.values
+    deal_id = row.unique("deal_id", seen, "deal_id")
+    created = row.date("created")
+    stage = row.choice("last_stage", STAGE_NAMES)
+    outcome = row.choice("outcome", OUTCOMES)
+    reached = STAGE_NAMES.index(stage)
+    dates = [created]
+    for k, column in ((1, "intent_date"), (2, "negotiation_date")):
+        when = row.date(column, required=reached >= k)
+        if when is not None and reached < k:
+            raise row.error(column, f"an empty cell: last_stage is '{stage}'", repr(values[column]))
+        row.after(column, when, ("created", "intent_date")[k - 1], dates[-1])
+        dates.append(when)
+    if outcome == "won" and stage != "negotiation":
+        raise row.error("last_stage", "'negotiation' for a won deal (a deal is signed in negotiation)")
+    closed = row.date("closed_date", required=outcome != "open")
+    if closed is not None and outcome == "open":
+        raise row.error("closed_date", "an empty cell: the deal is open", repr(values["closed_date"]))
+    row.after("closed_date", closed, ("created", "intent_date", "negotiation_date")[reached], dates[reached])
+    amount = row.number("amount", required=outcome == "won")
+    if outcome == "won" and not amount:
+        raise row.error("amount", "an amount > 0 for a won deal")
+    return Deal(deal_id, created, dates[1], dates[2], closed, stage, outcome, amount,
+                row.text("segment"), row.text("product"), row.text("channel"),
+                row.rep(known_reps), row.text("region", required=False), row.line)
+
+
+def _current_deal(row: _Row, seen: dict[str, int], known_reps: set[str] | None) -> Deal:
+    """A row of a current-stage export: created, closed, the CRM's stage name, the amount.
+
+    The stage maps onto lead | intent | negotiation | won | lost (a map's `stages`, else the
+    standard Salesforce and HubSpot names). A won deal went through negotiation; a lost
+    one's furthest stage is unknown and written `lead`; an open deal's close date is only
+    expected, and ignored."""
+    deal_id = row.unique("deal_id", seen, "deal_id")
+    created = row.date("created")
+    text = row.text("stage")
+    target = row.map.stage(text or "")
+    if target is None:
+        raise row.error("stage", "a stage of lead, intent, negotiation, won or lost (name the CRM's stages "
+                                 "under `stages:` in --map MAP.yaml)")
+    outcome = target if target in ("won", "lost") else "open"
+    stage = "negotiation" if target == "won" else "lead" if target == "lost" else target
+    closed = row.date("closed_date", required=outcome != "open") if outcome != "open" else None
+    row.after("closed_date", closed, "created", created)
+    amount = row.number("amount", required=outcome == "won")
+    if outcome == "won" and not amount:
+        raise row.error("amount", "an amount > 0 for a won deal")
+    return Deal(deal_id, created, None, None, closed, stage, outcome, amount,
+                row.text("segment", required=False) or ONE, row.text("product", required=False) or ONE,
+                row.text("channel", required=False) or ONE, row.rep(known_reps),
+                row.text("region", required=False), row.line)
 
 
 def read_renewals(path: Path, known_reps: set[str] | None = None) -> list[Renewal]:
@@ -281,8 +364,10 @@ def kind_of(path: Path) -> str:
                    f"the columns {', '.join(header) or 'none'}")
 
 
-def read_export(deals_path: Path, others: list[Path], as_of: dt.date | None = None) -> Export:
-    """Read and cross-check a CRM export: deals, and optionally accounts and reps (any order)."""
+def read_export(deals_path: Path, others: list[Path], as_of: dt.date | None = None,
+                export_map: ExportMap | None = None) -> Export:
+    """Read and cross-check a CRM export: deals, and optionally accounts and reps (any order).
+    `export_map` says how to read the deals file of a CRM (see crm_formats)."""
     files = {"deals": str(deals_path)}
     for path in others:
         kind = kind_of(path)
@@ -291,7 +376,8 @@ def read_export(deals_path: Path, others: list[Path], as_of: dt.date | None = No
         files[kind] = str(path)
     reps = read_reps(Path(files["reps"])) if "reps" in files else []
     known = {r.name for r in reps} or None
-    deals = read_deals(deals_path, known)
+    notes: list[str] = []
+    deals, stage_dates = read_deals(deals_path, known, export_map, notes)
     renewals = read_renewals(Path(files["accounts"]), known) if "accounts" in files else []
     dates = [d for deal in deals for d in (deal.created, deal.intent, deal.negotiation, deal.closed) if d] + \
             [r.renewal_date for r in renewals]
@@ -301,4 +387,4 @@ def read_export(deals_path: Path, others: list[Path], as_of: dt.date | None = No
         as_of = dt.date(last.year + last.month // 12, last.month % 12 + 1, 1) - dt.timedelta(days=1)
     elif last > as_of:
         raise InputError(f"the export holds dates up to {last}, after --as-of {as_of}")
-    return Export(tuple(deals), tuple(renewals), tuple(reps), files, start, as_of)
+    return Export(tuple(deals), tuple(renewals), tuple(reps), files, start, as_of, stage_dates, tuple(notes))

@@ -1,14 +1,19 @@
-"""A re-forecast's starting point read from a CRM export: the bookings so far and the open
-deals on the as-of date, written into the plan as its `opening`."""
+"""A re-forecast's starting point read from a CRM export: the bookings of the horizon so far,
+the deals open on the as-of date with the time they have spent in their stage, and the rule
+that flags stale deals, written into the plan as its `opening`."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, Location, UsageError, did_you_mean
-from .crm import read_export
+import numpy as np
+
+from ..errors import InputError, UsageError, did_you_mean
+from .crm import CsvError, Deal, read_export
+from .crm_formats import load_map
 from .yamlio import Document
 
 
@@ -25,13 +30,16 @@ def with_pipeline(doc: Document, args: Any) -> Document:
     except ValueError:
         raise UsageError(f"--as-of: expected a date such as 2027-06-30, got '{as_of}'") from None
     data = dict(doc.data)
-    data["opening"] = opening_from_crm([Path(p) for p in paths], day, data)
+    data["opening"] = opening_from_crm([Path(p) for p in paths], day, data, getattr(args, "crm_map", None))
     return Document(data, doc.locations, doc.files + tuple(str(p) for p in paths))
 
 
-def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any]) -> dict[str, Any]:
+def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any],
+                     crm_map: Path | None = None) -> dict[str, Any]:
     """The `opening` block for a plan, from a CRM export (deals, then optionally the
-    accounts file for the key-account renewals booked so far) seen on `as_of`."""
+    accounts file for the key-account renewals booked so far) seen on `as_of`, read through
+    `crm_map` (see crm_formats). An export of current stages only gives each open deal its
+    current stage, entered on an unknown day."""
     start = dt.date.fromisoformat(str(plan_data.get("horizon", {}).get("start", "2027-01-01")))
     years = float(plan_data.get("horizon", {}).get("years", 1))
     end = start + dt.timedelta(days=365 * years)     # the day after the horizon's last
@@ -43,34 +51,68 @@ def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any
     reps = {r.get("name") for r in plan_data.get("team", {}).get("reps", []) if isinstance(r, dict)}
     bookings: list[dict[str, Any]] = []
     open_deals: list[dict[str, Any]] = []
-    export = read_export(paths[0], paths[1:])    # what happened after as_of is ignored below
-    where = Location(str(paths[0]))
+    export = read_export(paths[0], paths[1:], export_map=load_map(crm_map))   # what followed as_of is ignored
     for renewal in export.renewals:
-        if renewal.renewed and renewal.renewal_date <= as_of and renewal.segment in names["segments"] \
+        if renewal.renewed and start <= renewal.renewal_date <= as_of and renewal.segment in names["segments"] \
                 and renewal.product in names["products"]:
             bookings.append({"date": renewal.renewal_date.isoformat(), "amount": renewal.contract_value,
                              "segment": renewal.segment, "product": renewal.product,
                              "rep": renewal.rep if renewal.rep in reps else None})
+    stale = stale_rule(export.deals, as_of)
     for deal in export.deals:
-        for key, value in (("segments", deal.segment), ("products", deal.product)):
-            if value not in names[key]:
-                raise InputError(f"deal {deal.id}: unknown {key[:-1]} '{value}'{did_you_mean(value, names[key])}; "
-                                 f"the plan has: {', '.join(sorted(n for n in names[key] if n))}", where)
+        if deal.closed is not None and deal.closed < start:
+            continue                                   # settled in an earlier year
+        for column, value in (("segment", deal.segment), ("product", deal.product)):
+            _known(paths[0], deal, column, value, names[column + "s"])
         rep = deal.rep if deal.rep in reps else None
         if deal.closed is not None and deal.closed <= as_of:
             if deal.outcome == "won":
                 bookings.append({"date": deal.closed.isoformat(), "amount": deal.amount or 0.0,
                                  "segment": deal.segment, "product": deal.product, "rep": rep})
             continue
-        stage = _stage_on(deal, as_of)
+        stage = _stage_on(deal, as_of) if export.stage_dates else deal.last_stage if deal.created <= as_of else None
         if stage is None:
             continue
-        if deal.channel not in names["channels"]:
-            raise InputError(f"deal {deal.id}: unknown channel '{deal.channel}'"
-                             f"{did_you_mean(deal.channel, names['channels'])}", where)
-        open_deals.append({"id": deal.id, "stage": stage, "channel": deal.channel, "product": deal.product,
-                           "rep": rep, "amount": deal.amount})
-    return {"as_of": as_of.isoformat(), "bookings": bookings, "open_deals": open_deals}
+        channel = deal.channel if deal.channel in names["channels"] else f"{deal.channel} ({deal.segment})"
+        if channel not in names["channels"]:          # calibrate's name for a shared channel, else an error
+            _known(paths[0], deal, "channel", deal.channel, names["channels"])
+        entered = deal.entered(("lead", "intent", "negotiation").index(stage)) if export.stage_dates else None
+        open_deals.append({"id": deal.id, "stage": stage, "channel": channel, "product": deal.product,
+                           "rep": rep, "amount": deal.amount,
+                           "entered": entered.isoformat() if entered else None,
+                           "stale": stale is not None and (as_of - deal.created).days > stale["after_days"]})
+    return {"as_of": as_of.isoformat(), "bookings": bookings, "open_deals": open_deals, "stale": stale}
+
+
+def _known(path: Path, deal: Deal, column: str, value: str, names: set[str]) -> None:
+    """A deal the re-forecast must place names a segment, product or channel of the plan."""
+    if value not in names:
+        plan_has = ", ".join(sorted(n for n in names if n))
+        raise CsvError(path, deal.row, column, f"a {column} of the plan ({plan_has})",
+                       f"{value!r}{did_you_mean(value, names)}")
+
+
+def stale_rule(deals: Sequence[Deal], as_of: dt.date) -> dict[str, Any] | None:
+    """When a deal open on `as_of` is stale, and the chance a stale deal is lost.
+
+    Stale: open for longer than the 95th percentile of the cycle (created to closed) of the
+    deals closed by `as_of`. The loss chance is measured on the export's own history: of the
+    deals that were still open at that age, the share that has not been won since (deals
+    still open count as not won, so it leans to caution). None when no deal closed.
+    """
+    cycles = [(d.closed - d.created).days for d in deals if d.closed is not None and d.closed <= as_of]
+    if not cycles:
+        return None
+    after = float(np.percentile(cycles, 95))
+    reached = won = 0
+    for d in deals:
+        age_then = d.created + dt.timedelta(days=int(after) + 1)     # the first day older than `after`
+        if age_then > as_of or (d.closed is not None and d.closed < age_then):
+            continue
+        reached += 1
+        won += d.outcome == "won" and d.closed is not None and d.closed <= as_of
+    loss = 1.0 - won / reached if reached else 1.0
+    return {"after_days": after, "loss": loss, "reached": reached, "won_after": won}
 
 
 def _stage_on(deal: Any, as_of: dt.date) -> str | None:

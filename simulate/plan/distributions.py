@@ -8,6 +8,7 @@ per event is too slow inside the event loop.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -43,6 +44,32 @@ class Distribution:
     def describe(self) -> str:
         return f"{type(self).__name__.lower()}(mean={self.mean:.4g})"
 
+    def remaining(self, rng: np.random.Generator, age: float) -> float:
+        """One draw of T - age given T > age: what is left of a duration already `age` long.
+
+        A deal open in a stage for `age` days answers after this (re-forecast), not after a
+        fresh stage time. Drawn by inversion of the tail, `isf(u * sf(age))`, so a long age
+        stays accurate; 0 when no mass is left beyond `age` (it answers at once).
+        """
+        if age <= 0:
+            return float(self.sample(rng, 1)[0])
+        tail = self.sf(age)
+        if not tail > 0:
+            return 0.0
+        return max(0.0, self.isf((1.0 - rng.random()) * tail) - age)
+
+    def sf(self, x: float) -> float:
+        """P(T > x)."""
+        return float(_scipy_law(self).sf(x))
+
+    def isf(self, q: float) -> float:
+        """The x with P(T > x) = q."""
+        return float(_scipy_law(self).isf(q))
+
+    def scipy(self) -> Any:
+        """The same law as a frozen scipy distribution (for its tail, see `remaining`)."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Fixed(Distribution):
@@ -65,6 +92,9 @@ class Fixed(Distribution):
     def describe(self) -> str:
         return f"{self.value:.4g}"
 
+    def remaining(self, rng: np.random.Generator, age: float) -> float:
+        return max(0.0, self.value - age)
+
 
 @dataclass(frozen=True)
 class Uniform(Distribution):
@@ -84,6 +114,10 @@ class Uniform(Distribution):
 
     def scaled(self, factor: float) -> "Uniform":
         return Uniform(self.low * factor, self.high * factor)
+
+    def scipy(self) -> Any:
+        from scipy import stats
+        return stats.uniform(self.low, self.high - self.low)
 
 
 @dataclass(frozen=True)
@@ -108,6 +142,13 @@ class Triangular(Distribution):
 
     def scaled(self, factor: float) -> "Triangular":
         return Triangular(self.low * factor, self.mode * factor, self.high * factor)
+
+    def scipy(self) -> Any:
+        from scipy import stats
+        width = self.high - self.low
+        if width == 0:
+            return stats.uniform(self.low, 0.0)
+        return stats.triang((self.mode - self.low) / width, loc=self.low, scale=width)
 
 
 @dataclass(frozen=True)
@@ -134,6 +175,10 @@ class Normal(Distribution):
 
     def scaled(self, factor: float) -> "Normal":
         return Normal(self.mu * factor, self.sd * factor)
+
+    def scipy(self) -> Any:
+        from scipy import stats
+        return stats.norm(self.mu, self.sd)
 
 
 @dataclass(frozen=True)
@@ -162,6 +207,21 @@ class LogNormal(Distribution):
     def scaled(self, factor: float) -> "LogNormal":
         return LogNormal(self.mu * factor, self.sd * factor)
 
+    def sf(self, x: float) -> float:
+        from scipy import special
+        m, s = self._params()
+        return float(special.ndtr((m - math.log(x)) / s)) if x > 0 else 1.0
+
+    def isf(self, q: float) -> float:
+        from scipy import special
+        m, s = self._params()
+        return math.exp(m - s * float(special.ndtri(q)))
+
+    def scipy(self) -> Any:
+        from scipy import stats
+        m, s = self._params()
+        return stats.lognorm(s, scale=math.exp(m))
+
 
 @dataclass(frozen=True)
 class Gamma(Distribution):
@@ -185,6 +245,18 @@ class Gamma(Distribution):
     def scaled(self, factor: float) -> "Gamma":
         return Gamma(self.mu * factor, self.sd * factor)
 
+    def sf(self, x: float) -> float:      # scipy.special: a hundred times faster than stats
+        from scipy import special
+        return float(special.gammaincc((self.mu / self.sd) ** 2, x * self.mu / self.sd**2))
+
+    def isf(self, q: float) -> float:
+        from scipy import special
+        return float(special.gammainccinv((self.mu / self.sd) ** 2, q)) * self.sd**2 / self.mu
+
+    def scipy(self) -> Any:
+        from scipy import stats
+        return stats.gamma((self.mu / self.sd) ** 2, scale=self.sd**2 / self.mu)
+
 
 @dataclass(frozen=True)
 class Exponential(Distribution):
@@ -203,6 +275,13 @@ class Exponential(Distribution):
 
     def scaled(self, factor: float) -> "Exponential":
         return Exponential(self.mu * factor)
+
+    def remaining(self, rng: np.random.Generator, age: float) -> float:
+        return float(rng.exponential(self.mu))        # memoryless
+
+    def scipy(self) -> Any:
+        from scipy import stats
+        return stats.expon(scale=self.mu)
 
 
 @dataclass(frozen=True)
@@ -224,6 +303,10 @@ class Poisson(Distribution):
 
     def scaled(self, factor: float) -> "Poisson":
         return Poisson(self.rate * factor)   # stays a count: see Distribution.scaled
+
+    def scipy(self) -> Any:
+        from scipy import stats
+        return stats.poisson(self.rate)
 
 
 SMALL_MEAN = 100.0    # below: sum the CDF from 0; above: sum the pmf outwards from the mode
@@ -287,6 +370,18 @@ class Empirical(Distribution):
 
     def scaled(self, factor: float) -> "Empirical":
         return Empirical(tuple(v * factor for v in self.values))
+
+    def remaining(self, rng: np.random.Generator, age: float) -> float:
+        if age <= 0:
+            return float(self.sample(rng, 1)[0])
+        longer = [v - age for v in self.values if v > age]
+        return float(longer[rng.integers(0, len(longer))]) if longer else 0.0
+
+
+@functools.lru_cache(maxsize=256)
+def _scipy_law(law: Distribution) -> Any:
+    """A distribution's scipy twin, built once: freezing one costs a millisecond."""
+    return law.scipy()
 
 
 FAMILIES = ("fixed", "uniform", "triangular", "normal", "lognormal", "gamma",

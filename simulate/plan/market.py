@@ -8,6 +8,7 @@ stuffing). The warning appears in `validate`, in the run summary and in the repo
 from __future__ import annotations
 
 from ..format import money
+from .opening import stale_warning
 from .plan import Market, Plan
 
 
@@ -33,5 +34,7 @@ def market_warning(plan: Plan) -> str | None:
 
 
 def plan_warnings(plan: Plan) -> list[str]:
-    """Every warning about a plan that loads but may not hold (today: the market ceiling)."""
-    return [w for w in (market_warning(plan),) if w]
+    """Every warning about a plan that loads but may not hold: the market ceiling, and a
+    re-forecast's stale open deals."""
+    stale = stale_warning(plan.opening) if plan.opening is not None else None
+    return [w for w in (market_warning(plan), stale) if w]

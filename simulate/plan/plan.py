@@ -442,6 +442,10 @@ def check_references(plan: Plan) -> None:
         for i, b in enumerate(plan.opening.bookings):
             known(("opening", "bookings", i, "segment"), b.segment, segments, "segment")
             known(("opening", "bookings", i, "product"), b.product, products, "product")
+            if not plan.horizon.start <= b.date <= plan.opening.as_of:
+                raise ReferenceProblem(("opening", "bookings", i, "date"), (
+                    f"{b.date} is outside {plan.horizon.start} to as_of {plan.opening.as_of}: a booking "
+                    "before the horizon belongs to another year, one after as_of is not known yet"))
         for i, d in enumerate(plan.opening.open_deals):
             known(("opening", "open_deals", i, "channel"), d.channel, channels, "channel")
             known(("opening", "open_deals", i, "product"), d.product, products, "product")

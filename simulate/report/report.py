@@ -51,6 +51,7 @@ def render_page(view: RunView, manifest: dict[str, Any], figs: dict[str, tuple[s
     if s.get("partial"):
         parts.append("<p class=partial>PARTIAL: the run was interrupted; these figures cover only "
                      f"the {s['runs']:,} years completed.</p>")
+    parts += [f"<p class=partial>Warning: {esc(w)}</p>" for w in s.get("warnings", [])]
     parts += verdict(view, figs) + distributions(view, figs) + risks(view, figs)
     parts += playbook(view, figs) + assumptions(manifest)
     p_hit = s["variants"][view.headline]["p_hit"]

@@ -42,6 +42,8 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
                    help="re-forecast: start from a CRM export's bookings and open deals: deals.csv, "
                         "optionally accounts.csv for renewals booked so far (with --as-of)")
     p.add_argument("--as-of", metavar="DATE", help="re-forecast date, e.g. 2027-06-30")
+    p.add_argument("--map", type=Path, metavar="MAP.yaml", dest="crm_map",
+                   help="how to read the CRM export of --from-pipeline: its columns, stages, date format")
     p.add_argument("--backend", choices=BACKENDS, default="local",
                    help="where the years are played: local cores (default) or a Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",
