@@ -86,10 +86,10 @@ def test_overlapping_lever_edits_undo_to_the_product_still_in_force(factors, ord
     levers = Levers()
     edits = [LeverEdits(levers), LeverEdits(levers)]
     for e, f in zip(edits, factors):
-        e.scale(levers.demand, "SMB", f)
-    assert levers.demand["SMB"] == pytest.approx(factors[0] * factors[1])
+        e.scale(levers.lead_boost, "SMB", f)
+    assert levers.lead_boost["SMB"] == pytest.approx(factors[0] * factors[1])
     first, second = order
     edits[first].undo()
-    assert levers.demand["SMB"] == pytest.approx(factors[second])
+    assert levers.lead_boost["SMB"] == pytest.approx(factors[second])
     edits[second].undo()
-    assert levers.demand["SMB"] == pytest.approx(1.0) and levers.zeroed == {}
+    assert levers.lead_boost["SMB"] == pytest.approx(1.0) and levers.zeroed == {}
