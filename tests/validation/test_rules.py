@@ -24,19 +24,19 @@ from conftest import SCENARIOS
 from factory import make_plan, negotiation_funnel
 from stats_checks import assert_binomial, assert_poisson, assert_poisson_binomial
 
+from simulate.analysis import rule_value
+from simulate.analysis.rule_value import rule_values
 from simulate.cli.main import main
-from simulate.errors import UsageError
 from simulate.engine.ledger import K
-from simulate.load.loader import load_plan
 from simulate.engine.metrics import OBSERVE, observe
 from simulate.engine.world import World
 from simulate.engine.year import SalesYear, simulate_year
-from simulate.stats.paired import paired_mean, paired_proportion
-from simulate.analysis import rule_value
-from simulate.analysis.rule_value import rule_values
+from simulate.errors import UsageError
+from simulate.load.loader import load_plan
 from simulate.plan.rules import ACTIONS
 from simulate.run.runner import run_replications
 from simulate.run.scenario import apply_rule_switches, without_rules
+from simulate.stats.paired import paired_mean, paired_proportion
 
 YEAR = 365.0
 SEED = 13

@@ -16,15 +16,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from factory import minimal_plan_data
 from processes import group_cpu_seconds, interruptible
+
 from simulate.cli.main import main
+from simulate.cli.run import progress_bar, write_table
 from simulate.errors import RunError
 from simulate.files import write_atomic
-from simulate.cli.run import progress_bar, write_table
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_plan(folder: Path, name: str = "tiny", **extra: object) -> Path:
