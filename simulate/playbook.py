@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .branch import Branches
 from .levers import LeverEdits
 from .metrics import observe
 from .rules import Rule
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 class PlaybookRun:
     """The rules of one plan, acting in one replication."""
 
-    def __init__(self, year: "SalesYear", rules: list[Rule]):
+    def __init__(self, year: "SalesYear", rules: list[Rule], branches: Branches | None = None):
         self.year, self.world = year, year.world
+        self.branches = branches or Branches()
         self.levers = self.world.levers
         self.segment_names = [s.name for s in self.world.plan.segments]
         self.rules = sorted(rules, key=lambda r: (-r.priority, r.name))
@@ -68,9 +70,17 @@ class PlaybookRun:
                 continue
             if not rule.when.holds(values):
                 continue
+            if self.branches.wants(rule.name) and self.branches.split(rule.name):
+                self._drop(rule)    # this process is now the year without the rule
+                continue
             if not self._pay(rule):
                 continue
             self._fire(rule)
+
+    def _drop(self, rule: Rule) -> None:
+        """Play on as if the plan never had `rule`: the record loses its columns too."""
+        self.rules.remove(rule)
+        del self.world.ledger.counts[f"fired:{rule.name}"]
 
     # -- firing ---------------------------------------------------------------------------
     def _pay(self, rule: Rule) -> bool:

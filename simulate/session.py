@@ -29,8 +29,10 @@ from .output import (RunView, all_or_nothing, file_sha256, new_run_folder, point
                      remove_if_empty, write_atomic, write_bytes, write_json)
 from .plan import Plan
 from .ledger import week_lengths
+from .rule_value import Valuation
 from .runner import RunResults, run_replications, runner_options
 from .scenario import variants_to_run
+from .sequential import Settle, bars_settled
 from .summary import build_summary, jsonable
 from .terminal import render
 from .yamlio import Document
@@ -70,8 +72,15 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
         folder = prepare_out(args.out)
     else:
         folder = new_run_folder(args.results, scenario, json.dumps(manifest["files"]))
-    play = replications or (lambda variants, runs, seed, progress: run_replications(
-        variants, runs, seed, progress=progress, **runner_options(args)))
+    options = runner_options(args)
+
+    def play_all(variants: dict[str, Plan], runs: int, seed: int, progress: Any) -> RunResults:
+        local = options["backend"] == "local"      # Dask workers do not fork: values replay after
+        valuer = Valuation(variants, args.rule_value_runs) if local and args.rule_value_runs > 0 else None
+        return run_replications(variants, runs, seed, progress=progress, settle=verdict_settle(plan, runs, args),
+                                valuer=valuer, **options)
+
+    play = replications or play_all
     try:
         with progress_bar(enabled=not args.quiet and sys.stderr.isatty(), total=runs) as progress:
             results = play(variants_to_run(plan, args), runs, seed, progress=progress)
@@ -96,6 +105,14 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
               file=sys.stderr)
         return 130
     return 0
+
+
+def verdict_settle(plan: Plan, runs: int, args: argparse.Namespace) -> Settle | None:
+    """A plain run stops once its P(hit) is settled against the plan's sign-off bar
+    (`signoff.confidence`), unless `--all-runs` asks for every year (see `sequential`)."""
+    if getattr(args, "all_runs", False) or getattr(args, "precision", None) is not None:
+        return None
+    return bars_settled({"plan": plan.signoff.confidence}, runs)
 
 
 def summary_of(results: RunResults, scenario: str, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
