@@ -28,6 +28,7 @@ from .plan import Plan
 from .quantities import parse_fraction
 from .runner import RunResults, run_replications
 from .sample_stats import spread, wilson
+from .sequential import bars_settled
 from .yamlio import Document, overlay
 
 WORST_SHARE = 0.10      # cvar10: the mean attainment of the worst tenth of years
@@ -64,6 +65,7 @@ class Simulator:
         self.show_progress = not args.quiet and not args.json and sys.stderr.isatty()
         self.executor = make_executor(args.workers)
         self.batch_size: int | None = args.batch_size
+        self.sequential = not getattr(args, "all_runs", False)
         self.years = 0          # simulated years played, all plans and calls together
 
     def __enter__(self) -> Simulator:
@@ -72,19 +74,24 @@ class Simulator:
     def __exit__(self, *exc: object) -> None:
         self.executor.close()
 
-    def run(self, plans: dict[str, Plan], runs: int | None = None) -> RunResults:
+    def run(self, plans: dict[str, Plan], runs: int | None = None,
+            bars: dict[str, float] | None = None) -> RunResults:
+        """Play `runs` years of each plan; with `bars` (P(hit) each named plan must reach),
+        stop once every one is settled against its bar (`sequential`; not with --all-runs)."""
         from .session import progress_bar
         n = runs or self.runs
+        settle = bars_settled(bars, n) if bars and self.sequential else None
         with progress_bar(enabled=self.show_progress, total=n * len(plans)) as progress:
             results = run_replications(plans, n, self.seed, executor=self.executor,
-                                       batch_size=self.batch_size, progress=progress)
+                                       batch_size=self.batch_size, progress=progress, settle=settle)
         if results.partial:
             raise RunError("interrupted: nothing was saved")
-        self.years += n * len(plans)
+        self.years += results.runs * len(plans)
         return results
 
-    def records(self, plans: dict[str, Plan], runs: int | None = None) -> dict[str, pd.DataFrame]:
-        return {name: v.records for name, v in self.run(plans, runs).variants.items()}
+    def records(self, plans: dict[str, Plan], runs: int | None = None,
+                bars: dict[str, float] | None = None) -> dict[str, pd.DataFrame]:
+        return {name: v.records for name, v in self.run(plans, runs, bars).variants.items()}
 
 
 def with_target(plan: Plan, annual: float) -> Plan:
