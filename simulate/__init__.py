@@ -10,6 +10,10 @@ thousands of times; the result is a distribution of target attainment. The publi
 
 __version__ = "0.1.0"
 
+import time as _time  # noqa: E402
+
+STARTED = _time.monotonic()     # when the package loaded: where the user's wait begins ("run in")
+
 from .errors import InputError, PlanError, RunError, SimulateError, YamlError  # noqa: E402
 from .loader import load_plan  # noqa: E402
 from .model import simulate_year  # noqa: E402

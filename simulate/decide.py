@@ -75,13 +75,15 @@ class Simulator:
         self.executor.close()
 
     def run(self, plans: dict[str, Plan], runs: int | None = None,
-            bars: dict[str, float] | None = None) -> RunResults:
+            bars: dict[str, float] | None = None, phase: str | None = None) -> RunResults:
         """Play `runs` years of each plan; with `bars` (P(hit) each named plan must reach),
-        stop once every one is settled against its bar (`sequential`; not with --all-runs)."""
+        stop once every one is settled against its bar (`sequential`; not with --all-runs).
+        Each call is one phase with its own named bar: `phase`, else the plans' names."""
         from .session import progress_bar
         n = runs or self.runs
         settle = bars_settled(bars, n) if bars and self.sequential else None
-        with progress_bar(enabled=self.show_progress, total=n * len(plans)) as progress:
+        name = phase or ", ".join(plans)
+        with progress_bar(enabled=self.show_progress, total=n * len(plans), phase=name) as progress:
             results = run_replications(plans, n, self.seed, executor=self.executor,
                                        batch_size=self.batch_size, progress=progress, settle=settle)
         if results.partial:
@@ -90,8 +92,8 @@ class Simulator:
         return results
 
     def records(self, plans: dict[str, Plan], runs: int | None = None,
-                bars: dict[str, float] | None = None) -> dict[str, pd.DataFrame]:
-        return {name: v.records for name, v in self.run(plans, runs, bars).variants.items()}
+                bars: dict[str, float] | None = None, phase: str | None = None) -> dict[str, pd.DataFrame]:
+        return {name: v.records for name, v in self.run(plans, runs, bars, phase).variants.items()}
 
 
 def with_target(plan: Plan, annual: float) -> Plan:

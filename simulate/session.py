@@ -15,6 +15,7 @@ import json
 import platform
 import sys
 import threading
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -81,9 +82,11 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
                                 valuer=valuer, **options)
 
     play = replications or play_all
+    variants = variants_to_run(plan, args)
     try:
-        with progress_bar(enabled=not args.quiet and sys.stderr.isatty(), total=runs) as progress:
-            results = play(variants_to_run(plan, args), runs, seed, progress=progress)
+        with progress_bar(enabled=not args.quiet and sys.stderr.isatty(), total=runs * len(variants),
+                          phase=manifest["scenario"]) as progress:
+            results = play(variants, runs, seed, progress=progress)
         summary, values_cut = summary_of(results, scenario, args)
         save_run(folder, results, summary, {**manifest, "folder": str(folder)}, plan)
     except BaseException:
@@ -169,6 +172,8 @@ def save_run(folder: Path, results: RunResults, summary: dict[str, Any], manifes
     """Write the tables, the manifest, the plots and report, and last summary.json (its
     presence means the folder is complete). All or nothing: a save that fails (full disk,
     Ctrl-C) takes back what it wrote. A partial run also keeps what `rerun --resume` needs."""
+    from . import STARTED
+    summary["wall_seconds"] = round(time.monotonic() - STARTED, 3)    # what the user waited so far
     with all_or_nothing(folder) as staging:
         _save_run(staging, results, summary, manifest, plan)
 
@@ -241,8 +246,8 @@ class progress_bar:
     """A rich progress bar on a terminal, shown only once a run has lasted PROGRESS_DELAY
     seconds (a timer starts it), so quick runs print nothing but their result."""
 
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
+    def __init__(self, enabled: bool, total: int, phase: str = "simulating"):
+        self.enabled, self.total, self.phase = enabled, total, phase
         self._bar: Any = None
         self._timer: threading.Timer | None = None
 
@@ -252,7 +257,7 @@ class progress_bar:
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeRemainingColumn)
-        self._bar = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
+        self._bar = Progress(TextColumn(self.phase), BarColumn(), MofNCompleteColumn(),
                              TimeRemainingColumn(), transient=True,
                              console=Console(stderr=True))   # stdout stays clean for --json
         task = self._bar.add_task("years", total=self.total)

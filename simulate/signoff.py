@@ -97,7 +97,8 @@ def signable_target(sim: Simulator, plans: dict[str, Plan], required: dict[str, 
         tried: list[tuple[float, dict[str, np.ndarray]]] = []
         candidate, converged, played = target, False, first
         while rounds < MAX_ROUNDS and not converged and candidate > 0:
-            records = sim.records({s: with_target(p, candidate) for s, p in plans.items()}, runs)
+            records = sim.records({s: with_target(p, candidate) for s, p in plans.items()}, runs,
+                                  phase=f"signable target {money(candidate)}")
             played = {s: values(records[s], plans[s]) for s in plans}
             rounds += 1
             if meets(played, candidate):
@@ -173,7 +174,8 @@ def breaking_points(sim: Simulator, scenarios: dict[str, Plan], bar: float, runs
     def p_hit(probes: dict[str, Plan]) -> dict[str, float]:
         if not probes:
             return {}
-        records = sim.records(probes, runs, bars={k: bar for k in probes})
+        records = sim.records(probes, runs, bars={k: bar for k in probes},
+                              phase=f"breaking points, step {len(steps) + 1}")
         steps.append(len(next(iter(records.values()))))
         return {k: float(r["hit"].mean()) for k, r in records.items()}
 
@@ -229,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     search_runs = args.search_runs
     folder = open_folder(args, home, "signoff", " ".join(map(str, [args.scenario, *paths])))
     with Simulator(args, seed, runs) as sim:
-        results = sim.run(plans, bars=required)
+        results = sim.run(plans, bars=required, phase="checks: " + ", ".join(plans))
         records = {n: v.records for n, v in results.variants.items()}
         z = z_spent(runs) if sim.sequential else Z95
         checks = [check(n, records[n]["hit"].to_numpy() >= 0.5, required[n], z) for n in plans]
