@@ -47,7 +47,7 @@ def render_page(view: RunView, manifest: dict[str, Any], figs: dict[str, tuple[s
     question = f"can we sign {money(s['target'])} of {esc(s['metric'])}?"
     parts = [f"<h1>{esc(s['scenario'])}: {question}</h1>",
              (f"<p class=small>{s['runs']:,} simulated years, seed {s['seed']}, "
-              f"run in {s.get('seconds', 0):.1f} s.</p>")]
+              f"run in {s.get('wall_seconds', s.get('seconds', 0)):.1f} s.</p>")]
     if s.get("partial"):
         parts.append("<p class=partial>PARTIAL: the run was interrupted; these figures cover only "
                      f"the {s['runs']:,} years completed.</p>")

@@ -21,6 +21,12 @@ def render(summary: dict[str, Any]) -> str:
         lo, hi = v["p_hit_ci95"]
         lines.append(f"  P(target hit)  {pct(v['p_hit'])}   (95 % CI {pct(lo)} to {pct(hi)})")
         lines.append(f"  Verdict        {odds_phrase(v['p_hit'])}")
+        seq = summary.get("sequential")
+        if name == "plan" and seq:
+            side = "above" if v["p_hit"] >= seq["bar"] else "below"
+            lines.append(f"  Sign-off bar   {pct(seq['bar'], 0)}: " + (
+                f"P(hit) settled {side} it after {seq['runs']:,} of {seq['max_runs']:,} years"
+                if seq["settled"] else f"not settled by {seq['runs']:,} years (the CI includes it)"))
         if v.get("impact"):
             i = v["impact"]
             lo, hi = (100 * x for x in i["p_hit_diff_ci95"])
@@ -36,6 +42,12 @@ def render(summary: dict[str, Any]) -> str:
                      f"P50 {pct(a['p50'])}   P90 {pct(a['p90'])}")
         for dim, label in (("by_segment", "Segment"), ("by_product", "Product"), ("by_quarter", "Quarter")):
             lines.extend(_table(label, v[dim], summary["metric"]))
+        valued = {rule: r["value"] for rule, r in (v.get("rules") or {}).items() if r.get("value")}
+        if valued:
+            lines.extend(["", "  Rule value     ΔP(hit)   years   stopped"])
+            for rule, val in valued.items():
+                lines.append(f"  {rule:<28}{100 * val['p_hit_diff']:+6.1f} pts {val['runs']:>7,}   "
+                             f"{val.get('stopped', 'fixed sample')}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -33,6 +33,8 @@ def common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-rules", action="store_true", help="switch the contingency playbooks off")
     p.add_argument("--without", action="append", metavar="RULE", default=[],
                    help="switch one rule off (repeatable)")
+    p.add_argument("--all-runs", action="store_true",
+                   help="play every one of --runs years, even once the answer is settled")
 
 
 def run_arguments(p: argparse.ArgumentParser) -> None:
