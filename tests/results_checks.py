@@ -17,3 +17,11 @@ def assert_same(a: RunResults, b: RunResults) -> None:
         pd.testing.assert_frame_equal(va.weekly_sd, vb.weekly_sd, check_exact=True)
         np.testing.assert_array_equal(va.cumulative, vb.cumulative)
         assert va.events == vb.events
+
+
+TIMINGS = ("seconds", "wall_seconds")
+
+
+def without_timings(summary: dict) -> dict:
+    """A summary without the keys that time the run: everything else must match to the bit."""
+    return {k: v for k, v in summary.items() if k not in TIMINGS}

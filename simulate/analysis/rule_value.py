@@ -20,36 +20,77 @@ from typing import Any
 import pandas as pd
 
 from ..plan.plan import Plan
-from ..run.executors import Executor, make_executor
+from ..run.executors import make_executor
 from ..run.options import VALUE_RUNS
 from ..run.runner import Collector, replay_records
 from ..run.scenario import is_companion, without_rules
 from ..stats.paired import paired_mean, paired_proportion
 from ..stats.sample_stats import spread
-from ..stats.sequential import level_spent, planned_looks, value_settled, z_spent
+from ..stats.sequential import LOOK, level_spent, planned_looks, value_settled, z_spent
 
 
 def rule_values(plan: Plan, records: pd.DataFrame, seed: int, workers: int | None = None,
                 runs: int = VALUE_RUNS) -> dict[str, dict[str, Any]]:
-    """One entry per rule: how often and when it fired, and its paired value.
-
-    The value uses the first `runs` years of the run (all of them in a shorter run): a
-    paired estimate on a fixed subsample, with its interval, at a bounded cost. The
-    replays of every rule share one pool of workers. `runs=0` skips the values.
+    """One entry per rule: how often and when it fired, and its paired value, for a run that
+    did not fork its years (a resumed run, a Dask cluster): the years in which a rule fired
+    are replayed whole without it, then valued with the same looks and stopping rule as
+    `Valuation`, so the value is the one the run would have reported. `runs=0` skips them.
     """
     out = rule_firings(plan, records)
     if runs <= 0:
         return out
     sample = records.sort_index().iloc[:runs]
+    cap = len(sample)
     executor = make_executor(workers)
     try:
         for rule in plan.rules:
             col = sample.get(f"fired:{rule.name}")
             fired = sample.index[col > 0] if col is not None else sample.index[:0]
-            out[rule.name]["value"] = _value(plan, rule.name, sample, fired, seed, executor)
+            replayed = replay_records(without_rules(plan, [rule.name]), seed, [int(r) for r in fired],
+                                      executor=executor) if len(fired) else {}
+            without = {r: (float(rec["hit"]), float(rec["attainment"])) for r, rec in replayed.items()}
+            n, why = _first_settled(sample, without, cap)
+            out[rule.name]["value"] = paired_value(sample.iloc[:n], without, cap, why)
     finally:
         executor.close()
     return out
+
+
+def _first_settled(sample: pd.DataFrame, without: dict[int, tuple[float, float]], cap: int) -> tuple[int, str]:
+    """The first look (every LOOK years, the last at the cap) at which the value is settled."""
+    hit_with = sample["hit"].to_numpy(dtype=bool)
+    hit_without = hit_with.copy()
+    position = {r: i for i, r in enumerate(sample.index)}
+    for r, (hit, _) in without.items():
+        hit_without[position[r]] = hit >= 0.5
+    for n in [*range(LOOK, cap, LOOK), cap]:
+        why = "years cap" if n >= cap else value_settled(hit_with[:n], hit_without[:n], cap)
+        if why is not None:
+            return n, why
+    return cap, "years cap"
+
+
+def paired_value(sample: pd.DataFrame, without: dict[int, tuple[float, float]], cap: int,
+                 why: str) -> dict[str, Any]:
+    """A rule's paired value over `sample` (the years it was valued on), `without` holding
+    the hit and attainment of each year that changes without it; intervals adjusted for the
+    looks of a sample capped at `cap`."""
+    hit_with = sample["hit"].to_numpy(dtype=bool)
+    att_with = sample["attainment"].to_numpy()
+    hit_without, att_without = hit_with.copy(), att_with.copy()
+    position = {r: i for i, r in enumerate(sample.index)}
+    changed = 0
+    for r, (hit, att) in without.items():
+        if r in position:
+            hit_without[position[r]], att_without[position[r]] = hit >= 0.5, att
+            changed += 1
+    d_hit, ci_hit = paired_proportion(hit_with, hit_without, z_spent(cap))
+    d_att, ci_att = paired_mean(att_with, att_without, level_spent(cap))
+    if not changed:      # never fired: every year is identical without it, exactly
+        ci_hit, ci_att = (0.0, 0.0), (0.0, 0.0)
+    return {"p_hit_diff": d_hit, "p_hit_diff_ci95": list(ci_hit),
+            "attainment_mean_diff": d_att, "attainment_mean_diff_ci95": list(ci_att),
+            "replayed": changed, "runs": len(sample), "stopped": why, "looks": planned_looks(cap)}
 
 
 class Valuation:
@@ -94,23 +135,8 @@ class Valuation:
         """The rule's paired value over the years it was valued on (intervals adjusted for
         the looks), from the years forked without it."""
         n, why = self.closed.get((variant, rule), (min(self.cap, len(records)), "run ended"))
-        sample = records.sort_index().iloc[:n]
-        hit_with = sample["hit"].to_numpy(dtype=bool)
-        att_with = sample["attainment"].to_numpy()
-        hit_without, att_without = hit_with.copy(), att_with.copy()
-        position = {r: i for i, r in enumerate(sample.index)}
-        forked = 0
-        for r, hit, att in self.forks(variant, rule, n):
-            hit_without[position[r]], att_without[position[r]] = hit >= 0.5, att
-            forked += 1
-        d_hit, ci_hit = paired_proportion(hit_with, hit_without, z_spent(self.cap))
-        d_att, ci_att = paired_mean(att_with, att_without, level_spent(self.cap))
-        if not forked:      # never fired: every year is identical without it, exactly
-            ci_hit, ci_att = (0.0, 0.0), (0.0, 0.0)
-        return {"p_hit_diff": d_hit, "p_hit_diff_ci95": list(ci_hit),
-                "attainment_mean_diff": d_att, "attainment_mean_diff_ci95": list(ci_att),
-                "replayed": forked, "runs": len(sample), "stopped": why,
-                "looks": planned_looks(self.cap)}
+        without = {r: (hit, att) for r, hit, att in self.forks(variant, rule, n)}
+        return paired_value(records.sort_index().iloc[:n], without, self.cap, why)
 
     def forks(self, variant: str, rule: str, n: int) -> list[tuple[int, float, float]]:
         return [(r, hit, att) for r, name, hit, att in self._forks.get(variant, []) if name == rule and r < n]
@@ -139,23 +165,3 @@ def rule_firings(plan: Plan, records: pd.DataFrame) -> dict[str, dict[str, Any]]
         }
         out[rule.name] = entry
     return out
-
-
-def _value(plan: Plan, name: str, records: pd.DataFrame, fired: pd.Index, seed: int,
-           executor: Executor) -> dict[str, Any]:
-    if not len(fired):      # never fired: every year is identical without it, exactly
-        return {"p_hit_diff": 0.0, "p_hit_diff_ci95": [0.0, 0.0], "attainment_mean_diff": 0.0,
-                "attainment_mean_diff_ci95": [0.0, 0.0], "replayed": 0, "runs": len(records)}
-    hit_with = records["hit"].to_numpy(dtype=bool)
-    att_with = records["attainment"].to_numpy()
-    hit_without, att_without = hit_with.copy(), att_with.copy()
-    reduced = without_rules(plan, [name])
-    position = {r: i for i, r in enumerate(records.index)}
-    for r, rec in replay_records(reduced, seed, [int(r) for r in fired], executor=executor).items():
-        hit_without[position[r]] = rec["hit"] >= 1
-        att_without[position[r]] = rec["attainment"]
-    d_hit, ci_hit = paired_proportion(hit_with, hit_without)
-    d_att, ci_att = paired_mean(att_with, att_without)
-    return {"p_hit_diff": d_hit, "p_hit_diff_ci95": list(ci_hit),
-            "attainment_mean_diff": d_att, "attainment_mean_diff_ci95": list(ci_att),
-            "replayed": int(len(fired)), "runs": len(records)}
