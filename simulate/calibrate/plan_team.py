@@ -89,7 +89,7 @@ def write_team(cal: Calibration, y: PlanYaml, reps: list[dict]) -> None:
     skills = est.skills()
     y.comment(2, f"skill: negotiation wins against those expected at the segment's rate, for reps with at "
                  f"least {MIN_N} negotiations (else 1); visits_per_week is the reference plan's "
-                 f"{VISITS_PER_WEEK:g} (the export has no visits).")
+                 f"{VISITS_PER_WEEK:g} (the export has no visits). {cal.effort_note[0].upper()}{cal.effort_note[1:]}.")
     y.put(2, "reps")
     for r in reps:
         parts = [f"name: {yaml_str(r['name'])}", f"level: {r['level']}"]
