@@ -127,9 +127,9 @@ def warnings(result: dict[str, Any]) -> list[str]:
 def markdown(result: dict[str, Any]) -> list[str]:
     """The review's back-cast section: the table, the funnel's counts, the warnings."""
     p = result["period"]
-    lines = [f"The calibrated plan played {result['runs']} times over {p['start']} to {p['end']} (seed "
-             f"{result['seed']}, a living funnel on the first day, no playbook), against the export's bookings. "
-             "PIT: the share of simulated years below the actual (50 % is dead centre).", "",
+    lines = [(f"The calibrated plan played {result['runs']} times over {p['start']} to {p['end']} (seed "
+              f"{result['seed']}, a living funnel on the first day, no playbook), against the export's bookings. "
+              "PIT: the share of simulated years below the actual (50 % is dead centre)."), "",
              "| | actual | P05 | P10 | P50 | P90 | P95 | P50 / actual | PIT |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     rows = [("**total**", result["total"])] + list(result["by_segment"].items()) + list(result["by_quarter"].items())
