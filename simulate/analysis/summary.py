@@ -68,7 +68,8 @@ def variant_summary(v: VariantResults) -> dict[str, Any]:
         "kpis": {
             "leads": spread(rec["leads"]) if n else None,
             "signed_deals": spread(rec["signed"]) if n else None,
-            "ka_renewal_rate": float(rec["ka_renewed"].sum() / max(1.0, rec["ka_due"].sum())) if n else None,
+            # null, not 0 %, when no contract was due (a plan without key accounts)
+            "ka_renewal_rate": float(rec["ka_renewed"].sum() / rec["ka_due"].sum()) if n and rec["ka_due"].sum() else None,
             "reps_left": spread(rec["reps_left"]) if n else None,
             "open_deals_at_end": spread(rec["open_end"]) if n else None,
             "open_deals_at_start": spread(rec["open_start"]) if n and "open_start" in rec else None,

@@ -16,18 +16,16 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..plan import quantities as q
 from ..plan.market import market_ceiling, market_warning
 from ..plan.plan import Market
+from ..run.options import nonnegative_int, worker_count
+from .backcast import RUNS
 from .calibration import Calibration
 from .plan_yaml import PlanYaml, money, pct, yaml_str
 from .review import last_year_review
-
-if TYPE_CHECKING:
-    pass
 
 
 # -- the plan ---------------------------------------------------------------------------
@@ -83,10 +81,10 @@ def _write_plan(cal: Calibration) -> str:
     return y.text()
 
 # -- last year's review -----------------------------------------------------------------
-def review_markdown(cal: Calibration, warning: str | None = None) -> str:
-    """Last year on the three axes, the funnel's health, the market check, the defaults."""
+def review_markdown(cal: Calibration, warning: str | None = None, backcast: dict | None = None) -> str:
+    """Last year on the three axes, the funnel's health, the back-cast, the market check, the defaults."""
     plan_yaml(cal)                 # lists the defaults the plan fell back to
-    return last_year_review(cal, warning)
+    return last_year_review(cal, warning, backcast)
 
 
 # -- the command ------------------------------------------------------------------------
@@ -106,6 +104,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--market-growth", type=q.parse_fraction, default=0.0, metavar="PCT", help="e.g. 5%%")
     p.add_argument("--reachable-share", type=q.parse_fraction, metavar="PCT",
                    help="the share of the market the team can reach, e.g. 8%%")
+    p.add_argument("--backcast-runs", type=nonnegative_int, default=RUNS, metavar="N",
+                   help=f"simulated years of the back-cast, the plan played over the export's own period "
+                        f"(default {RUNS}; 0 skips it)")
+    p.add_argument("--workers", type=worker_count, help="worker processes for the back-cast (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not print the review")
 
 
@@ -133,10 +135,19 @@ def run(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_text(args.out, text)
     plan = plan_from_document(load_document(args.out))    # what we wrote must load: a bug otherwise
-    review = review_markdown(cal, market_warning(plan))
+    result = None
+    if args.backcast_runs:
+        from ..files import write_json
+        from .backcast import backcast
+        result = backcast(cal, plan, args.backcast_runs, args.workers)
+        write_json(args.out.with_name(args.out.stem + ".backcast.json"), {"backcast": result})
+    review = review_markdown(cal, market_warning(plan), result)
     review_path = args.out.with_name(args.out.stem + ".review.md")
     write_text(review_path, review)
     if not args.quiet:
         print(review)
-    print(f"wrote {args.out} and {review_path}", file=sys.stderr)
+    for line in result["warnings"] if result else ():
+        print(f"warning: {line}", file=sys.stderr)
+    written = [args.out, review_path] + ([args.out.with_name(args.out.stem + ".backcast.json")] if result else [])
+    print(f"wrote {', '.join(map(str, written))}", file=sys.stderr)
     return 0

@@ -6,8 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..plan.plan import Market
-from .plan_yaml import BASELINE
+from .plan_yaml import BASELINE, DEFAULT_STAGES, VISITS_PER_WEEK
+
+BUSY_WEEK = 90          # capacity must cover a rep's 90th-percentile week of the export
+MIN_WEEKS = 8           # reps active fewer weeks than this do not set the effort
 
 if TYPE_CHECKING:
     from .estimates import Estimates
@@ -30,6 +35,24 @@ class Calibration:
                       for s in est.segments}
         fed = set(est.channel_segment.values())       # a funnel needs a channel feeding it leads
         self.segments = [s for s in est.segments if self.kinds[s] == "key_accounts" or s in fed]
+        self.effort_scale, self.effort_note = self._effort()
+
+    def _effort(self) -> tuple[float, str]:
+        """The export has no visits: the reference plan's rep effort per stage, scaled so that
+        every rep's busy week (the 90th percentile of the visits their deals asked for) fits
+        into VISITS_PER_WEEK, i.e. capacity binds no more than the data shows (never scaled up)."""
+        loads = {r: w for r, w in self.est.rep_load(lambda s: [st[3] for st in DEFAULT_STAGES[self.kinds[s]]]).items()
+                 if w.size >= MIN_WEEKS}
+        if not loads:
+            return 0.0, ("rep effort: the export names no rep active for 8 weeks or more, so it cannot show "
+                         "capacity binding: effort 0 (reps never limit the funnel)")
+        busy = {r: float(np.percentile(w, BUSY_WEEK)) for r, w in loads.items()}
+        rep = max(busy, key=busy.__getitem__)
+        scale = min(1.0, VISITS_PER_WEEK / busy[rep]) if busy[rep] > 0 else 1.0
+        return scale, (f"rep effort inferred from throughput (the export has no visits): in the busiest rep's "
+                       f"({rep}) 90th-percentile week, their deals asked for {busy[rep]:.1f} visits at the reference "
+                       f"plan's effort per stage, against {VISITS_PER_WEEK:g} visits a week; every stage's effort is "
+                       f"the reference's x {scale:.3g}, so capacity binds no more than the data shows")
 
     # -- last year's bookings, for the review and the defaults ----------------------------
     def bookings(self) -> list[tuple[dt.date, float, str, str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -172,6 +173,29 @@ class Estimates:
                 expected[d.rep] = expected.get(d.rep, 0.0) + rates[d.segment]
                 count[d.rep] = count.get(d.rep, 0) + 1
         return {r: (Rate(won[r], expected[r]), count[r]) for r in won if expected[r] > 0}
+
+    def rep_load(self, effort: Callable[[str], Sequence[float]]) -> dict[str, np.ndarray]:
+        """Each rep's work, week by week from their first deal to their last: the visits
+        their deals asked for at `effort` (a segment's visits per stage) on entering each
+        stage. An export of current stages dates all of a deal's work on its creation and
+        sends a lost deal through every stage, so the load is never understated."""
+        ex = self.export
+        work: dict[str, list[tuple[int, float]]] = {}
+        for d in ex.deals:
+            if not d.rep:
+                continue
+            e = effort(d.segment)
+            if ex.stage_dates:
+                steps = [(d.entered(k), e[k]) for k in range(3) if d.entered(k) is not None]
+            else:
+                reached = 2 if d.outcome != "open" else STAGE_NAMES.index(d.last_stage)
+                steps = [(d.created, float(sum(e[:reached + 1])))]
+            work.setdefault(d.rep, []).extend(((day - ex.start).days // 7, v) for day, v in steps)
+        out = {}
+        for rep, steps in work.items():
+            weeks = np.array([w for w, _ in steps])
+            out[rep] = np.bincount(weeks - weeks.min(), weights=[v for _, v in steps])
+        return out
 
     # -- leads ------------------------------------------------------------------------
     def arrivals(self, channel: str) -> tuple[Rate, Seasonality]:

@@ -17,6 +17,7 @@ from ..stats.fit import VALUE_FAMILIES, Proportion, fit_distribution
 from .estimates import MIN_N
 from .plan_yaml import (
     BASELINE,
+    DEFAULT_STAGES,
     VISITS_PER_WEEK,
     PlanYaml,
     distribution,
@@ -32,11 +33,7 @@ from .plan_yaml import (
 
 if TYPE_CHECKING:
     from .calibration import Calibration
-
-DEFAULT_STAGES = {   # kind -> per stage: advance, time mean, time sd (days), effort (visits)
-    "key_accounts": ((0.60, 21, 10, 0.5), (0.67, 30, 12, 1.0), (0.50, 45, 20, 2.0)),
-    "new_logo": ((0.60, 12, 6, 0.25), (0.67, 11, 5, 1.0), (0.50, 10, 5, 1.5)),
-}
+EFFORT_NOTE = "the reference's, scaled to the reps' throughput (see the review)"
 
 
 def write_products(cal: Calibration, y: PlanYaml) -> None:
@@ -189,7 +186,8 @@ def write_cycle_funnel(cal: Calibration, y: PlanYaml, seg: str, kind: str) -> No
         cycle_sd = float(np.sqrt(sum(r[2] ** 2 for r in ref)))
         cal.default(f"{seg} cycle time", "fewer than 30 won deals")
     shares = np.array([r[1] for r in ref], float) / sum(r[1] for r in ref)
-    work = np.array([r[3] for r in ref], float) * 7.0 / VISITS_PER_WEEK
+    efforts = [float(f"{r[3] * cal.effort_scale:.3g}") for r in ref]
+    work = np.array(efforts) * 7.0 / VISITS_PER_WEEK
     means = np.maximum(shares * cycle_mean - work, 0.5)
     cv = cycle_sd / float(np.sqrt(np.sum((shares * cycle_mean) ** 2)))
     for k, stage in enumerate(STAGE_NAMES):
@@ -197,7 +195,7 @@ def write_cycle_funnel(cal: Calibration, y: PlanYaml, seg: str, kind: str) -> No
         y.put(8, "advance", pct(min(ref[k][0] * factor, 1.0)), why if k == 0 else "the same split")
         y.put(8, "time", distribution("gamma", float(means[k]), float(means[k] * cv), in_days),
               f"{shares[k]:.0%} of the cycle, less the rep's work")
-        y.put(8, "effort", f"{ref[k][3]:g}", f"{BASELINE}: the export has no visits")
+        y.put(8, "effort", f"{efforts[k]:g}", EFFORT_NOTE)
     write_units(cal, y, seg)
 
 
@@ -208,6 +206,7 @@ def write_funnel(cal: Calibration, y: PlanYaml, seg: str, kind: str) -> None:
     y.put(4, "funnel")
     for k, stage in enumerate(STAGE_NAMES):
         advance, mean, sd, effort = DEFAULT_STAGES[kind][k]
+        effort = float(f"{effort * cal.effort_scale:.3g}")
         data = cal.est.stage(k, segment=seg)
         y.put(6, stage)
         conv = data.conversion
@@ -245,7 +244,7 @@ def write_funnel(cal: Calibration, y: PlanYaml, seg: str, kind: str) -> None:
         else:
             y.put(8, "time", distribution("gamma", mean, sd, in_days),
                   cal.default(f"{seg} {stage} time", f"only {data.days.size} completed {stage} stages"))
-        y.put(8, "effort", f"{effort:g}", f"{BASELINE}: the export has no visits")
+        y.put(8, "effort", f"{effort:g}", EFFORT_NOTE)
     write_units(cal, y, seg)
 
 

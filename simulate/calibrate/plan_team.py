@@ -34,8 +34,9 @@ def team_reps(cal: Calibration) -> list[dict]:
         deals = worked.get(r.name, [])
         segments = [s for s in r.segments if s in cal.segments] or \
             sorted({s for s, _ in deals if s in cal.segments})
-        if not segments:
-            continue        # works only what the export has no data for (win-back...)
+        if not segments:    # works only what the export has no data for (win-back...): said in the review
+            cal.defaults.append(f"team: {r.name} has no deal in the plan's segments and is left out of the team")
+            continue
         regions = [g for _, g in deals if g]
         usual = max(dict.fromkeys(regions), key=regions.count) if regions else None  # ties: first seen
         new = (ex.as_of - r.hire).days < 6 * 365 / 12           # still training or mentored
@@ -89,7 +90,7 @@ def write_team(cal: Calibration, y: PlanYaml, reps: list[dict]) -> None:
     skills = est.skills()
     y.comment(2, f"skill: negotiation wins against those expected at the segment's rate, for reps with at "
                  f"least {MIN_N} negotiations (else 1); visits_per_week is the reference plan's "
-                 f"{VISITS_PER_WEEK:g} (the export has no visits).")
+                 f"{VISITS_PER_WEEK:g} (the export has no visits). {cal.effort_note[0].upper()}{cal.effort_note[1:]}.")
     y.put(2, "reps")
     for r in reps:
         parts = [f"name: {yaml_str(r['name'])}", f"level: {r['level']}"]

@@ -16,6 +16,10 @@ from collections.abc import Callable
 # Figures a CRM export cannot give (or gives too thinly) fall back to the reference plan's.
 BASELINE = "default (scenarios/baseline.yaml)"
 VISITS_PER_WEEK = 7.0         # the reference plan's: the export has no visits
+DEFAULT_STAGES = {   # kind -> per stage: advance, time mean, time sd (days), effort (visits)
+    "key_accounts": ((0.60, 21, 10, 0.5), (0.67, 30, 12, 1.0), (0.50, 45, 20, 2.0)),
+    "new_logo": ((0.60, 12, 6, 0.25), (0.67, 11, 5, 1.0), (0.50, 10, 5, 1.5)),
+}
 
 
 class PlanYaml:

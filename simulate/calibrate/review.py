@@ -8,19 +8,21 @@ because the data were too thin.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..load.crm import STAGE_NAMES
 from ..plan.market import market_ceiling
+from .backcast import markdown as backcast_markdown
 from .plan_yaml import money, pct, pct1
 
 if TYPE_CHECKING:
     from .calibration import Calibration
 
 
-def last_year_review(cal: Calibration, warning: str | None = None) -> str:
-    """Last year on the three axes, the funnel's health, the market check, and the defaults
-    the plan fell back to (write the plan first: writing it lists them)."""
+def last_year_review(cal: Calibration, warning: str | None = None, backcast: dict[str, Any] | None = None) -> str:
+    """Last year on the three axes, the funnel's health, the back-cast (when played), the
+    market check, and the defaults the plan fell back to (write the plan first: writing it
+    lists them)."""
     ex = cal.ex
     source = (f"From {', '.join(ex.files.values())} ({len(ex.deals)} deals, {len(ex.renewals)} renewals, "
               f"{len(ex.reps)} reps), covering {ex.start} to {ex.as_of}. Bookings are won deals at their "
@@ -30,7 +32,7 @@ def last_year_review(cal: Calibration, warning: str | None = None) -> str:
         lines.append("The export covers less than two years: shares only, no growth.")
     for title, axis in (("Customer tier", 2), ("Product", 3), ("Region", 4)):
         lines += ["", f"## By {title.lower()}", ""] + axis_table(cal, title, axis)
-    notes = [*ex.notes, *(f"**{n}**" for n in cal.est.coverage())]
+    notes = [*ex.notes, cal.effort_note, *(f"**{n}**" for n in cal.est.coverage())]
     if notes:
         lines += ["", "## How the export was read", ""] + [f"- {n}" for n in notes]
     lines += ["", "## Funnel health", ""] + funnel_health(cal)
@@ -43,6 +45,8 @@ def last_year_review(cal: Calibration, warning: str | None = None) -> str:
                   "gives each a stated chance of being lost (see its warnings). The oldest: " +
                   ", ".join(f"{d.id} ({(ex.as_of - d.created).days}d)"
                             for d in sorted(stale, key=lambda d: d.created)[:5]) + "."]
+    if backcast is not None:
+        lines += ["", "## Back-cast: the plan over the period it was fitted on", ""] + backcast_markdown(backcast)
     lines += ["", "## Market", ""]
     if cal.market is None:
         lines.append("No market stated: pass --market-size, --market-growth and --reachable-share to check "

@@ -19,7 +19,7 @@ from ..errors import InputError, SimulateError
 from ..load.loader import load_scenario, load_variants
 from ..plan.plan import Plan
 from ..run.options import Parser, build_parser
-from . import bench, compare, rerun, rules, sensitivity, signoff, stress
+from . import backtest, bench, compare, rerun, rules, sensitivity, signoff, stress
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
@@ -67,6 +67,8 @@ COMMANDS: dict[str, tuple[str, Configure, Handler]] = {
     "calibrate": ("fit a plan to last year's CRM export and review last year", calibrate.configure, calibrate.run),
     "synth-crm": ("write a synthetic CRM export (deals, accounts, reps) played from a plan",
                   synth.configure, synth.run),
+    "backtest": ("calibrate at past cut dates, re-forecast, and score against what happened",
+                 backtest.configure, backtest.run),
     "bench": ("measure replications per second, parallel efficiency, memory and scaling",
               bench.configure, bench.run),
 }

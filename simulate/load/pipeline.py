@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, UsageError, did_you_mean
-from .crm import CsvError, Deal, read_export
+from .crm import CsvError, Deal, Export, read_export
 from .crm_formats import load_map
 from .yamlio import Document
 
@@ -40,6 +40,13 @@ def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any
     accounts file for the key-account renewals booked so far) seen on `as_of`, read through
     `crm_map` (see crm_formats). An export of current stages only gives each open deal its
     current stage, entered on an unknown day."""
+    export = read_export(paths[0], paths[1:], export_map=load_map(crm_map))   # what followed as_of is ignored
+    return opening_from_export(export, as_of, plan_data)
+
+
+def opening_from_export(export: Export, as_of: dt.date, plan_data: dict[str, Any]) -> dict[str, Any]:
+    """The `opening` block for a plan from an export already read (see `opening_from_crm`)."""
+    path = Path(export.files["deals"])
     start = dt.date.fromisoformat(str(plan_data.get("horizon", {}).get("start", "2027-01-01")))
     years = float(plan_data.get("horizon", {}).get("years", 1))
     end = start + dt.timedelta(days=365 * years)     # the day after the horizon's last
@@ -51,7 +58,6 @@ def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any
     reps = {r.get("name") for r in plan_data.get("team", {}).get("reps", []) if isinstance(r, dict)}
     bookings: list[dict[str, Any]] = []
     open_deals: list[dict[str, Any]] = []
-    export = read_export(paths[0], paths[1:], export_map=load_map(crm_map))   # what followed as_of is ignored
     for renewal in export.renewals:
         if renewal.renewed and start <= renewal.renewal_date <= as_of and renewal.segment in names["segments"] \
                 and renewal.product in names["products"]:
@@ -63,7 +69,7 @@ def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any
         if deal.closed is not None and deal.closed < start:
             continue                                   # settled in an earlier year
         for column, value in (("segment", deal.segment), ("product", deal.product)):
-            _known(paths[0], deal, column, value, names[column + "s"])
+            _known(path, deal, column, value, names[column + "s"])
         rep = deal.rep if deal.rep in reps else None
         if deal.closed is not None and deal.closed <= as_of:
             if deal.outcome == "won":
@@ -75,7 +81,7 @@ def opening_from_crm(paths: list[Path], as_of: dt.date, plan_data: dict[str, Any
             continue
         channel = deal.channel if deal.channel in names["channels"] else f"{deal.channel} ({deal.segment})"
         if channel not in names["channels"]:          # calibrate's name for a shared channel, else an error
-            _known(paths[0], deal, "channel", deal.channel, names["channels"])
+            _known(path, deal, "channel", deal.channel, names["channels"])
         entered = deal.entered(("lead", "intent", "negotiation").index(stage)) if export.stage_dates else None
         open_deals.append({"id": deal.id, "stage": stage, "channel": channel, "product": deal.product,
                            "rep": rep, "amount": deal.amount,

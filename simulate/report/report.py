@@ -144,7 +144,8 @@ def distributions(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
         out.append(table(["KPI (per simulated year)", "value"], [
             ["leads, median", f"{k['leads']['p50']:,.0f}"],
             ["signed deals, median", f"{k['signed_deals']['p50']:,.0f}"],
-            ["key-account renewal rate", pct(k.get("ka_renewal_rate"))],
+            ["key-account renewal rate", pct(k["ka_renewal_rate"]) if k.get("ka_renewal_rate") is not None
+             else "n/a (no contract due)"],
             ["reps who left, mean", f"{k['reps_left']['mean']:.1f}"],
             ["rep visits per week, mean", f"{k.get('visits_per_week') or 0:.1f}"],
             ["open pipeline lead : intent : negotiation",
