@@ -26,7 +26,7 @@ from ..plan.plan import Plan
 from ..run.scenario import apply_rule_switches
 from ..stats.paired import p_beats, paired_mean, paired_proportion
 from ..stats.sample_stats import spread, wilson
-from .decide import Simulator, add_options, finish, open_folder, values
+from .decide import speak, Simulator, add_options, finish, open_folder, values
 
 BASE = "plan"
 
@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.scenario}: no variants to compare; add a `variants:` list "
                          "(see the end of scenarios/baseline.yaml)")
     base = plans[BASE]
+    speak(args, base)
     runs, seed = args.runs or base.runs, base.seed if args.seed is None else args.seed
     name = Path(args.scenario).stem
     descriptions = {BASE: doc.data.get("description") or "the plan as proposed",

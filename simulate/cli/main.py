@@ -10,6 +10,7 @@ runs it.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import sys
 from typing import Callable, Sequence
@@ -78,7 +79,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Run one command in a context of its own: the language it chooses ends with it."""
+    return contextvars.copy_context().run(_main, list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
     try:
         if argv and argv[0] in COMMANDS:
             help_text, configure, run = COMMANDS[argv[0]]

@@ -29,6 +29,7 @@ from ..plan.plan import Plan
 from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import TOLERANCE, highest_target, wilson
 from .decide import (
+    speak,
     Simulator,
     add_options,
     declared_size,
@@ -211,6 +212,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     doc = load_scenario(args.scenario)
     base = apply_rule_switches(plan_from_document(doc), args)
+    speak(args, base)
     bar = {"confidence": base.signoff.confidence if args.confidence is None else args.confidence,
            "stress_confidence": (base.signoff.stress_confidence if args.stress_confidence is None
                                  else args.stress_confidence)}

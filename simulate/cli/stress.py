@@ -26,6 +26,7 @@ from ..load.yamlio import Document
 from ..plan.plan import Plan
 from ..run.scenario import apply_rule_switches
 from .decide import (
+    speak,
     Simulator,
     add_options,
     cell,
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     plan_doc = load_scenario(args.plan)
     plan_variants = {n: apply_rule_switches(p, args) for n, p in load_variants(plan_doc).items()}
     base = plan_variants[BASE]
+    speak(args, base)
     plan_path = Path(args.plan)
     paths = [p for p in stress_paths(plan_doc, base, args.scenarios)
              if p.resolve() != plan_path.resolve()]

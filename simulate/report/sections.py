@@ -14,13 +14,13 @@ import math
 from typing import Any, Iterable
 
 from ..format import money, pct, size_text
+from ..words import say
 
 BOXES = ("Each box holds the middle half of the simulated years; the whiskers reach from the "
          "worst tenth to the best tenth.")
 READ = {   # how to read each chart, printed under it after its finding
     "attainment": "Each bar counts simulated years by how much of the target they reached; red "
-                  "bars fall short. Outlines, if any, are the same years without the shocks, or "
-                  "under the other scenarios.",
+                  "bars fall short.",
     "bookings_fan": "Bookings to date, week by week: half of the simulated years lie above the "
                     "median line, 8 in 10 inside the band. The dashed line is the target spread "
                     "over the year by its quarterly split.",
@@ -39,7 +39,6 @@ READ = {   # how to read each chart, printed under it after its finding
                      "same simulated years; green is safe, red is likely missed. The framed "
                      "cell is the variant's weakest scenario.",
 }
-ABSENT = "<p class='absent'>{what}: not part of this run.</p>"
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2327;
 max-width:1040px;margin:0 auto;padding:24px}h1{font-size:26px;margin:0 0 4px}
@@ -61,6 +60,10 @@ border-color:#c0392b}.signoff .call{font-size:28px;font-weight:700;letter-spacin
 td.weak{background:#fdecea;outline:2px solid #c0392b;outline-offset:-2px}
 td.cellm{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .tag{font-size:11.5px;font-weight:700;color:#a93226;text-transform:uppercase}
+td.n,.nw{white-space:nowrap}
+@media (max-width:600px){body{padding:10px;font-size:14px}h1{font-size:21px}h2{margin-top:28px}
+.verdict{font-size:18px;padding:10px 12px}.signoff{padding:10px 12px}.signoff .call{font-size:22px}
+table{font-size:12px}th,td{padding:3px 5px}td{white-space:normal}td.n{white-space:nowrap}}
 """
 
 
@@ -68,13 +71,21 @@ def esc(x: Any) -> str:
     return html.escape(str(x))
 
 
-def figure(figs: dict[str, tuple[str, str]], name: str) -> str:
+OUTLINES = {"shocks": "Outlines and thin lines: the same years without the shocks, and "
+                      "without the playbook.",
+            "stress": "Outlines and thin lines: the plan under the other stress scenarios, on "
+                      "the same years.",
+            "variants": "Outlines and thin lines: the other plan variants, on the same years."}
+
+
+def figure(figs: dict[str, tuple[str, str]], name: str, note: str = "") -> str:
+    """A chart with its finding, how to read it, and `note` (what its lines are)."""
     if name not in figs:
         return ""
     title, data = figs[name]
     return (f"<figure><img src='data:image/png;base64,{data}' alt='{esc(title)}'><figcaption>"
-            f"<b>{esc(title)}.</b> {esc(READ.get(name, ''))} As a slide: plots/{name}.svg or .png."
-            "</figcaption></figure>")
+            f"<b>{esc(title)}.</b> {esc(READ.get(name, ''))} {esc(note)} As a slide: "
+            f"plots/{name}.svg or .png.</figcaption></figure>")
 
 
 def table(header: Iterable[str], rows: Iterable[Iterable[Any]], numeric_from: int = 1,
@@ -90,11 +101,29 @@ def table(header: Iterable[str], rows: Iterable[Iterable[Any]], numeric_from: in
 
 
 def ci(pair: list[float] | None, points: bool = False) -> str:
+    """An interval, kept on one line."""
     if not pair or any(x is None for x in pair):
         return "-"
     if points:
-        return f"{100 * pair[0]:+.1f} to {100 * pair[1]:+.1f} pts"
-    return f"{pct(pair[0])} to {pct(pair[1])}"
+        lo, hi = f"{100 * pair[0]:+.1f}", f"{100 * pair[1]:+.1f} pts"
+    else:
+        lo, hi = pct(pair[0]), pct(pair[1])
+    return f"<span class=nw>{say('range', lo=lo, hi=hi)}</span>"
+
+
+def spoken(size: Any) -> str | None:
+    """A shock size as its author wrote it, in words: {triangular: [15%, 20%, 30%]} reads
+    '15% to 30%, most likely 20%'; None when there is nothing to say."""
+    if not isinstance(size, dict) or len(size) != 1:
+        return None if size is None else str(size)
+    (family, args), = size.items()
+    if family == "triangular" and isinstance(args, list) and len(args) == 3:
+        return say("size.triangular", lo=args[0], mode=args[1], hi=args[2])
+    if family == "uniform" and isinstance(args, list) and len(args) == 2:
+        return say("size.uniform", lo=args[0], hi=args[1])
+    if isinstance(args, dict):
+        return f"{family}: " + ", ".join(f"{k} {v}" for k, v in args.items())
+    return None
 
 
 def pts(x: float | None) -> str:
@@ -152,7 +181,7 @@ def breaking_points(so: dict[str, Any]) -> list[str]:
     out = ["<h3>How big can each shock get?</h3>"]
     points = so.get("breaking_points") or []
     if not points:
-        return out + [ABSENT.format(what="Shocks in the stress scenarios")]
+        return []
     search = so.get("search") or {}
     bar = pct(so["bar"]["stress_confidence"], 0)
     rows = []
@@ -202,7 +231,7 @@ def stress_matrix(s: dict[str, Any], figs: dict[str, tuple[str, str]]) -> list[s
     m = s.get("matrix")
     out = ["<h3>Stress matrix: each variant under each scenario</h3>"]
     if not m or not m.get("variants"):
-        return out + [ABSENT.format(what="The stress matrix (python -m simulate stress)")]
+        return []
     out.append(figure(figs, "stress_matrix"))
     scenarios, weakest = m["scenarios"], m.get("weakest") or {}
     head = "".join(f"<th>{esc(sc)}{' (no stress)' if sc == m.get('baseline') else ''}</th>"
