@@ -20,7 +20,7 @@ from ..errors import InputError, SimulateError
 from ..load.loader import load_scenario, load_variants
 from ..plan.plan import Plan
 from ..run.options import Parser, build_parser
-from . import bench, compare, rerun, rules, sensitivity, signoff, stress
+from . import bench, compare, rerun, rules, sensitivity, signoff, stress, template
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
@@ -68,6 +68,8 @@ COMMANDS: dict[str, tuple[str, Configure, Handler]] = {
     "calibrate": ("fit a plan to last year's CRM export and review last year", calibrate.configure, calibrate.run),
     "synth-crm": ("write a synthetic CRM export (deals, accounts, reps) played from a plan",
                   synth.configure, synth.run),
+    "template": ("write a plan workbook (.xlsx) to fill in; run it with python -m simulate FILE.xlsx",
+                 template.configure, template.run),
     "bench": ("measure replications per second, parallel efficiency, memory and scaling",
               bench.configure, bench.run),
 }

@@ -48,7 +48,8 @@ from ..run.runner import RunResults, run_replications, runner_options
 from ..run.scenario import variants_to_run
 from ..version import __version__
 
-DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "PyYAML", "matplotlib", "pydantic", "pyarrow", "rich")
+DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "PyYAML", "matplotlib", "pydantic", "pyarrow", "rich",
+                "openpyxl")
 # Options that say where a run goes, how it is shown or where it executes, never what it
 # computes (results do not depend on workers or batches): a rerun takes its own.
 NOT_RECORDED = ("scenario", "out", "results", "quiet", "json", "workers", "batch_size", "backend",

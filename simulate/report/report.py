@@ -37,6 +37,7 @@ def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[
 
 def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
     from .board import render_board
+    from .excel import workbook_bytes
     plots = draw_all(view)
     images: dict[str, str] = {}
     if plots:
@@ -49,6 +50,7 @@ def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list
     page = render_page(view, manifest, {p.name: (p.title, images[p.name]) for p in plots})
     write_text(folder / "report.html", page)
     write_text(folder / "board.html", render_board(view, manifest))
+    write_bytes(folder / "results.xlsx", workbook_bytes(view.summary, view.replications))
     return plots
 
 
