@@ -116,21 +116,25 @@ def run(args: argparse.Namespace) -> int:
 def render(summary: dict[str, Any]) -> str:
     comps = summary["comparisons"]
     width = max(len("variant"), *(len(n) for n in comps)) + 2
+    values = {n: v.get("value") for n, v in summary["variants"].items()}
     lines = [(f"{summary['scenario']}: {len(comps)} plan variants on the same {summary['runs']:,} "
               "simulated years (common random numbers)"),
-             (f"  {'variant':<{width}}{'target':>9}{'P(hit)':>9}{'vs plan':>10}{'95 % CI':>18}"
-              f"{'P(beats plan)':>15}{'attain P50':>12}{'var. ratio':>12}")]
+             (f"  {'variant':<{width}}{'target':>10}{'P(hit)':>9}{'vs plan':>10}{'95 % CI':>18}"
+              f"{'books more':>12}{'attain P50':>12}{'precision gain':>16}")]
     for name, c in comps.items():
         lo, hi = c["p_hit_diff_ci95"]
         base = name == BASE
         diff = "-" if base else f"{100 * c['p_hit_diff']:+.1f} pp"
         ci = "-" if base else f"{100 * lo:+.1f} to {100 * hi:+.1f}"
-        beats = "-" if base else pct(c["p_beats_base"], 0)
+        same = values.get(name) is not None and values.get(name) == values.get(BASE)
+        beats = "-" if base else "same" if same else pct(c["p_beats_base"], 0)
         ratio = c["variance_ratio"]
         gain = "-" if base or ratio is None or math.isnan(ratio) else (
             "no noise" if math.isinf(ratio) else f"{ratio:.1f}x")
-        lines.append(f"  {name:<{width}}{money(c['target']):>9}{pct(c['p_hit']):>9}{diff:>10}{ci:>18}"
-                     f"{beats:>15}{pct(c['attainment']['p50']):>12}{gain:>12}")
-    lines.append("  var. ratio: variance of the P(hit) difference with independent runs / with the "
-                 "same worlds ('no noise': the variant hits in exactly the plan's years).")
+        lines.append(f"  {name:<{width}}{money(c['target']):>10}{pct(c['p_hit']):>9}{diff:>10}{ci:>18}"
+                     f"{beats:>12}{pct(c['attainment']['p50']):>12}{gain:>16}")
+    lines.append("  books more: the share of years in which the variant books more than the plan "
+                 "('same': it changes only the target).")
+    lines.append("  precision gain: how many times more precise the difference is than with two "
+                 "separate runs, thanks to the shared simulated years.")
     return "\n".join(lines) + "\n"

@@ -91,16 +91,24 @@ def run(args: argparse.Namespace) -> int:
     summary["matrix"] = {"scenarios": list(columns), "baseline": home,
                          "variants": cells, "weakest": {v: weakest(row, names) for v, row in cells.items()}}
     return finish(folder, args, docs, plan_doc.data, home, seed, runs, results, summary, base,
-                  render(summary["matrix"], runs))
+                  render(summary["matrix"], runs, base.signoff.stress_confidence))
 
 
-def render(matrix: dict[str, Any], runs: int) -> str:
+def render(matrix: dict[str, Any], runs: int, bar: float) -> str:
+    """The matrix as text: P(hit) with its interval and whether it clears the bar, P10
+    attainment and the expected shortfall, each variant's weakest scenario."""
     scenarios, rows = matrix["scenarios"], matrix["variants"]
     width = max(len("variant"), *(len(v) for v in rows)) + 2
-    col = max(10, *(len(s) + 2 for s in scenarios))
+    col = max(22, *(len(s) + 2 for s in scenarios))
+
+    def odds(c: dict[str, Any]) -> str:
+        lo, hi = c["p_hit_ci95"]
+        mark = "ok" if c["p_hit"] >= bar else "FAIL"
+        return f"{pct(c['p_hit'], 0)} ({100 * lo:.0f}-{100 * hi:.0f}) {mark}"
+
     lines = [(f"Stress matrix: {len(rows)} variants x {len(scenarios)} scenarios, {runs:,} simulated "
               f"years each, on the same worlds ('{matrix['baseline']}' is the plan's own year)")]
-    for title, fmt in (("P(hit)", lambda c: pct(c["p_hit"], 0)),
+    for title, fmt in ((f"P(hit) (95 % CI) against the stress bar of {pct(bar, 0)}", odds),
                        ("P10 attainment (1 year in 10 is worse)", lambda c: pct(c["attainment_p10"], 0)),
                        ("expected shortfall against the target", lambda c: money(c["expected_shortfall"]))):
         lines += ["", f"  {title}", f"  {'variant':<{width}}" + "".join(f"{s:>{col}}" for s in scenarios)]
