@@ -104,7 +104,7 @@ def decisions(s: dict[str, Any]) -> list[Sheet]:
                 {"target": MONEY, "P(hit)": PERCENT, "change in P(hit)": PERCENT, "CI low": PERCENT,
                  "CI high": PERCENT, "P(books more than the plan)": PERCENT}))
     out.append(("sensitivity", ["factor", "low", "high", "P(hit) at low", "P(hit) at high", "swing"],
-                [[f["name"], f["low"], f["high"], f["p_hit_low"], f["p_hit_high"], f["swing"]]
+                [[f["name"], f["low"], f["high"], f["p_hit_low"], f["p_hit_high"], f.get("swing")]
                  for f in (s.get("sensitivity") or {}).get("factors", [])],
                 {"P(hit) at low": PERCENT, "P(hit) at high": PERCENT, "swing": PERCENT}))
     return out

@@ -22,7 +22,7 @@ from ..words import language, say
 from .plots import draw_all
 from .plots.charts import Plot, companions
 from .plots.decide import matrix_title
-from .sections import CSS, OUTLINES, ci, esc, figure, pts, signoff_verdict, spoken, stress_matrix, table
+from .sections import CSS, ci, esc, figure, pts, signoff_verdict, spoken, stress_matrix, table
 from .view import RunView
 
 SHOCK_COLUMNS = ("name", "type", "description", "start", "size", "probability", "duration")
@@ -167,9 +167,9 @@ def lines_note(view: RunView) -> str:
     else:
         every = view.others()
     left = [view.label(n) for n in every if n not in drawn]
-    out = OUTLINES[kind]
+    out = say(f"lines.{kind}")
     if left:
-        out += f" Left out to keep the chart readable: {', '.join(left)} (see the tables)."
+        out += " " + say("lines.left_out", names=", ".join(left))
     return out
 
 
