@@ -266,7 +266,8 @@ def playbook(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
                 without=pct(whole["p_hit_no_rules"]), with_=pct(view.summary["variants"][name]["p_hit"]))
                 + "</p>")
         valued = any((r.get("value") or {}).get("p_hit_diff") is not None for r in rules.values())
-        heading = say("h.rules") if name == "plan" else say("h.rules_in", name=esc(name))
+        own = name.split(" @ ")[0] == "plan"       # in a stress run, 'plan @ baseline'
+        heading = say("h.rules") if own else say("h.rules_in", name=esc(name))
         out.append(f"<h3>{heading}</h3>")
         rows = []
         for rule, r in rules.items():

@@ -53,8 +53,9 @@ HEALTHY = np.array([5, 3, 2, 1]) / 11          # methodology: lead : intent : ne
 NEGOTIATION_WARNING = 0.40                      # methodology: ~40 % in negotiation delays signings
 # Lines beside the headline's (other scenarios, variants, the years without shocks or rules):
 # each its own colour and dash, so no two read alike.
-COMPANION_LINES = (("#d35400", "--"), ("#8e44ad", "-."), ("#16a085", (0, (1, 1.5))),
-                   ("#b7950b", (0, (5, 2, 1, 2, 1, 2))), ("#7f8c8d", ":"))
+# The target path is red and dashed: no companion is either.
+COMPANION_LINES = (("#8e44ad", "-."), ("#16a085", (0, (1, 1.5))), ("#b7950b", (0, (5, 2, 1, 2, 1, 2))),
+                   ("#d35400", (0, (1, 3))), ("#2c3e50", (0, (6, 2))))
 PERCENT = FuncFormatter(lambda x, _pos: f"{x:.0f} %")
 MONEY = FuncFormatter(money_short)
 
