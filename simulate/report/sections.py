@@ -40,8 +40,15 @@ td.cellm{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.n,.nw{white-space:nowrap}
 @media (max-width:600px){body{padding:10px;font-size:14px}h1{font-size:21px}h2{margin-top:28px}
 .verdict{font-size:18px;padding:10px 12px}.signoff{padding:10px 12px}.signoff .call{font-size:22px}
-table{font-size:12px}th,td{padding:3px 5px}td{white-space:normal}td.n{white-space:nowrap}}
+table{font-size:12.5px}th,td{padding:3px 5px}
+table.stack,table.stack tbody,table.stack tr,table.stack td{display:block}
+table.stack tr:first-child{display:none}table.stack tr{border:1px solid #d5dde3;margin:0 0 8px}
+table.stack td{border:none;border-bottom:1px solid #eef1f3;text-align:left;white-space:normal}
+table.stack td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:#555}}
 """
+
+
+STACK_FROM = 5      # a table this wide reads as one card per row on a phone
 
 
 def esc(x: Any) -> str:
@@ -66,12 +73,16 @@ def table(header: Iterable[str], rows: Iterable[Iterable[Any]], numeric_from: in
           numeric_to: int | None = None) -> str:
     """An HTML table; columns `numeric_from` to `numeric_to` (default: the last) are
     right-aligned numbers, the others text."""
+    header = list(header)
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     last = math.inf if numeric_to is None else numeric_to
-    body = "".join("<tr>" + "".join(f"<td{' class=n' if numeric_from <= i < last else ''}>"
-                                    f"{cell}</td>" for i, cell in enumerate(row)) + "</tr>"
+    labels = [f" data-label='{esc(h)}'" for h in header]
+    body = "".join("<tr>" + "".join(f"<td{' class=n' if numeric_from <= i < last else ''}"
+                                    f"{labels[i] if i < len(labels) else ''}>{cell}</td>"
+                                    for i, cell in enumerate(row)) + "</tr>"
                    for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    stack = " class=stack" if len(header) >= STACK_FROM else ""   # cards on a phone
+    return f"<table{stack}><tr>{head}</tr>{body}</table>"
 
 
 def ci(pair: list[float] | None, points: bool = False) -> str:
