@@ -330,5 +330,5 @@ def test_every_run_writes_a_board_page_with_the_verdict(run: Path, tmp_path: Pat
     summary["signoff"] = signoff_section()
     write_report(tmp_path, view_of(run, summary), {"plan": {}})
     board = (tmp_path / "board.html").read_text()
-    for text in ("DO NOT SIGN 9.60M", "9.08M", "Weakest scenario: price_war", "Do not sign 9.60M"):
+    for text in ("DO NOT SIGN 9.60M", "9.08M", "Weakest scenario: price_war", "Do not sign 9.60M", "competitor_bundle (price_war) breaks the target"):
         assert text in board, text

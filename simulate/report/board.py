@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..format import money, odds_phrase, pct
+from ..format import money, odds_phrase, pct, size_text
 from ..stats.sample_stats import highest_target
 from ..words import language, say
 from .sections import esc
@@ -98,12 +98,17 @@ def signable_box(view: RunView) -> str:
 
 
 def risks(s: dict[str, Any], v: dict[str, Any]) -> list[str]:
-    """At most three: the weakest scenario, the factors that move P(hit) most, the shocks'
-    impact, the weakest targeted segment."""
+    """At most three: the weakest scenario, a shock that breaks the target below its declared
+    size, the factors that move P(hit) most, the shocks' impact, the weakest targeted segment."""
     out = []
     scenario = weakest_scenario(s)
     if scenario:
         out.append(say("board.risk_scenario", name=scenario[0], p=pct(scenario[1])))
+    for b in ((s.get("signoff") or {}).get("breaking_points") or []):
+        if b["status"] == "breaks" and b["breaks_at"] <= b["declared_size"]:
+            out.append(say("board.risk_break", shock=b["shock"], scenario=b["scenario"],
+                           at=size_text(b["breaks_at"], b["unit"]),
+                           declared=size_text(b["declared_size"], b["unit"])))
     for f in ((s.get("sensitivity") or {}).get("factors") or [])[:2]:
         out.append(say("board.risk_factor", name=f["name"], low=pct(f["p_hit_low"], 0),
                        high=pct(f["p_hit_high"], 0)))
