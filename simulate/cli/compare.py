@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     summary = build_summary(results, name, with_rule_values=False)
     summary["comparisons"] = comparisons({n: v.records for n, v in results.variants.items()},
                                          plans, descriptions)
+    for v in doc.data.get("variants") or []:      # a target of its own and nothing else
+        summary["comparisons"][v["name"]]["target_only"] = set(v.get("set") or {}) <= {"target"}
     return finish(folder, args, [doc], doc.data, name, seed, runs, results, summary, base,
                   render(summary))
 
@@ -116,7 +118,6 @@ def run(args: argparse.Namespace) -> int:
 def render(summary: dict[str, Any]) -> str:
     comps = summary["comparisons"]
     width = max(len("variant"), *(len(n) for n in comps)) + 2
-    values = {n: v.get("value") for n, v in summary["variants"].items()}
     lines = [(f"{summary['scenario']}: {len(comps)} plan variants on the same {summary['runs']:,} "
               "simulated years (common random numbers)"),
              (f"  {'variant':<{width}}{'target':>10}{'P(hit)':>9}{'vs plan':>10}{'95 % CI':>18}"
@@ -126,15 +127,14 @@ def render(summary: dict[str, Any]) -> str:
         base = name == BASE
         diff = "-" if base else f"{100 * c['p_hit_diff']:+.1f} pp"
         ci = "-" if base else f"{100 * lo:+.1f} to {100 * hi:+.1f}"
-        same = values.get(name) is not None and values.get(name) == values.get(BASE)
-        beats = "-" if base else "same" if same else pct(c["p_beats_base"], 0)
+        beats = "-" if base else "same" if c.get("target_only") else pct(c["p_beats_base"], 0)
         ratio = c["variance_ratio"]
         gain = "-" if base or ratio is None or math.isnan(ratio) else (
             "no noise" if math.isinf(ratio) else f"{ratio:.1f}x")
         lines.append(f"  {name:<{width}}{money(c['target']):>10}{pct(c['p_hit']):>9}{diff:>10}{ci:>18}"
                      f"{beats:>12}{pct(c['attainment']['p50']):>12}{gain:>16}")
     lines.append("  books more: the share of years in which the variant books more than the plan "
-                 "('same': it changes only the target).")
+                 "('same': it changes only the target, so the years only read differently).")
     lines.append("  precision gain: how many times more precise the difference is than with two "
                  "separate runs, thanks to the shared simulated years.")
     return "\n".join(lines) + "\n"
