@@ -140,7 +140,7 @@ def variants(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     out.append(table([say("col.variant"), "P(hit)", say("col.change_vs", name=view.headline),
                       say("col.ci"), say("col.beats")],
                      ([esc(n), pct(c["p_hit"]), pts(c["p_hit_diff"]),
-                       ci(c["p_hit_diff_ci95"], True), beats(c)]
+                       ci(c["p_hit_diff_ci95"], True), "-" if n == view.headline else beats(c)]
                       for n, c in comps.items())))
     return out
 

@@ -56,6 +56,7 @@ NEGOTIATION_WARNING = 0.40                      # methodology: ~40 % in negotiat
 # The target path is red and dashed: no companion is either.
 COMPANION_LINES = (("#8e44ad", "-."), ("#16a085", (0, (1, 1.5))), ("#b7950b", (0, (5, 2, 1, 2, 1, 2))),
                    ("#d35400", (0, (1, 3))), ("#2c3e50", (0, (6, 2))))
+OPENING_WEEKS = 4      # the fan's finding ignores the year's first weeks: a few deals' noise
 PERCENT = FuncFormatter(lambda x, _pos: f"{x:.0f} %")
 MONEY = FuncFormatter(money_short)
 
@@ -171,7 +172,8 @@ def fan(view: RunView) -> Plot:
     if view.summary["metric"] == "bookings":
         path = view.target_to_date(days)
         ax.plot(dates, path, color=RED, linewidth=2, linestyle="--", label=say("chart.target_path"))
-        behind = p50 < path - 0.01 * target   # by more than 1 % of the target
+        behind = p50 < path - 0.01 * target   # by more than 1 % of the target,
+        behind[: OPENING_WEEKS] = False       # after the year's first weeks (a few deals' noise)
         ends = f"{100 * p50[-1] / target:.0f} %"
         if not behind.any():
             title = say("chart.fan_keeps", p=ends)
