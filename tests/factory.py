@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 
 from simulate.load.loader import plan_from_document
-from simulate.plan.plan import Plan
 from simulate.load.yamlio import Document
+from simulate.plan.plan import Plan
 
 
 def minimal_plan_data() -> dict[str, Any]:

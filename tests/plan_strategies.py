@@ -17,9 +17,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hypothesis import strategies as st
-
 from factory import minimal_plan_data
+from hypothesis import strategies as st
 
 SHOCK_STARTS = ["Q2", "Q3", "+30d", "+100d", {"between": ["Q2", "Q3"]}, "month 4"]
 METRIC_CONDITIONS = ["week >= {n}", "attainment_to_date < {f}", "share_negotiation > {f}",

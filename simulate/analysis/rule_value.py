@@ -2,9 +2,14 @@
 
 Removing a rule changes nothing in a simulated year until the moment it would have
 fired: the streams are the same, so the year is identical up to then. A replication in
-which the rule never fired is therefore exactly unchanged without it, and only the
-replications where it fired need to be played again. The value of a rule is the paired
-difference over all replications (zero where it never fired), net of its cost.
+which the rule never fired is therefore exactly unchanged without it, and only the rest of
+the years where it fired needs playing again: while the run plays, each year forks at a
+rule's first firing and the child finishes it without the rule (`branch`, `Valuation`).
+The value of a rule is the paired difference over all replications (zero where it never
+fired), net of its cost. It stops once its ΔP(hit) is settled (`sequential`): its sign is
+known or it is known to +-2 pp; its intervals are then those adjusted for the looks.
+(`rule_values` replays whole years without the rule when the run did not fork them: a
+resumed run, a Dask cluster.)
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import pandas as pd
 from ..plan.plan import Plan
 from ..run.executors import Executor, make_executor
 from ..run.options import VALUE_RUNS
-from ..run.runner import replay_records
-from ..run.scenario import without_rules
+from ..run.runner import Collector, replay_records
+from ..run.scenario import is_companion, without_rules
 from ..stats.paired import paired_mean, paired_proportion
 from ..stats.sample_stats import spread
+from ..stats.sequential import level_spent, planned_looks, value_settled, z_spent
 
 
 def rule_values(plan: Plan, records: pd.DataFrame, seed: int, workers: int | None = None,
@@ -44,6 +50,74 @@ def rule_values(plan: Plan, records: pd.DataFrame, seed: int, workers: int | Non
     finally:
         executor.close()
     return out
+
+
+class Valuation:
+    """Values the rules of every own variant while the run plays its first `end` years.
+
+    Each batch forks the years of the rules still open; after each round (a look) a rule
+    whose ΔP(hit) is settled closes, so later years no longer fork it. What a rule's value
+    used is kept: the years 0..n-1 it was valued on, and why it stopped.
+    """
+
+    def __init__(self, variants: dict[str, Plan], end: int):
+        self.end = end
+        self.open = {name: [r.name for r in plan.rules] for name, plan in variants.items()
+                     if end > 0 and plan.rules and not is_companion(name)}
+        self.closed: dict[tuple[str, str], tuple[int, str]] = {}    # (variant, rule) -> (years, why)
+        self.cap = end
+        self._forks: dict[str, list[tuple[int, str, float, float]]] = {}
+
+    def valued(self, variant: str) -> bool:
+        return variant in self.open
+
+    def plan(self, cap: int) -> None:
+        self.cap = min(self.end, cap)
+
+    def rules(self, variant: str) -> tuple[str, ...]:
+        return tuple(self.open.get(variant, ()))
+
+    def look(self, n: int, collector: Collector) -> None:
+        for variant, rules in self.open.items():
+            hits, _, forks = collector.outcomes(variant)
+            for rule in list(rules):
+                without = hits[:n].copy()
+                for r, name, hit, _ in forks:
+                    if name == rule and r < n:
+                        without[r] = hit >= 0.5
+                why = "years cap" if n >= self.cap else value_settled(hits[:n], without, self.cap)
+                if why is not None:
+                    rules.remove(rule)
+                    self.closed[(variant, rule)] = (n, why)
+
+    def value(self, variant: str, rule: str, records: pd.DataFrame) -> dict[str, Any]:
+        """The rule's paired value over the years it was valued on (intervals adjusted for
+        the looks), from the years forked without it."""
+        n, why = self.closed.get((variant, rule), (min(self.cap, len(records)), "run ended"))
+        sample = records.sort_index().iloc[:n]
+        hit_with = sample["hit"].to_numpy(dtype=bool)
+        att_with = sample["attainment"].to_numpy()
+        hit_without, att_without = hit_with.copy(), att_with.copy()
+        position = {r: i for i, r in enumerate(sample.index)}
+        forked = 0
+        for r, hit, att in self.forks(variant, rule, n):
+            hit_without[position[r]], att_without[position[r]] = hit >= 0.5, att
+            forked += 1
+        d_hit, ci_hit = paired_proportion(hit_with, hit_without, z_spent(self.cap))
+        d_att, ci_att = paired_mean(att_with, att_without, level_spent(self.cap))
+        if not forked:      # never fired: every year is identical without it, exactly
+            ci_hit, ci_att = (0.0, 0.0), (0.0, 0.0)
+        return {"p_hit_diff": d_hit, "p_hit_diff_ci95": list(ci_hit),
+                "attainment_mean_diff": d_att, "attainment_mean_diff_ci95": list(ci_att),
+                "replayed": forked, "runs": len(sample), "stopped": why,
+                "looks": planned_looks(self.cap)}
+
+    def forks(self, variant: str, rule: str, n: int) -> list[tuple[int, float, float]]:
+        return [(r, hit, att) for r, name, hit, att in self._forks.get(variant, []) if name == rule and r < n]
+
+    def keep(self, collector: Collector) -> None:
+        """Take the forked years out of the collector once the run is over."""
+        self._forks = {v: collector.outcomes(v)[2] for v in self.open}
 
 
 def rule_firings(plan: Plan, records: pd.DataFrame) -> dict[str, dict[str, Any]]:

@@ -24,7 +24,7 @@ from ..run.scenario import BASELINE, NO_RULES, is_companion
 from ..stats.paired import paired_mean, paired_proportion
 from ..stats.sample_stats import spread, wilson
 from .rule_value import VALUE_RUNS, rule_firings, rule_values
-
+from ..stats.sequential import ALPHA, planned_looks
 
 def breakdown(records: pd.DataFrame, dim: str, targets: dict[str, float]) -> dict[str, Any]:
     """One entry per segment/product/...: the metric's spread, and attainment if targeted."""
@@ -125,6 +125,10 @@ def build_summary(results: RunResults, scenario: str, with_rule_values: bool = T
     summary["warnings"] = plan_warnings(first.plan)
     if "precision" in results.extra:
         summary["precision"] = results.extra["precision"]
+    if "sequential" in results.extra:       # a plain run stopped once its verdict was settled
+        seq = results.extra["sequential"]
+        summary["sequential"] = {**seq, "bar": first.plan.signoff.confidence, "alpha": ALPHA,
+                                 "looks": planned_looks(seq["max_runs"])}
     if first.plan.shocks:
         summary["shocks"] = [describe_shock(s) for s in first.plan.shocks]
     if BASELINE in results.variants:
@@ -133,8 +137,16 @@ def build_summary(results: RunResults, scenario: str, with_rule_values: bool = T
     if NO_RULES in results.variants:
         for name, v in own.items():
             variants[name]["playbook"] = impact(v, results.variants[NO_RULES], against="no_rules")
+    valuation = results.extra.get("valuation")
     for name, v in own.items():
-        if v.plan.rules and len(v.records):
+        if not (v.plan.rules and len(v.records)):
+            continue
+        if valuation is not None and valuation.valued(name):     # forked while the run played
+            rules = rule_firings(v.plan, v.records)
+            for rule in v.plan.rules:
+                rules[rule.name]["value"] = valuation.value(name, rule.name, v.records)
+            variants[name]["rules"] = rules
+        else:
             variants[name]["rules"] = (rule_values(v.plan, v.records, results.seed, workers, rule_value_runs)
                                        if with_rule_values else rule_firings(v.plan, v.records))
     return summary

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import subprocess
 import sys
@@ -43,6 +44,89 @@ def bare_simpy_rate(seconds: float = 1.0, processes: int = 100) -> float:
         env.run(until=until)
         best = max(best, processes * until / (time.perf_counter() - t0))
     return best
+
+
+LEADS_PER_YEAR = 3000   # the funnel's size: ~4x the model's events a year, as issue 16 measured it
+FUNNEL_YEARS = 40       # the unit u: this many years of the plain SimPy funnel, on one core
+GOALS_U = {"run": 5.0, "price_war": 10.0, "signoff": 30.0}     # issue 16, default options, 2 cores
+
+
+def plain_funnel_year(seed: int) -> int:
+    """One year of a plain SimPy sales funnel, the yardstick of the unit u: 3,000 leads a
+    year (Poisson), each taking a rep (a `simpy.Resource` of 10) for its visit, then its
+    stage time, through lead -> intent -> negotiation. Written the textbook way (a process
+    per deal, a request per visit); returns its number of events."""
+    import random
+
+    import simpy
+    rnd = random.Random(seed)
+    env = simpy.Environment()
+    reps = simpy.Resource(env, capacity=10)
+    count = [0]
+
+    def deal(env: simpy.Environment):
+        for advance in (0.8, 0.6, 0.5):
+            with reps.request() as visit:
+                yield visit
+                yield env.timeout(rnd.expovariate(1 / 0.3))
+            yield env.timeout(rnd.expovariate(1 / 14))
+            count[0] += 4
+            if rnd.random() >= advance:
+                return
+
+    def leads(env: simpy.Environment):
+        while True:
+            yield env.timeout(rnd.expovariate(LEADS_PER_YEAR / 365))
+            count[0] += 1
+            env.process(deal(env))
+
+    env.process(leads(env))
+    env.run(until=365)
+    return count[0]
+
+
+def unit_seconds(years: int = FUNNEL_YEARS, rounds: int = 3) -> float:
+    """The unit u on this machine now: the plain funnel's `years` years in this process
+    (the best of `rounds`, as `timeit` does: a shared machine only slows a round down)."""
+    best = math.inf
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for y in range(years):
+            plain_funnel_year(y)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def time_command(argv: list[str]) -> tuple[float, dict[str, Any]]:
+    """Wall seconds of `python -m simulate ARGV` in a fresh process, and its summary.json."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "simulate", *argv, "--quiet", "--out", tmp],
+                             capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - t0
+        if out.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed: {out.stderr.strip()[-500:]}")
+        return seconds, json.loads((Path(tmp) / "summary.json").read_text())
+
+
+def goals(say: Any) -> dict[str, Any]:
+    """Issue 16's goals, each command timed in a fresh process and divided by u, measured
+    just before and after it (their mean: the machine's load moves during a long run)."""
+    commands = {"run": ["scenarios/baseline.yaml"], "price_war": ["scenarios/price_war.yaml"],
+                "signoff": ["signoff", "scenarios/baseline.yaml"]}
+    out: dict[str, Any] = {}
+    for name, argv in commands.items():
+        before = unit_seconds()
+        seconds, summary = time_command(argv)
+        u = (before + unit_seconds()) / 2
+        years = (summary.get("signoff", {}).get("years_simulated")
+                 or summary["runs"] * len(summary["variants"]))
+        out[name] = {"seconds": seconds, "u_seconds": u, "u": seconds / u, "goal_u": GOALS_U[name],
+                     "runs": summary["runs"], "years": years}
+        say(f"  goal {' '.join(argv):<32} {seconds:7.1f} s = {seconds / u:5.1f} u   "
+            f"(u = {u:.2f} s; {summary['runs']:,} runs)   [goal <= {GOALS_U[name]:.0f} u]")
+    say("  goal rerun after one edit         not measured: no replication cache yet")
+    return out
 
 
 def scaled_plan(plan: Any, factor: int) -> Any:
@@ -195,6 +279,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=worker_count, default=None, help="worker processes (default: all cores)")
     p.add_argument("--precision", action="store_true",
                    help="also time the precision targets: P(hit) and a paired difference to +-1 pp")
+    p.add_argument("--goals", action="store_true",
+                   help="also time issue 16's goals in u: the main command, price_war, signoff")
     p.add_argument("--quick", action="store_true", help="small samples: a smoke test of the benchmark")
     p.add_argument("--json", action="store_true", help="print the measures as JSON")
 
@@ -218,6 +304,8 @@ def run(args: argparse.Namespace) -> int:
         f"{'  (a busy machine: rates by the clock are low)' if m['load_average'] > 0.5 else ''}")
     m["bare_simpy_events_per_second"] = bare = bare_simpy_rate()
     say(f"  bare SimPy loop          {bare:12,.0f} events/s")
+    m["u_seconds"] = u = unit_seconds()
+    say(f"  unit u                   {u:8.2f} s   (a plain SimPy funnel's {FUNNEL_YEARS} years on one core)")
     m["one_process"] = one = in_process(plan, seed, args.single_runs)
     m["overhead_per_event"] = bare / one["events_per_second"]
     say(f"  one process              {one['rate']:8.1f} replications/s   "
@@ -260,6 +348,8 @@ def run(args: argparse.Namespace) -> int:
         m["precision_paired"] = p2 = precision_run(pair, seed, 0.01, workers)
         say(f"  paired difference +-1 pp {p2['seconds']:8.1f} s, {p2['runs']:,} replications per variant "
             f"(first channel +10 % leads), half-width {p2['reached']:.4f}   [target <= 20 s]")
+    if args.goals:
+        m["goals"] = goals(say)
     if args.json:
         print(json.dumps(m, indent=2))
     return 0

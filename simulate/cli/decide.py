@@ -32,6 +32,7 @@ from ..run.executors import make_executor
 from ..run.options import common_options
 from ..run.runner import RunResults, run_replications
 from ..stats.sample_stats import spread, wilson
+from ..stats.sequential import bars_settled
 
 WORST_SHARE = 0.10      # cvar10: the mean attainment of the worst tenth of years
 
@@ -69,6 +70,7 @@ class Simulator:
         self.show_progress = not args.quiet and not args.json and sys.stderr.isatty()
         self.executor = make_executor(args.workers)
         self.batch_size: int | None = args.batch_size
+        self.sequential = not getattr(args, "all_runs", False)
         self.years = 0          # simulated years played, all plans and calls together
 
     def __enter__(self) -> Simulator:
@@ -77,19 +79,26 @@ class Simulator:
     def __exit__(self, *exc: object) -> None:
         self.executor.close()
 
-    def run(self, plans: dict[str, Plan], runs: int | None = None) -> RunResults:
+    def run(self, plans: dict[str, Plan], runs: int | None = None,
+            bars: dict[str, float] | None = None, phase: str | None = None) -> RunResults:
+        """Play `runs` years of each plan; with `bars` (P(hit) each named plan must reach),
+        stop once every one is settled against its bar (`sequential`; not with --all-runs).
+        Each call is one phase with its own named bar: `phase`, else the plans' names."""
         from .run import progress_bar
         n = runs or self.runs
-        with progress_bar(enabled=self.show_progress, total=n * len(plans)) as progress:
+        settle = bars_settled(bars, n) if bars and self.sequential else None
+        name = phase or ", ".join(plans)
+        with progress_bar(enabled=self.show_progress, total=n * len(plans), phase=name) as progress:
             results = run_replications(plans, n, self.seed, executor=self.executor,
-                                       batch_size=self.batch_size, progress=progress)
+                                       batch_size=self.batch_size, progress=progress, settle=settle)
         if results.partial:
             raise RunError("interrupted: nothing was saved")
-        self.years += n * len(plans)
+        self.years += results.runs * len(plans)
         return results
 
-    def records(self, plans: dict[str, Plan], runs: int | None = None) -> dict[str, pd.DataFrame]:
-        return {name: v.records for name, v in self.run(plans, runs).variants.items()}
+    def records(self, plans: dict[str, Plan], runs: int | None = None,
+                bars: dict[str, float] | None = None, phase: str | None = None) -> dict[str, pd.DataFrame]:
+        return {name: v.records for name, v in self.run(plans, runs, bars, phase).variants.items()}
 
 
 def with_target(plan: Plan, annual: float) -> Plan:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 def resume(path: Path, recorded: dict[str, Any], args: argparse.Namespace) -> int:
     """Finish the partial run recorded at `path`: its years, then the missing ones."""
     from ..run.runner import run_replications, runner_options
-    from .run import execute, make_manifest
+    from .run import execute, make_manifest, verdict_settle
     if not recorded.get("partial"):
         raise UsageError(f"{path}: the run is complete, there is nothing to resume "
                          "(rerun it without --resume to play it again)")
@@ -82,7 +82,8 @@ def resume(path: Path, recorded: dict[str, Any], args: argparse.Namespace) -> in
         # The runner carries the restored years on: the same batches, cap and checks as a
         # first run, and Ctrl-C again leaves a partial run that can be resumed in turn.
         return run_replications(variants, runs, seed, progress=progress,
-                                collector=restore(path.parent, variants), **runner_options(options))
+                                collector=restore(path.parent, variants),
+                                settle=verdict_settle(plan, runs, options), **runner_options(options))
 
     print(f"note: resuming {path.parent}: {recorded.get('runs_done', 0)} of {recorded['runs']} "
           "replications done", file=sys.stderr)

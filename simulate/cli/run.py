@@ -15,6 +15,7 @@ import json
 import platform
 import sys
 import threading
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -22,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ..analysis.rule_value import Valuation
 from ..analysis.summary import build_summary
 from ..engine.ledger import week_lengths
 from ..format import use
@@ -47,6 +49,7 @@ from ..report.view import RunView
 from ..run.runner import RunResults, run_replications, runner_options
 from ..run.scenario import variants_to_run
 from ..version import __version__
+from ..stats.sequential import Settle, bars_settled
 
 DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "PyYAML", "matplotlib", "pydantic", "pyarrow", "rich",
                 "openpyxl")
@@ -85,11 +88,20 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
         folder = prepare_out(args.out)
     else:
         folder = new_run_folder(args.results, scenario, json.dumps(manifest["files"]))
-    play = replications or (lambda variants, runs, seed, progress: run_replications(
-        variants, runs, seed, progress=progress, **runner_options(args)))
+    options = runner_options(args)
+
+    def play_all(variants: dict[str, Plan], runs: int, seed: int, progress: Any) -> RunResults:
+        local = options["backend"] == "local"      # Dask workers do not fork: values replay after
+        valuer = Valuation(variants, args.rule_value_runs) if local and args.rule_value_runs > 0 else None
+        return run_replications(variants, runs, seed, progress=progress, settle=verdict_settle(plan, runs, args),
+                                valuer=valuer, **options)
+
+    play = replications or play_all
+    variants = variants_to_run(plan, args)
     try:
-        with progress_bar(enabled=not args.quiet and sys.stderr.isatty(), total=runs) as progress:
-            results = play(variants_to_run(plan, args), runs, seed, progress=progress)
+        with progress_bar(enabled=not args.quiet and sys.stderr.isatty(), total=runs * len(variants),
+                          phase=manifest["scenario"]) as progress:
+            results = play(variants, runs, seed, progress=progress)
         summary, values_cut = summary_of(results, scenario, args)
         summary["language"] = language()
         save_run(folder, results, summary, {**manifest, "folder": str(folder)}, plan)
@@ -113,6 +125,14 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
               file=sys.stderr)
         return 130
     return 0
+
+
+def verdict_settle(plan: Plan, runs: int, args: argparse.Namespace) -> Settle | None:
+    """A plain run stops once its P(hit) is settled against the plan's sign-off bar
+    (`signoff.confidence`), unless `--all-runs` asks for every year (see `sequential`)."""
+    if getattr(args, "all_runs", False) or getattr(args, "precision", None) is not None:
+        return None
+    return bars_settled({"plan": plan.signoff.confidence}, runs)
 
 
 def summary_of(results: RunResults, scenario: str, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
@@ -169,6 +189,8 @@ def save_run(folder: Path, results: RunResults, summary: dict[str, Any], manifes
     """Write the tables, the manifest, the plots and report, and last summary.json (its
     presence means the folder is complete). All or nothing: a save that fails (full disk,
     Ctrl-C) takes back what it wrote. A partial run also keeps what `rerun --resume` needs."""
+    from . import STARTED
+    summary["wall_seconds"] = round(time.monotonic() - STARTED, 3)    # what the user waited so far
     with all_or_nothing(folder) as staging:
         _save_run(staging, results, summary, manifest, plan)
 
@@ -241,8 +263,8 @@ class progress_bar:
     """A rich progress bar on a terminal, shown only once a run has lasted PROGRESS_DELAY
     seconds (a timer starts it), so quick runs print nothing but their result."""
 
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
+    def __init__(self, enabled: bool, total: int, phase: str = "simulating"):
+        self.enabled, self.total, self.phase = enabled, total, phase
         self._bar: Any = None
         self._timer: threading.Timer | None = None
 
@@ -257,7 +279,7 @@ class progress_bar:
             TextColumn,
             TimeRemainingColumn,
         )
-        self._bar = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
+        self._bar = Progress(TextColumn(self.phase), BarColumn(), MofNCompleteColumn(),
                              TimeRemainingColumn(), transient=True,
                              console=Console(stderr=True))   # stdout stays clean for --json
         task = self._bar.add_task("years", total=self.total)

@@ -27,7 +27,8 @@ from ..load.loader import load_scenario, plan_from_document
 from ..plan.distributions import Fixed
 from ..plan.plan import Plan
 from ..run.scenario import apply_rule_switches
-from ..stats.sample_stats import TOLERANCE, highest_target, wilson
+from ..stats.sample_stats import TOLERANCE, Z95, highest_target, wilson
+from ..stats.sequential import z_spent
 from .decide import (
     speak,
     Simulator,
@@ -48,12 +49,13 @@ SEARCH_RUNS = 300
 # Budget cuts stop at 99 %: with every channel's spend at zero the playbook's spend shift
 # divides by zero (playbook.shift_spend); 99 % is within the search's 1 pp of "everything".
 
-def check(scenario: str, hits: np.ndarray, required: float) -> dict[str, Any]:
-    """One line of the verdict: P(hit) under a scenario against what the bar requires there."""
+def check(scenario: str, hits: np.ndarray, required: float, z: float = Z95) -> dict[str, Any]:
+    """One line of the verdict: P(hit) under a scenario against what the bar requires there
+    (its interval at `z`: adjusted for the looks of a run that stopped once settled)."""
     n, k = len(hits), int(np.count_nonzero(hits))
     p = k / n if n else math.nan
-    return {"scenario": scenario, "p_hit": p, "p_hit_ci95": list(wilson(k, n)), "required": required,
-            "passes": bool(n) and k >= required * n - TOLERANCE * n}
+    return {"scenario": scenario, "p_hit": p, "p_hit_ci95": list(wilson(k, n, z)), "required": required,
+            "passes": bool(n) and k >= required * n - TOLERANCE * n, "runs": n}
 
 
 def verdict(checks: list[dict[str, Any]]) -> str:
@@ -82,7 +84,7 @@ def round_down(x: float) -> float:
 
 
 def signable_target(sim: Simulator, plans: dict[str, Plan], required: dict[str, float],
-                    first: dict[str, np.ndarray]) -> dict[str, Any]:
+                    first: dict[str, np.ndarray], runs: int | None = None) -> dict[str, Any]:
     """The highest target meeting the bar in every scenario (the binding one sets it).
 
     `first` holds each scenario's values at the proposed target. A target reaches the year
@@ -102,7 +104,8 @@ def signable_target(sim: Simulator, plans: dict[str, Plan], required: dict[str, 
         tried: list[tuple[float, dict[str, np.ndarray]]] = []
         candidate, converged, played = target, False, first
         while rounds < MAX_ROUNDS and not converged and candidate > 0:
-            records = sim.records({s: with_target(p, candidate) for s, p in plans.items()})
+            records = sim.records({s: with_target(p, candidate) for s, p in plans.items()}, runs,
+                                  phase=f"signable target {money(candidate)}")
             played = {s: values(records[s], plans[s]) for s in plans}
             rounds += 1
             if meets(played, candidate):
@@ -168,14 +171,22 @@ class Search:
 def breaking_points(sim: Simulator, scenarios: dict[str, Plan], bar: float, runs: int) -> list[dict[str, Any]]:
     """Each shock of each scenario, sized until P(hit) falls under `bar` (others as declared).
 
-    All searches step together, so each step is one batch of plans on the same seeds. The
-    ends are tried first: a scenario that clears the bar at the largest size holds at any
-    size, one that fails with the shock at zero already fails.
+    All searches step together, so each step is one batch of plans on the same seeds, which
+    stops once every size tried is settled against the bar (a sequential test per step, up to
+    `runs` years). The ends are tried first: a scenario that clears the bar at the largest
+    size holds at any size, one that fails with the shock at zero already fails.
     """
     searches = [Search.of(name, plan, i) for name, plan in scenarios.items() for i in range(len(plan.shocks))]
 
     def p_hit(probes: dict[str, Plan]) -> dict[str, float]:
-        return {k: float(r["hit"].mean()) for k, r in sim.records(probes, runs).items()} if probes else {}
+        if not probes:
+            return {}
+        records = sim.records(probes, runs, bars={k: bar for k in probes},
+                              phase=f"breaking points, step {len(steps) + 1}")
+        steps.append(len(next(iter(records.values()))))
+        return {k: float(r["hit"].mean()) for k, r in records.items()}
+
+    steps: list[int] = []
 
     ends = p_hit({f"{k}:{x}": s.at(x) for k, s in enumerate(searches) for x in (s.lo, s.hi)})
     for k, s in enumerate(searches):
@@ -192,7 +203,7 @@ def breaking_points(sim: Simulator, scenarios: dict[str, Plan], bar: float, runs
                 s.lo, s.p_lo = mid, p
             else:
                 s.hi, s.p_hi = mid, p
-    return [s.report() for s in searches]
+    return [{**s.report(), "years_per_step": steps} for s in searches]
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -228,26 +239,32 @@ def run(args: argparse.Namespace) -> int:
     search_runs = args.search_runs
     folder = open_folder(args, home, "signoff", " ".join(map(str, [args.scenario, *paths])))
     with Simulator(args, seed, runs) as sim:
-        results = sim.run(plans)
+        results = sim.run(plans, bars=required, phase="checks: " + ", ".join(plans))
         records = {n: v.records for n, v in results.variants.items()}
-        checks = [check(n, records[n]["hit"].to_numpy() >= 0.5, required[n]) for n in plans]
-        signable = signable_target(sim, plans, required, {n: values(records[n], base) for n in plans})
+        z = z_spent(runs) if sim.sequential else Z95
+        checks = [check(n, records[n]["hit"].to_numpy() >= 0.5, required[n], z) for n in plans]
+        signable = signable_target(sim, plans, required, {n: values(records[n], base) for n in plans},
+                                   results.runs)
+        before = sim.years
         points = breaking_points(sim, stressed, bar["stress_confidence"], search_runs)
+        search_years = sim.years - before
     summary = build_summary(results, home, with_rule_values=False)
     summary["signoff"] = {
         "target": base.target.annual, "metric": base.target.metric, "bar": bar,
         "verdict": verdict(checks), "checks": checks, **signable, "breaking_points": points,
+        "checks_runs": results.runs, "search_years": search_years,
         "search": {"runs": search_runs, "playbook": bool(base.rules),
                    "assumes": "each shock happens (probability 100 %) at its declared start and "
                               "the given size; the scenario's other shocks as declared"},
         "years_simulated": sim.years}
     return finish(folder, args, docs, doc.data, home, seed, runs, results, summary, base,
-                  render(summary["signoff"], runs))
+                  render(summary["signoff"], results.runs))
 
 
 def render(s: dict[str, Any], runs: int) -> str:
     bar = s["bar"]
-    lines = [f"Sign-off: target {money(s['target'])} {s['metric']}, {runs:,} simulated years per scenario",
+    lines = [f"Sign-off: target {money(s['target'])} {s['metric']}, {runs:,} simulated years per scenario "
+             f"({s['years_simulated']:,} in all)",
              (f"  VERDICT: {s['verdict'].upper()}   (bar: P(hit) >= {pct(bar['confidence'], 0)} on the "
               f"plan, >= {pct(bar['stress_confidence'], 0)} under each stress scenario)")]
     width = max(len("scenario"), *(len(c["scenario"]) for c in s["checks"])) + 2
@@ -263,7 +280,8 @@ def render(s: dict[str, Any], runs: int) -> str:
                  f"(95 % CI {money(lo)} to {money(hi)}), set by {s['signable_binding']}{note}")
     if s["breaking_points"]:
         search = s["search"]
-        lines.append(f"  Breaking points ({search['runs']:,} years per size tried; the shock assumed to "
+        lines.append(f"  Breaking points (up to {search['runs']:,} years per size tried, {s['search_years']:,} in all; "
+                     f"the shock assumed to "
                      f"happen{', playbook active' if search['playbook'] else ''}):")
         w = max(len(b["shock"]) for b in s["breaking_points"]) + 2
         for b in s["breaking_points"]:

@@ -74,6 +74,7 @@ class ReplicationResult:
     events: int
     firings: list[tuple] = field(default_factory=list)
     trace: Trace | None = None
+    without: dict[str, dict[str, float]] = field(default_factory=dict)  # by rule: the year without it
 
 
 class Ledger:

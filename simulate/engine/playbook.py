@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..plan.rules import Rule
 from .actions import APPLY
+from .branch import Branches
 from .levers import LeverEdits
 from .metrics import observe
 
@@ -42,8 +43,9 @@ class ManagedYear(Protocol):
 class PlaybookRun:
     """The rules of one plan, acting in one replication."""
 
-    def __init__(self, year: "ManagedYear", rules: list[Rule]):
+    def __init__(self, year: "ManagedYear", rules: list[Rule], branches: Branches | None = None):
         self.year, self.world = year, year.world
+        self.branches = branches or Branches()
         self.levers = self.world.levers
         self.segment_names = [s.name for s in self.world.plan.segments]
         self.rules = sorted(rules, key=lambda r: (-r.priority, r.name))
@@ -86,9 +88,17 @@ class PlaybookRun:
                 continue
             if not rule.when.holds(values):
                 continue
+            if self.branches.wants(rule.name) and self.branches.split(rule.name):
+                self._drop(rule)    # this process is now the year without the rule
+                continue
             if not self._pay(rule):
                 continue
             self._fire(rule)
+
+    def _drop(self, rule: Rule) -> None:
+        """Play on as if the plan never had `rule`: the record loses its columns too."""
+        self.rules.remove(rule)
+        del self.world.ledger.counts[f"fired:{rule.name}"]
 
     # -- firing ---------------------------------------------------------------------------
     def _pay(self, rule: Rule) -> bool:

@@ -17,6 +17,7 @@ from typing import Iterator
 from ..plan.opening import Opening
 from ..plan.plan import Plan, Rep
 from .accounts import KeyAccountBook, WinBackCampaign
+from .branch import Branches
 from .funnel import ChannelFlow
 from .ledger import Booking, ReplicationResult
 from .levers import Levers
@@ -30,8 +31,9 @@ from .world import MONTH_DAYS, World
 class SalesYear:
     """Assembles the flows of one replication and runs them to the horizon."""
 
-    def __init__(self, world: World):
+    def __init__(self, world: World, branches: Branches | None = None):
         self.world = world
+        self.branches = branches or Branches()
         plan = world.plan
         self.team_spec = plan.team
         self._people = Uniforms(stream(world.root, "team"))
@@ -40,7 +42,7 @@ class SalesYear:
         self.books = [KeyAccountBook(world, s) for s in plan.segments if s.kind == "key_accounts"]
         self.campaigns = [WinBackCampaign(world, s) for s in plan.segments if s.kind == "winback"]
         self.shocks = [ShockRun(self, s, i) for i, s in enumerate(plan.shocks)]
-        self.playbook = PlaybookRun(self, list(plan.rules)) if plan.rules else None
+        self.playbook = PlaybookRun(self, list(plan.rules), self.branches) if plan.rules else None
         self.vacancies = 0
         self.positions_opened = 0
         self.handover_days = plan.team.handover_days
@@ -250,14 +252,28 @@ class SalesYear:
 
 
 def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None = None,
-                  trace: bool = False) -> ReplicationResult:
+                  trace: bool = False, value_rules: tuple[str, ...] = ()) -> ReplicationResult:
     """Play one year of `plan` with replication `replication`'s random streams.
 
     With `trace=True` the result also carries the year's deals, renewals and reps as rows
-    (a synthetic CRM export); the outcome is identical either way.
+    (a synthetic CRM export); the outcome is identical either way. For each rule named in
+    `value_rules` that fires, `without[rule]` holds the record of the same year without it,
+    played from the rule's first firing on in a forked process (see `branch`).
     """
     with collector_paused():
-        return SalesYear(World(plan, seed, replication, levers, trace)).run()
+        year = SalesYear(World(plan, seed, replication, levers, trace), Branches(value_rules))
+        branches = year.branches
+        try:
+            result = year.run()
+        except BaseException as exc:
+            if branches.is_child:
+                branches.exit_child(exc)
+            branches.abandon()
+            raise
+        if branches.is_child:
+            branches.exit_child(result.record)
+        result.without = branches.collect()
+        return result
 
 
 @contextlib.contextmanager

@@ -84,7 +84,7 @@ def render_page(view: RunView, manifest: dict[str, Any], figs: dict[str, tuple[s
     s = view.summary
     parts = [f"<h1>{esc(page_title(s))}</h1>",
              "<p class=small>" + say("report.meta", runs=f"{s['runs']:,}", seed=s["seed"],
-                                     seconds=f"{s.get('seconds', 0):.1f}") + "</p>"]
+                                     seconds=f"{s.get('wall_seconds', s.get('seconds', 0)):.1f}") + "</p>"]
     if s.get("partial"):
         runs = f"{s['runs']:,}"
         parts.append(f"<p class=partial>{say('report.partial', runs=runs)}</p>")

@@ -20,9 +20,9 @@ def render(summary: dict[str, Any]) -> str:
 
 def _render(summary: dict[str, Any]) -> str:
     lines = []
-    labels = [say(k) for k in ("term.p_hit", "term.verdict", "term.attainment")]
+    labels = [say(k) for k in ("term.p_hit", "term.verdict", "term.attainment", "term.bar")]
     column = max(width(label) for label in labels) + 2
-    p_hit, verdict, attainment = (pad(label, column) for label in labels)
+    p_hit, verdict, attainment, bar = (pad(label, column) for label in labels)
     for name, v in summary["variants"].items():
         title = summary["scenario"] if name == "plan" else f"{summary['scenario']} / {name}"
         partial = say("term.partial") if summary.get("partial") else ""
@@ -31,6 +31,12 @@ def _render(summary: dict[str, Any]) -> str:
         lo, hi = v["p_hit_ci95"]
         lines.append(f"  {p_hit}{pct(v['p_hit'])}   {say('term.ci', lo=pct(lo), hi=pct(hi))}")
         lines.append(f"  {verdict}{odds_phrase(v['p_hit'])}")
+        seq = summary.get("sequential")
+        if name == "plan" and seq:
+            side = say("term.above" if v["p_hit"] >= seq["bar"] else "term.below")
+            lines.append(f"  {bar}{pct(seq['bar'], 0)}: " + (
+                say("term.settled", side=side, runs=f"{seq['runs']:,}", max=f"{seq['max_runs']:,}")
+                if seq["settled"] else say("term.unsettled", runs=f"{seq['runs']:,}")))
         for key, part, base in (("term.impact", "impact", "p_hit_baseline"),
                                 ("term.playbook", "playbook", "p_hit_no_rules")):
             if v.get(part):
@@ -43,6 +49,12 @@ def _render(summary: dict[str, Any]) -> str:
                                              p50=pct(a["p50"]), p90=pct(a["p90"])))
         for dim in ("segment", "product", "quarter"):
             lines.extend(_table(say(f"dim.{dim}"), v[f"by_{dim}"]))
+        valued = {rule: r["value"] for rule, r in (v.get("rules") or {}).items() if r.get("value")}
+        if valued:
+            lines.extend(["", "  " + say("term.rule_value")])
+            for rule, val in valued.items():
+                lines.append(f"  {pad(rule, 28)}{100 * val['p_hit_diff']:+6.1f} pts {val['runs']:>7,}   "
+                             f"{val.get('stopped', say('term.fixed_sample'))}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

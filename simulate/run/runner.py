@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ from ..errors import RunError, UsageError
 from ..plan.plan import Plan
 from .executors import Executor, InProcess, LocalPool, default_workers, make_executor  # noqa: F401 (re-exported)
 from .precision import MAX_RUNS, next_round_stop, precision_report
+from ..stats.sequential import LOOK, Settle
 
 Progress = Callable[[int, int], None]   # (replications done, replications planned)
 
@@ -45,6 +46,7 @@ class Batch:
     seed: int
     start: int
     stop: int
+    value_rules: tuple[str, ...] = ()   # rules whose years without them are forked off
 
 
 @dataclass
@@ -59,6 +61,7 @@ class BatchResult:
     events: int
     seconds: float
     firings: pd.DataFrame | None = None     # one row per rule firing, FIRING_COLUMNS
+    without: list[tuple[int, str, float, float]] = field(default_factory=list)  # (r, rule, hit, attainment)
 
     @property
     def stop(self) -> int:
@@ -69,17 +72,19 @@ def run_batch(batch: Batch) -> BatchResult:
     """Simulate replications [start, stop) of one variant (runs in a worker process)."""
     t0 = time.perf_counter()
     records, weekly, firings, events = [], [], [], 0
+    without: list[tuple[int, str, float, float]] = []
     for r in range(batch.start, batch.stop):
-        result = simulate_year(batch.plan, batch.seed, r)
+        result = simulate_year(batch.plan, batch.seed, r, value_rules=batch.value_rules)
         records.append(result.record)
         weekly.append(result.weekly)
         firings.extend((r, *f) for f in result.firings)
+        without.extend((r, rule, rec["hit"], rec["attainment"]) for rule, rec in result.without.items())
         events += result.events
     columns = tuple(dict.fromkeys(k for rec in records for k in rec))
     values = np.array([[rec.get(c, math.nan) for c in columns] for rec in records], dtype=float)
     return BatchResult(batch.variant, batch.start, columns, values.reshape(len(records), len(columns)),
                        np.asarray(weekly, dtype=float), events, time.perf_counter() - t0,
-                       pd.DataFrame(firings, columns=list(FIRING_COLUMNS)) if firings else None)
+                       pd.DataFrame(firings, columns=list(FIRING_COLUMNS)) if firings else None, without)
 
 
 @dataclass
@@ -114,6 +119,8 @@ class _Tally:
         self.hits: list[np.ndarray] = []
         self.cumulative: list[np.ndarray] = []
         self.firings: list[pd.DataFrame] = []
+        self.without: list[tuple[int, str, float, float]] = []
+        self.attainment: list[np.ndarray] = []
         self.mean: np.ndarray | None = None
         self.m2: np.ndarray | None = None
         self.events = 0
@@ -128,6 +135,8 @@ class _Tally:
             self.m2 += delta * (w - self.mean)
         self.blocks.append((b.columns, b.values))
         self.hits.append(b.values[:, b.columns.index("hit")] >= 0.5)
+        self.attainment.append(b.values[:, b.columns.index("attainment")])
+        self.without.extend(b.without)
         self.cumulative.append(b.weekly[:, :, K["bookings_cum"]].astype(np.float32))
         if b.firings is not None:
             self.firings.append(b.firings)
@@ -170,6 +179,13 @@ class Collector:
         return {name: np.concatenate(t.hits) if t.hits else np.zeros(0, dtype=bool)
                 for name, t in self.tallies.items()}
 
+    def outcomes(self, name: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, float, float]]]:
+        """One variant's hits and attainment in replication order, and its forked years."""
+        t = self.tallies[name]
+        hits = np.concatenate(t.hits) if t.hits else np.zeros(0, dtype=bool)
+        att = np.concatenate(t.attainment) if t.attainment else np.zeros(0)
+        return hits, att, t.without
+
     def firings(self) -> pd.DataFrame:
         """Every rule firing of every variant, in replication order."""
         parts = [f.assign(variant=name) for name in self.names for f in self.tallies[name].firings]
@@ -196,18 +212,37 @@ class Collector:
         return VariantResults(name, plan, records, frame(mean), frame(sd), cumulative, t.events)
 
 
-def default_batch_size(replications: int, workers: int) -> int:
+def default_batch_size(replications: int, workers: int, smallest: int = MIN_BATCH) -> int:
     """Batches small enough to keep every worker busy to the end, big enough to be cheap."""
     per_batch = math.ceil(replications / (BATCHES_PER_WORKER * max(1, workers)))
-    return max(1, min(replications, max(MIN_BATCH, min(MAX_BATCH, per_batch))))
+    return max(1, min(replications, max(smallest, min(MAX_BATCH, per_batch))))
 
 
-def plan_batches(variants: dict[str, Plan], seed: int, start: int, stop: int, batch_size: int) -> list[Batch]:
+LOOK_MIN_BATCH = 5      # a round that ends at a look is short: smaller batches keep cores busy
+
+
+class Valuer(Protocol):
+    """Values rules while the run plays (see `rule_value.Valuation`)."""
+
+    end: int        # replications 0..end-1 may fork; rounds are cut there
+
+    def plan(self, cap: int) -> None: ...
+
+    def rules(self, variant: str) -> tuple[str, ...]: ...
+
+    def look(self, n: int, collector: "Collector") -> None: ...
+
+    def keep(self, collector: "Collector") -> None: ...
+
+
+def plan_batches(variants: dict[str, Plan], seed: int, start: int, stop: int, batch_size: int,
+                 valuer: Valuer | None = None) -> list[Batch]:
     """Cut replications [start, stop) of every variant into batches, interleaving variants."""
     out = []
     for lo in range(start, stop, batch_size):
         hi = min(stop, lo + batch_size)
-        out.extend(Batch(name, plan, seed, lo, hi) for name, plan in variants.items())
+        out.extend(Batch(name, plan, seed, lo, hi, valuer.rules(name) if valuer and lo < valuer.end else ())
+                   for name, plan in variants.items())
     return out
 
 
@@ -251,12 +286,17 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
                      progress: Progress | None = None, executor: Executor | None = None,
                      precision: float | None = None, max_runs: int | None = None,
                      backend: str = "local", scheduler: Any = None,
-                     collector: "Collector | None" = None) -> RunResults:
+                     collector: "Collector | None" = None, settle: Settle | None = None,
+                     valuer: Valuer | None = None) -> RunResults:
     """Simulate `runs` years of each variant on common random numbers.
 
     With `precision`, `runs` is the first round: rounds follow until the 95 % half-width of
     P(hit) (of the paired difference to the first variant, with several variants) is at most
     `precision`, or `max_runs` (default 100,000) replications per variant are done.
+    With `settle` (not with `precision`), the run looks at its hits every `LOOK` replications
+    and stops at the first look where `settle(hits by variant)` holds (see `sequential`).
+    A `valuer` values rules while they play: it says which rules each batch forks at their
+    first firing, and it looks at the results after each round.
     A `collector` already holding replications 0..k-1 (a resumed run) is carried on from k.
     """
     if isinstance(variants, Plan):
@@ -272,26 +312,39 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     own = executor is None
     ex = executor or make_executor(workers, backend, scheduler)
     n_workers = getattr(ex, "workers", 1)
-    stop, rounds, batches, partial = min(runs, cap), 0, 0, False
+    if precision is not None:
+        settle = None
+    target, rounds, batches, partial, settled = min(runs, cap), 0, 0, False, False
+    if valuer is not None:
+        valuer.plan(target if precision is None else cap)
     try:
-        while stop > collector.folded:
-            size = batch_size or default_batch_size(stop - collector.folded, n_workers)
-            work = plan_batches(variants, seed, collector.folded, stop, size)
+        while target > collector.folded:
+            stop = min(target, _next_look(collector.folded, settle, valuer))
+            smallest = LOOK_MIN_BATCH if stop < target else MIN_BATCH
+            size = batch_size or default_batch_size(stop - collector.folded, n_workers, smallest)
+            work = plan_batches(variants, seed, collector.folded, stop, size, valuer)
             batches += len(work)
             for result in ex.map_unordered(run_batch, work):
                 collector.add(result)
                 if progress:
-                    progress(collector.received, stop * len(variants))
+                    progress(collector.received, (target if precision is None else cap) * len(variants))
             rounds += 1
             if collector.folded != stop:
                 raise RunError(f"the executor returned replications 0..{collector.folded - 1} "
                                f"of 0..{stop - 1}; refusing to report a smaller sample")
+            if valuer is not None and stop <= valuer.end:
+                valuer.look(stop, collector)
+            if stop < target:
+                if settle is not None and settle(collector.all_hits()):
+                    settled = True
+                    break
+                continue
             if precision is None or stop >= cap:
                 break
             reached = precision_report(collector.all_hits(), precision)["reached"]
             if reached <= precision:
                 break
-            stop = next_round_stop(stop, reached, precision, cap)
+            target = next_round_stop(stop, reached, precision, cap)
     except KeyboardInterrupt:
         partial = True
     finally:
@@ -302,6 +355,20 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
                            "max_runs": cap if precision is not None else None},
              "execution": {"backend": getattr(ex, "name", type(ex).__name__), "workers": n_workers,
                            "batches": batches, "busy_seconds": collector.busy_seconds}}
+    if settle is not None:
+        extra["sequential"] = {"settled": settled, "runs": collector.folded, "max_runs": min(runs, cap)}
+    if valuer is not None:
+        valuer.keep(collector)
+        extra["valuation"] = valuer
     if any(getattr(plan, "rules", None) for plan in variants.values()):
         extra["firings"] = collector.firings()
     return RunResults(results, seed, collector.folded, time.perf_counter() - t0, partial, extra)
+
+
+def _next_look(folded: int, settle: Settle | None, valuer: Valuer | None) -> int:
+    """The next replication count at which the run looks at its results (no look: no limit)."""
+    nxt = (folded // LOOK + 1) * LOOK
+    marks = [nxt] if settle is not None else []
+    if valuer is not None and folded < valuer.end:
+        marks.append(min(nxt, valuer.end))
+    return min(marks, default=math.inf)  # type: ignore[arg-type]

@@ -25,8 +25,8 @@ PINNED = ("bookings", "revenue", "collections", "margin", "leads", "open_start",
 def outcomes(name: str) -> list[dict]:
     """Replications 0-4 of a bundled scenario: totals, the bookings by segment, the events
     and the rule firings."""
-    from simulate.load.loader import load_plan
     from simulate.engine.year import simulate_year
+    from simulate.load.loader import load_plan
     plan = load_plan(SCENARIOS / name)
     years = []
     for r in range(YEARS):

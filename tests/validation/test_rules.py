@@ -24,19 +24,19 @@ from conftest import SCENARIOS
 from factory import make_plan, negotiation_funnel
 from stats_checks import assert_binomial, assert_poisson, assert_poisson_binomial
 
+from simulate.analysis import rule_value
+from simulate.analysis.rule_value import rule_values
 from simulate.cli.main import main
-from simulate.errors import UsageError
 from simulate.engine.ledger import K
-from simulate.load.loader import load_plan
 from simulate.engine.metrics import OBSERVE, observe
 from simulate.engine.world import World
 from simulate.engine.year import SalesYear, simulate_year
-from simulate.stats.paired import paired_mean, paired_proportion
-from simulate.analysis import rule_value
-from simulate.analysis.rule_value import rule_values
+from simulate.errors import UsageError
+from simulate.load.loader import load_plan
 from simulate.plan.rules import ACTIONS
 from simulate.run.runner import run_replications
 from simulate.run.scenario import apply_rule_switches, without_rules
+from simulate.stats.paired import paired_mean, paired_proportion
 
 YEAR = 365.0
 SEED = 13
@@ -689,34 +689,81 @@ def test_the_replay_shortcut_is_exact():
     assert value["p_hit_diff"] == d_hit and value["p_hit_diff_ci95"] == list(ci_hit)
 
 
-def test_rule_value_runs_sets_the_sample_and_zero_skips_the_replays(tmp_path, monkeypatch):
-    """`--rule-value-runs N` values each rule on the first N years; 0 replays nothing."""
-    replayed: list[int] = []
-    real = rule_value.replay_records
+def _same_record(a: dict, b: dict) -> bool:
+    """Two records equal key for key, in order, value for value (NaN equals NaN)."""
+    return list(a) == list(b) and all(x == y or (x != x and y != y) for x, y in zip(a.values(), b.values()))
 
-    def counting(plan, seed, replications, **kwargs):
-        replayed.extend(replications)
-        return real(plan, seed, replications, **kwargs)
-    monkeypatch.setattr(rule_value, "replay_records", counting)
+
+@pytest.mark.parametrize("scenario", ["price_war", "baseline"])
+def test_the_suffix_replay_equals_the_full_replay(scenario):
+    """A year forked at a rule's first firing and finished without the rule is, record for
+    record, the year played from day 0 by the plan without the rule; the parent's year is
+    the year with every rule, untouched by the forks."""
+    plan = load_plan(SCENARIOS / f"{scenario}.yaml")
+    names = tuple(r.name for r in plan.rules)
+    forked = 0
+    for r in range(4):
+        year = simulate_year(plan, plan.seed, r, value_rules=names)
+        assert _same_record(year.record, simulate_year(plan, plan.seed, r).record)
+        for rule, record in year.without.items():
+            assert _same_record(record, simulate_year(without_rules(plan, [rule]), plan.seed, r).record), rule
+            forked += 1
+    assert forked >= 4, "the case needs rules that fire"
+
+
+def test_a_rule_forked_alone_leaves_no_playbook_behind():
+    """Dropping the last rule leaves the year of a plan without rules."""
+    base = load_plan(SCENARIOS / "baseline.yaml")
+    plan = without_rules(base, [r.name for r in base.rules if r.name != "mentoring"])
+    year = simulate_year(plan, plan.seed, 0, value_rules=("mentoring",))
+    assert _same_record(year.without["mentoring"], simulate_year(without_rules(plan, ["mentoring"]), plan.seed, 0).record)
+
+
+def test_values_forked_while_running_equal_values_from_full_replays():
+    """The run's in-flight values (forks, sequential looks) equal a paired estimate against
+    the plan without the rule played in full on the same years, at the same adjusted level."""
+    from simulate.analysis.rule_value import Valuation
+    from simulate.stats.sequential import level_spent, z_spent
+    plan = load_plan(SCENARIOS / "baseline.yaml")
+    runs = 12
+    variants = {"plan": plan}
+    valuation = Valuation(variants, runs)
+    res = run_replications(variants, runs, plan.seed, workers=2, batch_size=5, valuer=valuation)
+    records = res.variants["plan"].records
+    for name in ("mentoring", "key_rep_handover"):
+        value = valuation.value("plan", name, records)
+        direct = run_replications(without_rules(plan, [name]), runs, plan.seed, workers=1).variants["plan"].records
+        d_hit, ci_hit = paired_proportion(records["hit"].to_numpy(dtype=bool), direct["hit"].to_numpy(dtype=bool),
+                                          z_spent(runs))
+        d_att, ci_att = paired_mean(records["attainment"].to_numpy(), direct["attainment"].to_numpy(), level_spent(runs))
+        assert value["runs"] == runs and value["stopped"] == "years cap"
+        assert value["p_hit_diff"] == d_hit and value["p_hit_diff_ci95"] == list(ci_hit)
+        assert value["attainment_mean_diff"] == d_att and value["attainment_mean_diff_ci95"] == list(ci_att)
+        assert value["replayed"] == int((records[f"fired:{name}"] > 0).sum())
+
+
+def test_rule_value_runs_sets_the_sample_and_zero_skips_the_forks(tmp_path):
+    """`--rule-value-runs N` values each rule on the first N years; 0 forks nothing."""
     scenario = str(SCENARIOS / "baseline.yaml")
     assert main([scenario, "--runs", "6", "--workers", "1", "--quiet", "--out", str(tmp_path / "a"),
                  "--rule-value-runs", "3"]) == 0
     rules = json.loads((tmp_path / "a" / "summary.json").read_text())["variants"]["plan"]["rules"]
     assert {r["value"]["runs"] for r in rules.values()} == {3}
-    assert replayed and max(replayed) < 3
-    replayed.clear()
+    assert max(r["value"]["replayed"] for r in rules.values()) == 3     # mentoring fires every year
     assert main([scenario, "--runs", "6", "--workers", "1", "--quiet", "--out", str(tmp_path / "b"),
                  "--rule-value-runs", "0"]) == 0
     rules = json.loads((tmp_path / "b" / "summary.json").read_text())["variants"]["plan"]["rules"]
-    assert replayed == [] and rules and all("value" not in r for r in rules.values())
+    assert rules and all("value" not in r for r in rules.values())
     assert all("fired_share" in r for r in rules.values())
 
 
 def test_ctrl_c_while_valuing_rules_keeps_every_year(tmp_path, monkeypatch, capsys):
-    """The replays can take as long as the run: stopping them saves the run without values."""
+    """Values replayed after the run (a run that did not fork them) can take as long as the
+    run: stopping them saves the run without values."""
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
     monkeypatch.setattr(rule_value, "replay_records", interrupted)
+    monkeypatch.setattr(rule_value.Valuation, "valued", lambda self, variant: False)
     out = tmp_path / "run"
     assert main([str(SCENARIOS / "baseline.yaml"), "--runs", "6", "--workers", "1", "--quiet",
                  "--out", str(out)]) == 130

@@ -17,17 +17,25 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from factory import make_plan, minimal_plan_data, write_plan_with_slump
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
-
-from simulate.cli.main import main
-from simulate.cli.decide import Simulator, fraction, values, with_target
-from simulate.cli.signoff import (Search, breaking_points, check, highest_target, quantile_ci,
-                              round_down, signable_target, verdict)
-
-from factory import make_plan, minimal_plan_data, write_plan_with_slump
 from stats_checks import ALPHA, Z
+
+from simulate.cli.decide import Simulator, fraction, values, with_target
+from simulate.cli.main import main
+from simulate.cli.signoff import (
+    Search,
+    breaking_points,
+    check,
+    highest_target,
+    quantile_ci,
+    round_down,
+    signable_target,
+    verdict,
+)
+
 DEAL = 10 * 1000.0          # units x price: every deal is worth the same
 QUIET = argparse.Namespace(quiet=True, json=False, workers=2, batch_size=None)
 
@@ -157,7 +165,7 @@ class Oracle:
     def __init__(self, p):
         self.p, self.u = p, (np.arange(200) + 0.5) / 200
 
-    def records(self, plans, runs=None):
+    def records(self, plans, runs=None, bars=None):
         def size(plan):
             s = plan.shocks[0]
             return s.top if s.type == "rep_leaves" else s.size.value

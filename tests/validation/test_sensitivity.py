@@ -11,17 +11,16 @@ import json
 
 import pandas as pd
 import pytest
-
-from simulate.plan import distributions as d
-from simulate.cli.main import main
-from simulate.plan.distributions import parse_distribution
-from simulate.load.loader import load_scenario, plan_from_document
-from simulate.plan.quantities import parse_count
-from simulate.cli.sensitivity import FACTORS, as_data, factor_plans, shock_plans, tornado
-from simulate.load.yamlio import Document
-
 from conftest import SCENARIOS
 from factory import minimal_plan_data, write_plan_with_slump
+
+from simulate.cli.main import main
+from simulate.cli.sensitivity import FACTORS, as_data, factor_plans, shock_plans, tornado
+from simulate.load.loader import load_scenario, plan_from_document
+from simulate.load.yamlio import Document
+from simulate.plan import distributions as d
+from simulate.plan.distributions import parse_distribution
+from simulate.plan.quantities import parse_count
 
 BY_NAME = {f.name: f for f in FACTORS}
 

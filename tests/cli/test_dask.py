@@ -8,11 +8,11 @@ import signal
 import time
 
 import pytest
-
 from factory import make_plan
+from results_checks import assert_same
+
 from simulate.run.executors import DaskCluster, InProcess
 from simulate.run.runner import run_batch, run_replications
-from test_runner import assert_same
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow   # a cluster takes seconds to start

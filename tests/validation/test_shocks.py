@@ -31,15 +31,15 @@ from stats_checks import (
     assert_poisson_binomial,
 )
 
+from simulate.analysis.summary import impact
 from simulate.cli.main import main
-from simulate.plan.distributions import Fixed
 from simulate.engine.ledger import K
-from simulate.load.loader import load_plan
 from simulate.engine.world import World
 from simulate.engine.year import SalesYear, simulate_year
+from simulate.load.loader import load_plan
+from simulate.plan.distributions import Fixed
 from simulate.run.runner import run_replications
 from simulate.run.scenario import BASELINE, NO_RULES, variants_to_run, without_shocks
-from simulate.analysis.summary import impact
 
 YEAR = 365.0
 SEED = 11

@@ -11,18 +11,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SCENARIOS
 from factory import make_plan
+from results_checks import assert_same
+
 from simulate.cli.main import COMMANDS, main
-from simulate.run.options import build_parser
+from simulate.engine.year import simulate_year
 from simulate.errors import RunError, UsageError
 from simulate.run.executors import InProcess, LocalPool
-from simulate.stats.paired import paired_proportion
+from simulate.run.options import build_parser
 from simulate.run.precision import next_round_stop, paired_half_width, wilson_half_width
-from simulate.engine.year import simulate_year
-from simulate.run.runner import (Collector, RunResults, plan_batches, replay_records, run_batch,
-                             run_replications, runner_options)
+from simulate.run.runner import (
+    Collector,
+    RunResults,
+    plan_batches,
+    replay_records,
+    run_batch,
+    run_replications,
+    runner_options,
+)
+from simulate.stats.paired import paired_proportion
 from simulate.stats.sample_stats import wilson
 
 SEED = 7
@@ -38,17 +46,6 @@ def variants():
 @pytest.fixture(scope="module")
 def reference(variants) -> RunResults:
     return run_replications(variants, 45, SEED, executor=InProcess(), batch_size=45)
-
-
-def assert_same(a: RunResults, b: RunResults) -> None:
-    assert a.runs == b.runs and list(a.variants) == list(b.variants)
-    for name, va in a.variants.items():
-        vb = b.variants[name]
-        pd.testing.assert_frame_equal(va.records, vb.records, check_exact=True)
-        pd.testing.assert_frame_equal(va.weekly_mean, vb.weekly_mean, check_exact=True)
-        pd.testing.assert_frame_equal(va.weekly_sd, vb.weekly_sd, check_exact=True)
-        np.testing.assert_array_equal(va.cumulative, vb.cumulative)
-        assert va.events == vb.events
 
 
 @pytest.mark.parametrize("workers, batch_size", [(1, 1), (1, 4), (2, 1), (2, 7), (2, None)])

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from factory import merge, minimal_plan_data
+
 from simulate.cli.main import main
 
 FAST = 2.0      # CPU seconds: the slowest case (a sum of 100,000 terms) takes under one

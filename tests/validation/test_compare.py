@@ -17,20 +17,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from scipy import stats
-
-from simulate.cli.main import COMMANDS, main
-from simulate.cli.compare import comparisons, variance_ratio
-from simulate.cli.decide import cell, with_overrides
-from simulate.load.loader import load_scenario, load_variants, plan_from_document
-from simulate.run import runner
-from simulate.stats.paired import paired_proportion
-from simulate.run.runner import run_replications
-from simulate.cli.stress import weakest
-
 from conftest import SCENARIOS
 from factory import make_plan, minimal_plan_data, write_plan_with_slump
+from scipy import stats
 from stats_checks import ALPHA, Z, assert_close
+
+from simulate.cli.compare import comparisons, variance_ratio
+from simulate.cli.decide import cell, with_overrides
+from simulate.cli.main import COMMANDS, main
+from simulate.cli.stress import weakest
+from simulate.load.loader import load_scenario, load_variants, plan_from_document
+from simulate.run import runner
+from simulate.run.runner import run_replications
+from simulate.stats.paired import paired_proportion
 
 
 def frame(hit: np.ndarray, attainment: np.ndarray | None = None, target: float = 100.0) -> pd.DataFrame:

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from factory import minimal_plan_data
+
 from simulate.cli.main import main
-from simulate.report.view import RunView
+from simulate.format import money, odds_phrase, pct
 from simulate.report.plots.decide import comparison_title, matrix_title
 from simulate.report.report import render_page, write_report
-from simulate.format import money, odds_phrase, pct
+from simulate.report.view import RunView
 
 SECTIONS = ("1. The verdict", "2. The distributions", "3. The assumptions")   # a plain run
 CHROMIUM = shutil.which("chromium")

@@ -18,12 +18,20 @@ from scipy import integrate
 from stats_checks import assert_binomial, assert_close
 
 from simulate.cli.main import main
-from simulate.load.crm import Deal
-from simulate.plan.distributions import Empirical, Exponential, Fixed, Gamma, LogNormal, Triangular, Uniform
-from simulate.errors import InputError
 from simulate.engine.ledger import K
 from simulate.engine.year import simulate_year
+from simulate.errors import InputError
+from simulate.load.crm import Deal
 from simulate.load.pipeline import opening_from_crm, stale_rule
+from simulate.plan.distributions import (
+    Empirical,
+    Exponential,
+    Fixed,
+    Gamma,
+    LogNormal,
+    Triangular,
+    Uniform,
+)
 
 N = 4000
 

@@ -30,11 +30,11 @@ import pytest
 from conftest import ROOT, SCENARIOS
 
 from simulate.cli.main import main
+from simulate.engine.year import simulate_year
 from simulate.errors import InputError
 from simulate.load.loader import _key, load_scenario, load_variants, plan_from_document
-from simulate.engine.year import simulate_year
-from simulate.plan.rules import Playbook
 from simulate.load.yamlio import Document, load_document
+from simulate.plan.rules import Playbook
 
 MUTATIONS: dict[str, Any] = {
     "list": [1, 2], "mapping": {"a": 1}, "negative": -1, "huge": 1e18, "nan": math.nan,

@@ -19,15 +19,15 @@ import math
 from collections import Counter, defaultdict
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-
 from factory import make_plan
+from hypothesis import HealthCheck, given, settings
 from plan_strategies import plans
+
 from simulate.engine import team as team_module
 from simulate.engine.ledger import K
-from simulate.load.loader import plan_from_document
 from simulate.engine.world import World
 from simulate.engine.year import SalesYear, simulate_year
+from simulate.load.loader import plan_from_document
 from simulate.load.yamlio import Document
 
 COUNTS: Counter = Counter()

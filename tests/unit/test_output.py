@@ -16,15 +16,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from factory import minimal_plan_data
 from processes import group_cpu_seconds, interruptible
+
 from simulate.cli.main import main
+from simulate.cli.run import progress_bar, write_table
 from simulate.errors import RunError
 from simulate.files import write_atomic
-from simulate.cli.run import progress_bar, write_table
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_plan(folder: Path, name: str = "tiny", **extra: object) -> Path:
@@ -154,7 +154,7 @@ def test_ctrl_c_keeps_the_completed_years_marked_partial(tmp_path: Path) -> None
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, workers included."""
     plan = write_plan(tmp_path)
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "simulate", str(plan), "--runs", "20000",
+    proc = subprocess.Popen([sys.executable, "-m", "simulate", str(plan), "--runs", "20000", "--all-runs",
                              "--out", str(out), "--workers", "2", "--quiet"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=interruptible)

@@ -30,17 +30,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-import simulate.run.runner as runner
-import simulate.cli.run as session
 from factory import make_plan, minimal_plan_data
 from processes import group_cpu_seconds, interruptible
+
+import simulate.cli.run as session
+import simulate.run.runner as runner
 from simulate.cli.main import main
 from simulate.errors import RunError
 from simulate.run.executors import InProcess, LocalPool
 from simulate.run.runner import run_replications
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = 5
 FAULTS: list[str] = []     # one line per fault injected and what happened: printed at the end
 
@@ -386,8 +386,8 @@ def test_a_real_ctrl_c_then_resume_gives_the_uninterrupted_run(tmp_path):
                               "--out", str(tmp_path / "resumed"), "--workers", "2", "--quiet"],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    from simulate.load.loader import load_plan
     from simulate.engine.year import simulate_year
+    from simulate.load.loader import load_plan
     from simulate.run.scenario import variants_to_run
     table = pd.read_parquet(tmp_path / "resumed" / "replications.parquet")
     variants = variants_to_run(load_plan(plan))

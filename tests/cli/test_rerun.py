@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from factory import minimal_plan_data
+
 from simulate.cli.main import main
 
 

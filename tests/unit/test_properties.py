@@ -23,11 +23,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from plan_strategies import broken, plans
+
 from simulate.cli.main import main
-from simulate.load.loader import _key, load_plan
 from simulate.engine.year import simulate_year
+from simulate.load.loader import _key, load_plan
 
 COUNTS: Counter = Counter()
 SETTINGS = dict(deadline=None, suppress_health_check=[   # capsys is read out after every call

@@ -11,7 +11,7 @@ import pytest
 from simulate.cli.main import main
 from simulate.load.loader import load_plan
 
-BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+BASELINE = Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml"
 
 
 def cell_of(book: openpyxl.Workbook, setting: str) -> openpyxl.cell.Cell:

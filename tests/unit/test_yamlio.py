@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from simulate.load import yamlio
 from simulate.errors import InputError, Location, YamlError
+from simulate.load import yamlio
 from simulate.load.yamlio import Document, load_document, parse_yaml_text
 
 

@@ -25,11 +25,11 @@ from scipy import stats
 
 from simulate.calibrate.calibrate import plan_yaml, review_markdown
 from simulate.calibrate.calibration import Calibration
-from simulate.plan.market import market_warning
+from simulate.calibrate.estimates import Estimates
+from simulate.calibrate.synth import play_export, write_export
 from simulate.cli.main import main
 from simulate.load.crm import read_export
-from simulate.calibrate.synth import play_export, write_export
-from simulate.calibrate.estimates import Estimates
+from simulate.plan.market import market_warning
 from simulate.stats.fit import Proportion, fit_distribution
 
 CHECKS = 40

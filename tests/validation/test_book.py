@@ -12,9 +12,9 @@ from factory import make_plan
 from scipy import stats
 
 from simulate.engine.accounts import renewal_day
-from simulate.load.loader import load_plan
 from simulate.engine.world import World
 from simulate.engine.year import SalesYear
+from simulate.load.loader import load_plan
 from simulate.run.runner import run_replications
 
 SEEDS = (1, 2, 3, 4, 5)

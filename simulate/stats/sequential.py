@@ -1,0 +1,77 @@
+"""Stop simulating once the answer is settled: sequential tests with a valid error rate.
+
+A verdict against a bar ("P(hit) >= 80 %?") needs only enough years to put the interval on
+one side of the bar, and a rule's value only enough to settle its sign or pin it down.
+The run therefore looks at its results every `LOOK` replications, up to a cap (today's
+fixed sample). Looking repeatedly at a growing sample inflates the error rate of a plain
+95 % interval, so the error rate `ALPHA` is spent over the looks planned (Bonferroni, the
+simplest valid alpha-spending rule): each look uses a (1 - ALPHA / looks) interval, and the
+chance that any look puts the truth outside its interval is at most ALPHA. The intervals
+reported after such a run are those adjusted ones, so they keep their stated 95 %.
+
+Looks fall on fixed replication counts and read only replications 0..n-1 in order, so the
+stopping point never depends on timing, workers or batches.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+from scipy import stats
+
+from .paired import paired_proportion
+from .sample_stats import TOLERANCE, wilson
+
+ALPHA = 0.05            # the error rate spent over all the looks of one answer
+LOOK = 100              # replications between looks
+VALUE_HALF_WIDTH = 0.02  # a rule's ΔP(hit) known to +-2 pp is pinned down, whatever its sign
+
+Settle = Callable[[dict[str, np.ndarray]], bool]   # hits by variant -> is the answer settled?
+
+
+def planned_looks(cap: int) -> int:
+    """How many looks a sample of at most `cap` replications gets (the last at the cap)."""
+    return max(1, math.ceil(cap / LOOK))
+
+
+def z_spent(cap: int) -> float:
+    """The normal quantile of one look's two-sided interval, ALPHA spent over the looks."""
+    return float(stats.norm.isf(ALPHA / (2 * planned_looks(cap))))
+
+
+def level_spent(cap: int) -> float:
+    """The confidence level of one look's interval (0.95 with a single look)."""
+    return 1 - ALPHA / planned_looks(cap)
+
+
+def side_of_bar(hits: int, n: int, bar: float, cap: int) -> bool | None:
+    """True when P(hit) is settled at or above `bar` (the bar itself passes), False when
+    settled below it, None while the adjusted Wilson interval still straddles it."""
+    if n == 0:
+        return None
+    lo, hi = wilson(hits, n, z_spent(cap))
+    if lo >= bar - TOLERANCE:
+        return True
+    if hi < bar - TOLERANCE:
+        return False
+    return None
+
+
+def bars_settled(bars: dict[str, float], cap: int) -> Settle:
+    """Settled when every named variant's P(hit) is settled against its own bar."""
+    def settle(hits: dict[str, np.ndarray]) -> bool:
+        return all(side_of_bar(int(np.count_nonzero(hits[v])), len(hits[v]), bar, cap) is not None
+                   for v, bar in bars.items())
+    return settle
+
+
+def value_settled(hit_with: np.ndarray, hit_without: np.ndarray, cap: int) -> str | None:
+    """Why a rule's paired ΔP(hit) needs no more years ('sign settled', 'narrow'), or None."""
+    _, (lo, hi) = paired_proportion(hit_with, hit_without, z_spent(cap))
+    if lo > 0 or hi < 0:
+        return "sign settled"
+    if (hi - lo) / 2 <= VALUE_HALF_WIDTH:
+        return "narrow"
+    return None

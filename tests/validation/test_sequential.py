@@ -1,0 +1,70 @@
+"""Sequential stopping keeps its error rate: runs on a model whose P(hit) is known exactly.
+
+The model is a coin: replication r hits with probability p, drawn from its own stream of
+(seed, r), so the runner, its looks and its batches are the real ones and only the year is
+replaced. A verdict settled early on the wrong side of the bar is an error; the test counts
+them over many seeds and checks that they stay within the 5 % spent (one side: 2.5 %).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from factory import make_plan
+from scipy import stats
+
+from simulate.run import runner
+from simulate.engine.ledger import KPI_COLUMNS
+from simulate.run.runner import BatchResult, run_replications
+from simulate.stats.sequential import ALPHA, LOOK, bars_settled, side_of_bar
+
+CAP = 1000
+BAR = 0.80
+
+
+def coin(p: float):
+    def run_batch(batch: runner.Batch) -> BatchResult:
+        hits = np.array([np.random.default_rng([batch.seed, r]).random() < p
+                         for r in range(batch.start, batch.stop)], dtype=float)
+        values = np.column_stack([hits, hits])
+        weekly = np.zeros((len(hits), 1, len(KPI_COLUMNS)))
+        return BatchResult(batch.variant, batch.start, ("hit", "attainment"), values, weekly, 0, 0.0)
+    return run_batch
+
+
+def play(p: float, seeds: range, monkeypatch: pytest.MonkeyPatch, **kw) -> list[tuple[int, bool | None]]:
+    """(years played, side settled on) for each seed."""
+    monkeypatch.setattr(runner, "run_batch", coin(p))
+    plan = make_plan()
+    out = []
+    for seed in seeds:
+        res = run_replications(plan, CAP, seed, workers=1, settle=bars_settled({"plan": BAR}, CAP), **kw)
+        hits = res.variants["plan"].records["hit"].to_numpy()
+        side = side_of_bar(int(hits.sum()), len(hits), BAR, CAP) if res.runs < CAP else None
+        out.append((res.runs, side))
+    return out
+
+
+@pytest.mark.parametrize("p", [0.77, 0.80, 0.83])
+def test_a_settled_verdict_is_wrong_at_most_alpha_of_the_time(p, monkeypatch):
+    """Near the bar, where errors are likeliest: stopping early on the wrong side happens in
+    at most ALPHA / 2 of the runs (within the binomial noise of 400 runs)."""
+    n = 400
+    runs = play(p, range(n), monkeypatch)
+    right = p >= BAR        # exactly at the bar passes
+    errors = sum(1 for years, side in runs if years < CAP and side is not None and side != right)
+    assert errors <= stats.binom.ppf(0.999, n, ALPHA / 2), (errors, n)
+    assert all(years % LOOK == 0 for years, _ in runs)
+
+
+def test_a_clear_verdict_stops_early_and_a_close_one_plays_the_cap(monkeypatch):
+    far = play(0.60, range(50), monkeypatch)
+    assert max(years for years, _ in far) <= 300 and all(side is False for _, side in far)
+    close = play(0.795, range(20), monkeypatch)
+    assert np.mean([years for years, _ in close]) > 600
+
+
+def test_where_a_run_stops_does_not_depend_on_workers_or_batches(monkeypatch):
+    """Looks fall on fixed replication counts: any batching stops at the same year."""
+    stops = {tuple(years for years, _ in play(0.7, range(5), monkeypatch, batch_size=b)) for b in (7, 30, 100)}
+    assert len(stops) == 1
