@@ -117,6 +117,8 @@ def build_summary(results: RunResults, scenario: str, with_rule_values: bool = T
         "runs": results.runs,
         "target": target.annual,
         "metric": target.metric,
+        "language": first.plan.language,
+        "currency": first.plan.currency,
         "partial": results.partial,
         "seconds": round(results.seconds, 3),
         "variants": variants,

@@ -26,7 +26,7 @@ from ..plan.plan import Plan
 from ..run.scenario import apply_rule_switches
 from ..stats.paired import p_beats, paired_mean, paired_proportion
 from ..stats.sample_stats import spread, wilson
-from .decide import Simulator, add_options, finish, open_folder, values
+from .decide import speak, Simulator, add_options, finish, open_folder, values
 
 BASE = "plan"
 
@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.scenario}: no variants to compare; add a `variants:` list "
                          "(see the end of scenarios/baseline.yaml)")
     base = plans[BASE]
+    speak(args, base)
     runs, seed = args.runs or base.runs, base.seed if args.seed is None else args.seed
     name = Path(args.scenario).stem
     descriptions = {BASE: doc.data.get("description") or "the plan as proposed",
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     summary = build_summary(results, name, with_rule_values=False)
     summary["comparisons"] = comparisons({n: v.records for n, v in results.variants.items()},
                                          plans, descriptions)
+    for v in doc.data.get("variants") or []:      # a target of its own and nothing else
+        summary["comparisons"][v["name"]]["target_only"] = set(v.get("set") or {}) <= {"target"}
     return finish(folder, args, [doc], doc.data, name, seed, runs, results, summary, base,
                   render(summary))
 
@@ -117,19 +120,21 @@ def render(summary: dict[str, Any]) -> str:
     width = max(len("variant"), *(len(n) for n in comps)) + 2
     lines = [(f"{summary['scenario']}: {len(comps)} plan variants on the same {summary['runs']:,} "
               "simulated years (common random numbers)"),
-             (f"  {'variant':<{width}}{'target':>9}{'P(hit)':>9}{'vs plan':>10}{'95 % CI':>18}"
-              f"{'P(beats plan)':>15}{'attain P50':>12}{'var. ratio':>12}")]
+             (f"  {'variant':<{width}}{'target':>10}{'P(hit)':>9}{'vs plan':>10}{'95 % CI':>18}"
+              f"{'books more':>12}{'attain P50':>12}{'precision gain':>16}")]
     for name, c in comps.items():
         lo, hi = c["p_hit_diff_ci95"]
         base = name == BASE
         diff = "-" if base else f"{100 * c['p_hit_diff']:+.1f} pp"
         ci = "-" if base else f"{100 * lo:+.1f} to {100 * hi:+.1f}"
-        beats = "-" if base else pct(c["p_beats_base"], 0)
+        beats = "-" if base else "same" if c.get("target_only") else pct(c["p_beats_base"], 0)
         ratio = c["variance_ratio"]
         gain = "-" if base or ratio is None or math.isnan(ratio) else (
             "no noise" if math.isinf(ratio) else f"{ratio:.1f}x")
-        lines.append(f"  {name:<{width}}{money(c['target']):>9}{pct(c['p_hit']):>9}{diff:>10}{ci:>18}"
-                     f"{beats:>15}{pct(c['attainment']['p50']):>12}{gain:>12}")
-    lines.append("  var. ratio: variance of the P(hit) difference with independent runs / with the "
-                 "same worlds ('no noise': the variant hits in exactly the plan's years).")
+        lines.append(f"  {name:<{width}}{money(c['target']):>10}{pct(c['p_hit']):>9}{diff:>10}{ci:>18}"
+                     f"{beats:>12}{pct(c['attainment']['p50']):>12}{gain:>16}")
+    lines.append("  books more: the share of years in which the variant books more than the plan "
+                 "('same': it changes only the target, so the years only read differently).")
+    lines.append("  precision gain: how many times more precise the difference is than with two "
+                 "separate runs, thanks to the shared simulated years.")
     return "\n".join(lines) + "\n"

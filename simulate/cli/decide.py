@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PlanError, RunError, UsageError
+from ..format import use
+from ..words import language, say
 from ..files import new_run_folder, point_latest, prepare_out
 from ..load.yamlio import Document, overlay
 from ..plan.plan import Plan
@@ -33,6 +35,11 @@ from ..stats.sample_stats import spread, wilson
 from ..stats.sequential import bars_settled
 
 WORST_SHARE = 0.10      # cvar10: the mean attainment of the worst tenth of years
+
+
+def speak(args: argparse.Namespace, plan: Plan) -> None:
+    """The language and currency of everything this command prints and writes."""
+    use(args.lang or plan.language, plan.currency)
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -190,6 +197,7 @@ def finish(folder: Path, args: argparse.Namespace, docs: list[Document], plan_da
            text: str) -> int:
     """Save the run folder (tables, manifest, report, summary.json) and print the answer."""
     from .run import input_files, make_manifest, save_run
+    summary["language"] = language()
     files = list({f["path"]: f for d in docs for f in input_files(d)}.values())
     manifest = make_manifest(files, plan_data, name, seed, runs, args)
     save_run(folder, results, summary, {**manifest, "folder": str(folder)}, plan)
@@ -199,5 +207,6 @@ def finish(folder: Path, args: argparse.Namespace, docs: list[Document], plan_da
         print(json.dumps(json.loads((folder / "summary.json").read_text()), indent=2))
     elif not args.quiet:
         print(text, end="")
-        print(f"  results: {folder}\n  report:  {folder / 'report.html'}")
+        print(say("term.saved", folder=folder, report=folder / "report.html",
+                  board=folder / "board.html"))
     return 0

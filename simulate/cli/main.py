@@ -10,6 +10,7 @@ runs it.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import sys
 from typing import Callable, Sequence
@@ -19,7 +20,7 @@ from ..errors import InputError, SimulateError
 from ..load.loader import load_scenario, load_variants
 from ..plan.plan import Plan
 from ..run.options import Parser, build_parser
-from . import backtest, bench, compare, rerun, rules, sensitivity, signoff, stress
+from . import backtest, bench, compare, rerun, rules, sensitivity, signoff, stress, template
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
@@ -69,6 +70,8 @@ COMMANDS: dict[str, tuple[str, Configure, Handler]] = {
                   synth.configure, synth.run),
     "backtest": ("calibrate at past cut dates, re-forecast, and score against what happened",
                  backtest.configure, backtest.run),
+    "template": ("write a plan workbook (.xlsx) to fill in; run it with python -m simulate FILE.xlsx",
+                 template.configure, template.run),
     "bench": ("measure replications per second, parallel efficiency, memory and scaling",
               bench.configure, bench.run),
 }
@@ -80,7 +83,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Run one command in a context of its own: the language it chooses ends with it."""
+    return contextvars.copy_context().run(_main, list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
     try:
         if argv and argv[0] in COMMANDS:
             help_text, configure, run = COMMANDS[argv[0]]

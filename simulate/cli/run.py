@@ -26,6 +26,8 @@ import pandas as pd
 from ..analysis.rule_value import Valuation
 from ..analysis.summary import build_summary
 from ..engine.ledger import week_lengths
+from ..format import use
+from ..words import language, say
 from ..files import (
     all_or_nothing,
     file_sha256,
@@ -49,7 +51,8 @@ from ..run.scenario import variants_to_run
 from ..version import __version__
 from ..stats.sequential import Settle, bars_settled
 
-DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "PyYAML", "matplotlib", "pydantic", "pyarrow", "rich")
+DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "PyYAML", "matplotlib", "pydantic", "pyarrow", "rich",
+                "openpyxl")
 # Options that say where a run goes, how it is shown or where it executes, never what it
 # computes (results do not depend on workers or batches): a rerun takes its own.
 NOT_RECORDED = ("scenario", "out", "results", "quiet", "json", "workers", "batch_size", "backend",
@@ -79,6 +82,7 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
     A run that fails or is stopped before anything is saved leaves no empty folder behind.
     """
     scenario, seed, runs = manifest["scenario"], manifest["seed"], manifest["runs"]
+    use(getattr(args, "lang", None) or plan.language, plan.currency)
     existed = bool(args.out) and Path(args.out).is_dir()
     if args.out:
         folder = prepare_out(args.out)
@@ -99,6 +103,7 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
                           phase=manifest["scenario"]) as progress:
             results = play(variants, runs, seed, progress=progress)
         summary, values_cut = summary_of(results, scenario, args)
+        summary["language"] = language()
         save_run(folder, results, summary, {**manifest, "folder": str(folder)}, plan)
     except BaseException:
         if not existed:
@@ -110,7 +115,8 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
         print(json.dumps(json.loads((folder / "summary.json").read_text()), indent=2))
     elif not args.quiet:
         print(render(summary), end="")
-        print(f"  results: {folder}\n  report:  {folder / 'report.html'}")
+        print(say("term.saved", folder=folder, report=folder / "report.html",
+                  board=folder / "board.html"))
     if results.partial:
         print("interrupted: the completed replications were saved, marked partial", file=sys.stderr)
         return 130
@@ -220,7 +226,7 @@ def _save_run(folder: Path, results: RunResults, summary: dict[str, Any], manife
                {**manifest, "partial": results.partial, "runs_done": results.runs})
     from ..report.report import write_report  # matplotlib loads only once the simulation is done
     view = RunView(summary, tables["replications"], tables["weekly"], tables.get("firings"),
-                   plan.horizon.start, plan.horizon.days)
+                   plan.horizon.start, plan.horizon.days, manifest.get("plan"))
     write_report(folder, view, manifest)
     write_json(folder / "summary.json", summary)
 

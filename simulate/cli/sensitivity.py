@@ -32,6 +32,7 @@ from ..plan.quantities import parse_days
 from ..run.runner import RunResults
 from ..run.scenario import apply_rule_switches
 from .decide import (
+    speak,
     Simulator,
     add_options,
     declared_size,
@@ -181,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     doc = load_scenario(args.scenario)
     plan = plan_from_document(doc)
     base = apply_rule_switches(plan, args)
+    speak(args, base)
     runs, seed = args.runs or base.runs, base.seed if args.seed is None else args.seed
     name = Path(args.scenario).stem
     paths = stress_paths(doc, plan, args.stress)

@@ -30,6 +30,7 @@ from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import TOLERANCE, Z95, highest_target, wilson
 from ..stats.sequential import z_spent
 from .decide import (
+    speak,
     Simulator,
     add_options,
     declared_size,
@@ -222,6 +223,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     doc = load_scenario(args.scenario)
     base = apply_rule_switches(plan_from_document(doc), args)
+    speak(args, base)
     bar = {"confidence": base.signoff.confidence if args.confidence is None else args.confidence,
            "stress_confidence": (base.signoff.stress_confidence if args.stress_confidence is None
                                  else args.stress_confidence)}

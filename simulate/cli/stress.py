@@ -26,6 +26,7 @@ from ..load.yamlio import Document
 from ..plan.plan import Plan
 from ..run.scenario import apply_rule_switches
 from .decide import (
+    speak,
     Simulator,
     add_options,
     cell,
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     plan_doc = load_scenario(args.plan)
     plan_variants = {n: apply_rule_switches(p, args) for n, p in load_variants(plan_doc).items()}
     base = plan_variants[BASE]
+    speak(args, base)
     plan_path = Path(args.plan)
     paths = [p for p in stress_paths(plan_doc, base, args.scenarios)
              if p.resolve() != plan_path.resolve()]
@@ -89,20 +91,34 @@ def run(args: argparse.Namespace) -> int:
     summary["matrix"] = {"scenarios": list(columns), "baseline": home,
                          "variants": cells, "weakest": {v: weakest(row, names) for v, row in cells.items()}}
     return finish(folder, args, docs, plan_doc.data, home, seed, runs, results, summary, base,
-                  render(summary["matrix"], runs))
+                  render(summary["matrix"], runs,
+                         (base.signoff.confidence, base.signoff.stress_confidence)))
 
 
-def render(matrix: dict[str, Any], runs: int) -> str:
+def render(matrix: dict[str, Any], runs: int, bars: tuple[float, float]) -> str:
+    """The matrix as text: P(hit) with its interval and whether it clears the sign-off bar
+    (`bars`: the plan's own, then under stress), P10 attainment and the expected shortfall,
+    each variant's weakest scenario."""
     scenarios, rows = matrix["scenarios"], matrix["variants"]
     width = max(len("variant"), *(len(v) for v in rows)) + 2
-    col = max(10, *(len(s) + 2 for s in scenarios))
+    col = max(22, *(len(s) + 2 for s in scenarios))
+
+    def odds(c: dict[str, Any], scenario: str) -> str:
+        lo, hi = c["p_hit_ci95"]
+        bar = bars[0] if scenario == matrix["baseline"] else bars[1]
+        mark = "ok" if c["p_hit"] >= bar else "FAIL"
+        return f"{pct(c['p_hit'], 0)} ({100 * lo:.0f}-{100 * hi:.0f}) {mark}"
+
     lines = [(f"Stress matrix: {len(rows)} variants x {len(scenarios)} scenarios, {runs:,} simulated "
               f"years each, on the same worlds ('{matrix['baseline']}' is the plan's own year)")]
-    for title, fmt in (("P(hit)", lambda c: pct(c["p_hit"], 0)),
-                       ("P10 attainment (1 year in 10 is worse)", lambda c: pct(c["attainment_p10"], 0)),
-                       ("expected shortfall against the target", lambda c: money(c["expected_shortfall"]))):
+    for title, fmt in ((f"P(hit) (95 % CI) against the sign-off bar: {pct(bars[0], 0)} on "
+                        f"'{matrix['baseline']}', {pct(bars[1], 0)} under stress", odds),
+                       ("P10 attainment (1 year in 10 is worse)",
+                        lambda c, _s: pct(c["attainment_p10"], 0)),
+                       ("expected shortfall against the target",
+                        lambda c, _s: money(c["expected_shortfall"]))):
         lines += ["", f"  {title}", f"  {'variant':<{width}}" + "".join(f"{s:>{col}}" for s in scenarios)]
-        lines += [f"  {v:<{width}}" + "".join(f"{fmt(row[s]):>{col}}" for s in scenarios)
+        lines += [f"  {v:<{width}}" + "".join(f"{fmt(row[s], s):>{col}}" for s in scenarios)
                   for v, row in rows.items()]
     lines += ["", "  weakest scenario: " + "; ".join(f"{v}: {s}" for v, s in matrix["weakest"].items())]
     return "\n".join(lines) + "\n"

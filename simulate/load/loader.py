@@ -49,14 +49,19 @@ def load_variants(doc: Document) -> dict[str, Plan]:
 
 
 def load_scenario(path: str | Path) -> Document:
-    """Read a plan or scenario file, then inline the rules of the playbooks it names.
+    """Read a plan or scenario file (YAML, or an Excel workbook from `template`), then inline
+    the rules of the playbooks it names.
 
     Playbook paths are relative to the file that names them. Their rules join the plan's
     inline `rules` (after them), keeping their own file and line for error messages; the
     `playbooks` key is then dropped, so the resolved plan is self-contained (a manifest can
     rerun it without the playbook files).
     """
-    doc = inline_contracts(load_document(path))
+    if Path(path).suffix.lower() == ".xlsx":
+        from .workbook import read_workbook
+        doc = inline_contracts(read_workbook(Path(path)))
+    else:
+        doc = inline_contracts(load_document(path))
     books = doc.data.get("playbooks")
     if not books:
         return doc

@@ -323,6 +323,10 @@ class Plan(Model):
     description: str = ""
     seed: Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)] = 2027
     runs: Annotated[int, Field(strict=True, ge=1, le=MAX_RUNS)] = 1000
+    language: Literal["en", "zh"] = Field(
+        default="en", description="the language of the summary, report and charts (--lang overrides)")
+    currency: Annotated[str, Field(max_length=8)] = Field(
+        default="", description="shown before amounts: a sign or a code (CNY and RMB read ¥)")
     horizon: Horizon = Horizon()
     target: Target
     regions: list[Name] = []

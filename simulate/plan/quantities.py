@@ -1,4 +1,4 @@
-"""Parse the quantities people naturally write in a plan: 20%, 1.2M, 6w, Q2.
+"""Parse the quantities people naturally write in a plan: 20%, 1.2M, 80万, 6w, Q2.
 
 Sales managers write "60k" and "3mo", not 60000.0 and 91.25, so the plan validators run
 every number through these helpers. They raise ValueError with the offending value; the
@@ -15,8 +15,11 @@ import re
 from typing import Any
 
 _NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
-_MAGNITUDES = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9}
-_MAGNITUDE_RE = re.compile(rf"({_NUMBER})\s*(k|m|bn|b)?", re.IGNORECASE)
+# Chinese amounts count in 万 (1e4) and 亿 (1e8); 80万元 and ¥80万 are the same 800,000.
+_MAGNITUDES = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "千": 1e3, "万": 1e4, "亿": 1e8,
+               "万亿": 1e12}
+_MAGNITUDE_RE = re.compile(rf"¥?\s*({_NUMBER})\s*(k|m|bn|b|千|万亿|万|亿)?\s*元?",
+                           re.IGNORECASE)
 _DAYS = {"": 1.0, "d": 1.0, "day": 1.0, "days": 1.0, "w": 7.0, "wk": 7.0, "week": 7.0,
          "weeks": 7.0, "mo": 365 / 12, "month": 365 / 12, "months": 365 / 12,
          "y": 365.0, "yr": 365.0, "year": 365.0, "years": 365.0}
@@ -36,8 +39,8 @@ def parse_fraction(value: Any) -> float:
 
 
 def parse_money(value: Any) -> float:
-    """1200, "1,200,000", "60k", "1.2M" or "1.5bn" as a plain amount."""
-    return _magnitude(value, "expected an amount such as 1200, 60k, 1.2M or 1.5bn")
+    """1200, "1,200,000", "60k", "1.2M", "1.5bn", "80万", "1.2亿" or "¥80万" as a plain amount."""
+    return _magnitude(value, "expected an amount such as 1200, 60k, 1.2M, 1.5bn, 80万 or 1.2亿")
 
 
 def parse_count(value: Any) -> float:

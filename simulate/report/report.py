@@ -10,24 +10,34 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 from ..files import write_bytes, write_text
-from ..format import money, odds_phrase, pct
+from ..format import money, odds_phrase, pct, style
 from ..plan.distributions import FAMILIES
 from ..stats.sample_stats import highest_target
+from ..words import language, say
 from .plots import draw_all
-from .plots.charts import Plot
+from .plots.charts import Plot, companions
 from .plots.decide import matrix_title
-from .sections import ABSENT, CSS, ci, esc, figure, pts, signoff_verdict, stress_matrix, table
+from .sections import CSS, ci, esc, figure, pts, signoff_verdict, spoken, stress_matrix, table
 from .view import RunView
 
 SHOCK_COLUMNS = ("name", "type", "description", "start", "size", "probability", "duration")
 
 
 def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
-    """Draw the charts into plots/ (PNG and SVG) and write report.html beside them."""
+    """Draw the charts into plots/ (PNG and SVG) and write report.html and board.html beside
+    them, in the summary's language and currency."""
+    with style(view.summary.get("language"), view.summary.get("currency")):
+        return _write_report(folder, view, manifest)
+
+
+def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
+    from .board import render_board
+    from .excel import workbook_bytes
     plots = draw_all(view)
     images: dict[str, str] = {}
     if plots:
@@ -39,24 +49,52 @@ def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[
         images[p.name] = base64.b64encode(rendered["png"]).decode("ascii")
     page = render_page(view, manifest, {p.name: (p.title, images[p.name]) for p in plots})
     write_text(folder / "report.html", page)
+    write_text(folder / "board.html", render_board(view, manifest))
+    write_bytes(folder / "results.xlsx", workbook_bytes(view.summary, view.replications))
     return plots
+
+
+def numbered(parts: list[str]) -> list[str]:
+    """The sections a run has, numbered in order (those it lacks are left out, not announced)."""
+    numerals = "一二三四五六七八九" if language() == "zh" else "123456789"
+    count = iter(numerals)
+    return [re.sub(r"^<h2>(.*)</h2>$", lambda m: "<h2>" + say("h.numbered", n=next(count),
+                                                             title=m.group(1)) + "</h2>", part)
+            for part in parts]
+
+
+def command(s: dict[str, Any]) -> str:
+    """Which command made the run, from the sections it added to the summary."""
+    return next((c for key, c in (("signoff", "signoff"), ("matrix", "stress"),
+                                  ("comparisons", "compare"), ("sensitivity", "sensitivity"))
+                 if s.get(key)), "run")
+
+
+def page_title(s: dict[str, Any]) -> str:
+    """The report's question: 'can we sign X?' for a run, the command's own for the others."""
+    return say(f"title.{command(s)}", scenario=s["scenario"], target=money(s["target"]),
+               metric=say(f"metric.{s['metric']}"))
+
+
+def html_lang() -> str:
+    return "zh-CN" if language() == "zh" else "en"
 
 
 def render_page(view: RunView, manifest: dict[str, Any], figs: dict[str, tuple[str, str]]) -> str:
     s = view.summary
-    question = f"can we sign {money(s['target'])} of {esc(s['metric'])}?"
-    parts = [f"<h1>{esc(s['scenario'])}: {question}</h1>",
-             (f"<p class=small>{s['runs']:,} simulated years, seed {s['seed']}, "
-              f"run in {s.get('wall_seconds', s.get('seconds', 0)):.1f} s.</p>")]
+    parts = [f"<h1>{esc(page_title(s))}</h1>",
+             "<p class=small>" + say("report.meta", runs=f"{s['runs']:,}", seed=s["seed"],
+                                     seconds=f"{s.get('wall_seconds', s.get('seconds', 0)):.1f}") + "</p>"]
     if s.get("partial"):
-        parts.append("<p class=partial>PARTIAL: the run was interrupted; these figures cover only "
-                     f"the {s['runs']:,} years completed.</p>")
-    parts += [f"<p class=partial>Warning: {esc(w)}</p>" for w in s.get("warnings", [])]
-    parts += verdict(view, figs) + distributions(view, figs) + risks(view, figs)
-    parts += playbook(view, figs) + assumptions(manifest)
+        runs = f"{s['runs']:,}"
+        parts.append(f"<p class=partial>{say('report.partial', runs=runs)}</p>")
+    parts += [f"<p class=partial>{say('report.warning', text=esc(w))}</p>" for w in s.get("warnings", [])]
+    parts += numbered(verdict(view, figs) + distributions(view, figs) + risks(view, figs)
+                      + playbook(view, figs) + assumptions(manifest))
     p_hit = s["variants"][view.headline]["p_hit"]
     call = f"{(s.get('signoff') or {}).get('verdict', '')}, ".lstrip(", ")
-    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+    return (f"<!DOCTYPE html><html lang=\"{html_lang()}\"><head><meta charset=utf-8>"
+            "<meta name=viewport content='width=device-width, initial-scale=1'>"
             f"<title>{esc(s['scenario'])}: {esc(call)}P(hit) {pct(p_hit)}</title>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n")
 
@@ -64,109 +102,132 @@ def render_page(view: RunView, manifest: dict[str, Any], figs: dict[str, tuple[s
 def verdict(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     s = view.summary
     v = s["variants"][view.headline]
-    out = ["<h2>1. The verdict</h2>"]
+    out = [f"<h2>{say('h.verdict')}</h2>"]
     if not v["runs"]:
-        return out + ["<p class=verdict>No simulated year completed: nothing to judge.</p>"]
+        return out + [f"<p class=verdict>{say('verdict.none')}</p>"]
     out += signoff_verdict(s)
     values = view.rows()[s["metric"]].to_numpy()
     safe, even = highest_target(values, 0.8), highest_target(values, 0.5)   # as sign-off counts
     a = v["attainment"]
     if s.get("signoff") or s.get("matrix"):
-        out.append(f"<h3>The plan itself ({esc(view.headline)}, no stress)</h3>")
-    out.append(f"<p class=verdict>P(target hit) {pct(v['p_hit'])} "
-               f"(95 % CI {ci(v['p_hit_ci95'])}): {esc(odds_phrase(v['p_hit']))}.</p>")
-    out.append(f"<p>Attainment: P10 {pct(a['p10'])}, median {pct(a['p50'])}, P90 {pct(a['p90'])}, "
-               f"mean {pct(a['mean'])}. {signable_text(s, safe, even)}</p>")
+        out.append(f"<h3>{say('h.plan_itself', name=esc(view.headline))}</h3>")
+    out.append("<p class=verdict>" + say("verdict.p_hit", p=pct(v["p_hit"]), ci=ci(v["p_hit_ci95"]),
+                                         phrase=esc(odds_phrase(v["p_hit"]))) + "</p>")
+    out.append("<p>" + say("verdict.attainment", p10=pct(a["p10"]), p50=pct(a["p50"]),
+                           p90=pct(a["p90"]), mean=pct(a["mean"])) +
+               f" {signable_text(s, safe, even)}</p>")
     if s.get("signoff") or s.get("matrix"):
         pass    # the checks above, or the stress matrix in section 3, hold every column
     elif len(s["variants"]) > 1:
-        out.append(table(["variant", "years", "P(hit)", "95 % CI", "attainment P50"],
+        out.append(table([say("col.variant"), say("col.years"), "P(hit)", say("col.ci"),
+                          say("col.attainment_p50")],
                          ([esc(n), f"{x['runs']:,}", pct(x["p_hit"]), ci(x["p_hit_ci95"]),
                            pct(x["attainment"]["p50"])] for n, x in s["variants"].items())))
-    out += variants(view, figs)
-    if not s.get("signoff"):
-        out += ["<h3>Sign-off against the bar</h3>",
-                ABSENT.format(what="A sign-off (python -m simulate signoff)")]
-    return out
+    return out + variants(view, figs)
 
 
 def variants(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     s = view.summary
-    out = ["<h3>Plan variants</h3>"]
+    out = [f"<h3>{say('h.variants')}</h3>"]
     comps = s.get("comparisons")
     if not comps and s.get("matrix"):
         finding = esc(matrix_title(s["matrix"]))
         return out + [(f"<p><b>Under stress: {finding}.</b> Each plan variant under each stress "
                        "scenario: see the stress matrix in section 3.</p>")]
     if not comps:
-        return out + [ABSENT.format(what="Comparing plan variants")]
+        return []
     out.append(figure(figs, "variants"))
-    out.append(table(["variant", "P(hit)", f"change vs {view.headline}", "95 % CI", "P(beats it)"],
+    out.append(table([say("col.variant"), "P(hit)", say("col.change_vs", name=view.headline),
+                      say("col.ci"), say("col.beats")],
                      ([esc(n), pct(c["p_hit"]), pts(c["p_hit_diff"]),
-                       ci(c["p_hit_diff_ci95"], True), pct(c.get("p_beats_base"))]
+                       ci(c["p_hit_diff_ci95"], True), "-" if n == view.headline else beats(c)]
                       for n, c in comps.items())))
+    return out
+
+
+def beats(c: dict[str, Any]) -> str:
+    """P(books more than the plan); a variant that only moves the target books the same."""
+    return say("beats.target_only") if c.get("target_only") else pct(c.get("p_beats_base"))
+
+
+def lines_note(view: RunView) -> str:
+    """What the thin lines of the attainment and bookings charts are, and which were left out."""
+    s = view.summary
+    drawn = companions(view)
+    if not drawn:
+        return ""
+    kind = "stress" if s.get("matrix") else "shocks" if s.get("shocks") else "variants"
+    if kind == "stress":
+        head = view.headline.split(" @ ")[0]
+        every = [f"{head} @ {sc}" for sc in s["matrix"]["scenarios"] if f"{head} @ {sc}" != view.headline]
+    else:
+        every = view.others()
+    left = [view.label(n) for n in every if n not in drawn]
+    out = say(f"lines.{kind}")
+    if left:
+        out += " " + say("lines.left_out", names=", ".join(left))
     return out
 
 
 def signable_text(s: dict[str, Any], safe: float, even: float) -> str:
     """The 80 % target on the plan's own years; in a stress run or a sign-off, said to be the
     unstressed one, next to where the target under stress is."""
-    share = f"({pct(safe / s['target'], 0)} of the proposed target)"
+    share = say("signable.share", share=pct(safe / s["target"], 0))
     if s.get("signoff"):
-        return (f"On the plan's own, unstressed years, 80 % reach {money(safe)} {share} and the "
-                f"median year books {money(even)}; with the stress scenarios counted, the target "
-                f"you can sign is <b>{money(s['signoff']['signable_target'])}</b> (above).")
-    if s.get("matrix"):
-        return (f"On the plan's own, unstressed years, 80 % reach {money(safe)} {share} and the "
-                f"median year books {money(even)}; how the target fares under stress is in "
-                "section 3.")
-    return (f"A target you can sign with <b>80 % confidence is {money(safe)}</b> {share}; the "
-            f"median year books {money(even)}.")
+        return say("signable.signoff", safe=money(safe), share=share, even=money(even),
+                   signable=money(s["signoff"]["signable_target"]))
+    key = "signable.stress" if s.get("matrix") else "signable.run"
+    return say(key, safe=money(safe), share=share, even=money(even))
 
 
 def distributions(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     v = view.summary["variants"][view.headline]
-    out = ["<h2>2. The distributions</h2>"]
-    out += [figure(figs, n) for n in ("attainment", "bookings_fan", "by_segment", "by_product")]
+    out = [f"<h2>{say('h.distributions')}</h2>"]
+    note = lines_note(view)
+    out += [figure(figs, n, note if n in ("attainment", "bookings_fan") else "")
+            for n in ("attainment", "bookings_fan", "by_segment", "by_product")]
     for dim in ("segment", "product", "quarter", "region"):
         rows = v.get(f"by_{dim}") or {}
         if rows:
-            out.append(f"<h3>By {dim}</h3>")
-            out.append(table([dim, "target", "P10", "median", "P90", "attainment P50", "P(hit)"],
+            out.append(f"<h3>{say('h.by', dim=say(f'dim.{dim}').lower())}</h3>")
+            out.append(table([say(f"dim.{dim}").lower(), say("col.target"), "P10", say("col.median"),
+                              "P90", say("col.attainment_p50"), "P(hit)"],
                              ([esc(n), money(r.get("target")), money(r["value"]["p10"]),
                                money(r["value"]["p50"]), money(r["value"]["p90"]),
                                pct((r.get("attainment") or {}).get("p50"), 0),
                                pct(r.get("p_hit"), 0)] for n, r in rows.items())))
-    out += ["<h3>Pipeline health</h3>", figure(figs, "pipeline_health")]
+    out += [f"<h3>{say('h.pipeline')}</h3>", figure(figs, "pipeline_health")]
     k = v.get("kpis") or {}
     if k.get("leads"):
         shares = k.get("stage_shares") or {}
-        out.append(table(["KPI (per simulated year)", "value"], [
-            ["leads, median", f"{k['leads']['p50']:,.0f}"],
-            ["signed deals, median", f"{k['signed_deals']['p50']:,.0f}"],
-            ["key-account renewal rate", pct(k["ka_renewal_rate"]) if k.get("ka_renewal_rate") is not None
-             else "n/a (no contract due)"],
-            ["reps who left, mean", f"{k['reps_left']['mean']:.1f}"],
-            ["rep visits per week, mean", f"{k.get('visits_per_week') or 0:.1f}"],
-            ["open pipeline lead : intent : negotiation",
+        out.append(table([say("kpi.head"), say("col.value")], [
+            [say("kpi.leads"), f"{k['leads']['p50']:,.0f}"],
+            [say("kpi.signed"), f"{k['signed_deals']['p50']:,.0f}"],
+            [say("kpi.renewal"), pct(k["ka_renewal_rate"]) if k.get("ka_renewal_rate") is not None
+             else say("kpi.no_contract")],
+            [say("kpi.left"), f"{k['reps_left']['mean']:.1f}"],
+            [say("kpi.visits"), f"{k.get('visits_per_week') or 0:.1f}"],
+            [say("kpi.shares"),
              " : ".join(pct(shares.get(st), 0) for st in ("lead", "intent", "negotiation"))]]))
     return out
 
 
 def risks(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     s = view.summary
-    out = ["<h2>3. The risks</h2>", "<h3>Shocks</h3>"]
+    out: list[str] = []
     if not s.get("shocks") and (s.get("signoff") or s.get("matrix")):
-        where = ("played in the stress matrix below" if s.get("matrix") else
-                 "in the checks of section 1, with each shock's breaking point")
-        out.append(f"<p>The plan itself has no shocks; the stress scenarios are {where}.</p>")
-    elif not s.get("shocks"):
-        out.append(ABSENT.format(what="Shocks (price cuts, departures, budget cuts...)"))
-    else:
+        where = say("shocks.in_matrix" if s.get("matrix") else "shocks.in_checks")
+        out += [f"<h3>{say('h.shocks')}</h3>", f"<p>{say('shocks.none_stress', where=where)}</p>"]
+    elif s.get("shocks"):
+        out.append(f"<h3>{say('h.shocks')}</h3>")
+        written = (view.plan.get("shocks") or []) if view.plan else []
+        sizes = ([spoken(w.get("size")) for w in written] if len(written) == len(s["shocks"])
+                 else [None] * len(s["shocks"]))
         cols = [c for c in SHOCK_COLUMNS if any(x.get(c) is not None for x in s["shocks"])]
         out.append(table(cols, ([pct(x[c], 0) if c == "probability" and x.get(c) is not None
-                                 else cell(x.get(c)) for c in cols] for x in s["shocks"]),
-                         len(cols)))
+                                 else esc(size) if c == "size" and size
+                                 else cell(x.get(c)) for c in cols]
+                                for x, size in zip(s["shocks"], sizes)), len(cols)))
         rows = [[esc(n), pct(x["p_hit"]), esc(i.get("against")), pct(i.get("p_hit_baseline")),
                  pts(i.get("p_hit_diff")), ci(i.get("p_hit_diff_ci95"), True),
                  pts(i.get("attainment_mean_diff")), ci(i.get("attainment_mean_diff_ci95"), True)]
@@ -175,10 +236,10 @@ def risks(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
             out.append(table(["variant", "P(hit)", "against", "its P(hit)", "impact on P(hit)",
                               "95 % CI", "impact on mean attainment", "95 % CI"], rows))
     out += stress_matrix(s, figs)
-    out.append("<h3>What moves P(hit) most</h3>")
     if not (s.get("sensitivity") or {}).get("factors"):
-        return out + [ABSENT.format(what="Sensitivity analysis")]
-    out.append(figure(figs, "sensitivity"))
+        return [f"<h2>{say('h.risks')}</h2>"] + out if out else []
+    out = [f"<h2>{say('h.risks')}</h2>"] + out
+    out += [f"<h3>{say('h.moves')}</h3>", figure(figs, "sensitivity")]
     out.append(table(["factor", "low", "high", "P(hit) at low", "P(hit) at high", "median at low",
                       "median at high"],
                      ([esc(f["name"]), esc(f["low"]), esc(f["high"]), pct(f["p_hit_low"]),
@@ -188,19 +249,23 @@ def risks(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
 
 
 def playbook(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
-    out = ["<h2>4. The playbook's value</h2>"]
     ruled = {n: x["rules"] for n, x in view.summary["variants"].items() if x.get("rules")}
     if not ruled:
-        return out + [ABSENT.format(what="A playbook of rules")]
-    out.append(figure(figs, "rule_firings"))
+        return []
+    out = [f"<h2>{say('h.playbook')}</h2>", figure(figs, "rule_firings")]
+    if len(ruled) > 1:      # a decision run: the headline's rules stand for the rest
+        ruled = dict(list(ruled.items())[:1])
     for name, rules in ruled.items():
         whole = view.summary["variants"][name].get("playbook")
         if whole:       # the shocked worlds with and without the whole playbook
-            out.append(f"<p class='finding'>The whole playbook is worth <b>{pts(whole['p_hit_diff'])}</b> of "
-                       f"P(hit) ({ci(whole['p_hit_diff_ci95'], True)}) in these shocked years: "
-                       f"{pct(whole['p_hit_no_rules'])} without it, {pct(view.summary['variants'][name]['p_hit'])} "
-                       f"with it.</p>")
-        out.append(f"<h3>Rules in '{esc(name)}'</h3>")
+            out.append("<p class='finding'>" + say(
+                "playbook.whole", diff=pts(whole["p_hit_diff"]), ci=ci(whole["p_hit_diff_ci95"], True),
+                without=pct(whole["p_hit_no_rules"]), with_=pct(view.summary["variants"][name]["p_hit"]))
+                + "</p>")
+        valued = any((r.get("value") or {}).get("p_hit_diff") is not None for r in rules.values())
+        own = name.split(" @ ")[0] == "plan"       # in a stress run, 'plan @ baseline'
+        heading = say("h.rules") if own else say("h.rules_in", name=esc(name))
+        out.append(f"<h3>{heading}</h3>")
         rows = []
         for rule, r in rules.items():
             day = (r.get("first_firing_day") or {}).get("p50")
@@ -208,24 +273,27 @@ def playbook(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
             when = f"{view.date(day).day} {view.date(day):%b}" if known else "-"
             value = r.get("value") or {}
             rows.append([esc(rule), pct(r.get("fired_share"), 0), when,
-                         pct(r.get("attainment_fired")), pct(r.get("attainment_not_fired")),
-                         pts(value.get("p_hit_diff")), ci(value.get("p_hit_diff_ci95"), True)])
-        out.append(table(["rule", "fires in", "first firing (median)", "attainment when fired",
-                          "when not fired", "value: P(hit)", "95 % CI"], rows))
+                         pct(r.get("attainment_fired")), pct(r.get("attainment_not_fired"))]
+                        + ([pts(value.get("p_hit_diff")), ci(value.get("p_hit_diff_ci95"), True)]
+                           if valued else []))
+        out.append(table([say("col.rule"), say("col.fires_in"), say("col.first_firing"),
+                          say("col.att_fired"), say("col.att_not_fired")]
+                         + ([say("col.rule_value"), say("col.ci")] if valued else []), rows))
+        if not valued:
+            out.append(f"<p class=small>{say('playbook.no_values')}</p>")
     return out
 
 
 def assumptions(manifest: dict[str, Any]) -> list[str]:
     """The resolved plan (after `extends`), in the units the plan's author wrote."""
-    out = ["<h2>5. The assumptions</h2>", "<p>The plan as simulated, after <code>extends</code> "
-           "was resolved, in its author's units.</p>"]
+    out = [f"<h2>{say('h.assumptions')}</h2>", f"<p>{say('assume.intro')}</p>"]
     out += section("plan", manifest.get("plan") or {})
     files = "".join(f"<li><code>{esc(f['path'])}</code> sha256 {esc(f['sha256'][:16])}…</li>"
                     for f in manifest.get("files", []))
     deps = ", ".join(f"{k} {v}" for k, v in (manifest.get("dependencies") or {}).items() if v)
     command = esc(" ".join(manifest.get("command", [])))
     folder = esc(manifest.get("folder", "RUN_FOLDER"))
-    out.append(f"<h3>Reproduce this run</h3><p><code>python -m simulate rerun "
+    out.append(f"<h3>{say('h.reproduce')}</h3><p><code>python -m simulate rerun "
                f"{folder}/manifest.json</code></p><ul>{files}</ul>"
                f"<p class=small>Command: <code>{command}</code>; Python "
                f"{esc(manifest.get('python'))}; {esc(deps)}.</p>")

@@ -14,32 +14,8 @@ import math
 from typing import Any, Iterable
 
 from ..format import money, pct, size_text
+from ..words import say
 
-BOXES = ("Each box holds the middle half of the simulated years; the whiskers reach from the "
-         "worst tenth to the best tenth.")
-READ = {   # how to read each chart, printed under it after its finding
-    "attainment": "Each bar counts simulated years by how much of the target they reached; red "
-                  "bars fall short. Outlines, if any, are the same years without the shocks, or "
-                  "under the other scenarios.",
-    "bookings_fan": "Bookings to date, week by week: half of the simulated years lie above the "
-                    "median line, 8 in 10 inside the band. The dashed line is the target spread "
-                    "over the year by its quarterly split.",
-    "by_segment": BOXES,
-    "by_product": BOXES,
-    "pipeline_health": "Top: deals open in each stage (monthly average) and deals signed in the "
-                       "month, against the healthy 5 : 3 : 2 : 1. Bottom: the share of open deals "
-                       "in negotiation; above 40 % signings are getting stuck.",
-    "rule_firings": "For each rule, the share of simulated years in which it has fired by then.",
-    "variants": "The change in P(hit) against the plan, on the same simulated years; whiskers are "
-                "the 95 % confidence interval. A bar whose whisker crosses zero is noise; dark "
-                "blue and dark red bars are clear gains and clear losses.",
-    "sensitivity": "P(hit) with each factor at its low and its high value, all else as planned; "
-                   "the factors at the top move the target's odds most.",
-    "stress_matrix": "P(hit) of each plan variant (rows) under each scenario (columns), on the "
-                     "same simulated years; green is safe, red is likely missed. The framed "
-                     "cell is the variant's weakest scenario.",
-}
-ABSENT = "<p class='absent'>{what}: not part of this run.</p>"
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2327;
 max-width:1040px;margin:0 auto;padding:24px}h1{font-size:26px;margin:0 0 4px}
@@ -61,40 +37,78 @@ border-color:#c0392b}.signoff .call{font-size:28px;font-weight:700;letter-spacin
 td.weak{background:#fdecea;outline:2px solid #c0392b;outline-offset:-2px}
 td.cellm{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .tag{font-size:11.5px;font-weight:700;color:#a93226;text-transform:uppercase}
+td.n,.nw{white-space:nowrap}
+@media (max-width:600px){body{padding:10px;font-size:14px}h1{font-size:21px}h2{margin-top:28px}
+.verdict{font-size:18px;padding:10px 12px}.signoff{padding:10px 12px}.signoff .call{font-size:22px}
+table{font-size:12.5px}th,td{padding:3px 5px}
+table.stack,table.stack tbody,table.stack tr,table.stack td{display:block}
+table.stack tr:first-child{display:none}table.stack tr{border:1px solid #d5dde3;margin:0 0 8px}
+table.stack td{border:none;border-bottom:1px solid #eef1f3;text-align:left;white-space:normal}
+table.stack td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:#555}}
 """
+
+
+STACK_FROM = 5      # a table this wide reads as one card per row on a phone
 
 
 def esc(x: Any) -> str:
     return html.escape(str(x))
 
 
-def figure(figs: dict[str, tuple[str, str]], name: str) -> str:
+def figure(figs: dict[str, tuple[str, str]], name: str, note: str = "") -> str:
+    """A chart with its finding, how to read it, and `note` (what its lines are)."""
     if name not in figs:
         return ""
     title, data = figs[name]
     return (f"<figure><img src='data:image/png;base64,{data}' alt='{esc(title)}'><figcaption>"
-            f"<b>{esc(title)}.</b> {esc(READ.get(name, ''))} As a slide: plots/{name}.svg or .png."
-            "</figcaption></figure>")
+            f"<b>{esc(title)}.</b> {esc(say('read.' + READ.get(name, name)))} {esc(note)} "
+            f"{esc(say('read.slide', name=name))}</figcaption></figure>")
+
+
+# How to read each chart (read.<key> in the catalogue), printed under it after its finding.
+READ = {"by_segment": "boxes", "by_product": "boxes"}
 
 
 def table(header: Iterable[str], rows: Iterable[Iterable[Any]], numeric_from: int = 1,
           numeric_to: int | None = None) -> str:
     """An HTML table; columns `numeric_from` to `numeric_to` (default: the last) are
     right-aligned numbers, the others text."""
+    header = list(header)
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     last = math.inf if numeric_to is None else numeric_to
-    body = "".join("<tr>" + "".join(f"<td{' class=n' if numeric_from <= i < last else ''}>"
-                                    f"{cell}</td>" for i, cell in enumerate(row)) + "</tr>"
+    labels = [f" data-label='{esc(h)}'" for h in header]
+    body = "".join("<tr>" + "".join(f"<td{' class=n' if numeric_from <= i < last else ''}"
+                                    f"{labels[i] if i < len(labels) else ''}>{cell}</td>"
+                                    for i, cell in enumerate(row)) + "</tr>"
                    for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    stack = " class=stack" if len(header) >= STACK_FROM else ""   # cards on a phone
+    return f"<table{stack}><tr>{head}</tr>{body}</table>"
 
 
 def ci(pair: list[float] | None, points: bool = False) -> str:
+    """An interval, kept on one line."""
     if not pair or any(x is None for x in pair):
         return "-"
     if points:
-        return f"{100 * pair[0]:+.1f} to {100 * pair[1]:+.1f} pts"
-    return f"{pct(pair[0])} to {pct(pair[1])}"
+        lo, hi = f"{100 * pair[0]:+.1f}", f"{100 * pair[1]:+.1f} pts"
+    else:
+        lo, hi = pct(pair[0]), pct(pair[1])
+    return f"<span class=nw>{say('range', lo=lo, hi=hi)}</span>"
+
+
+def spoken(size: Any) -> str | None:
+    """A shock size as its author wrote it, in words: {triangular: [15%, 20%, 30%]} reads
+    '15% to 30%, most likely 20%'; None when there is nothing to say."""
+    if not isinstance(size, dict) or len(size) != 1:
+        return None if size is None else str(size)
+    (family, args), = size.items()
+    if family == "triangular" and isinstance(args, list) and len(args) == 3:
+        return say("size.triangular", lo=args[0], mode=args[1], hi=args[2])
+    if family == "uniform" and isinstance(args, list) and len(args) == 2:
+        return say("size.uniform", lo=args[0], hi=args[1])
+    if isinstance(args, dict):
+        return f"{family}: " + ", ".join(f"{k} {v}" for k, v in args.items())
+    return None
 
 
 def pts(x: float | None) -> str:
@@ -112,26 +126,27 @@ def signoff_verdict(s: dict[str, Any]) -> list[str]:
     bar, checks = so["bar"], so["checks"]
     failing = [c["scenario"] for c in checks if not c["passes"]]
     sign = so["verdict"] == "sign"
-    why = (f"All {len(checks)} checks pass." if sign else
-           f"{len(failing)} of {len(checks)} checks fail: {esc(', '.join(failing))}.")
-    target = f"{money(so['target'])} of {esc(so['metric'])}"
+    why = (say("so.all_pass", n=len(checks)) if sign else
+           say("so.some_fail", k=len(failing), n=len(checks), names=esc(", ".join(failing))))
+    target = say("so.target", target=money(so["target"]), metric=esc(say(f"metric.{so['metric']}")))
     out = [f"<div class='signoff {'yes' if sign else 'no'}'>",
-           f"<div class=call>{'SIGN' if sign else 'DO NOT SIGN'} {target}</div>",
-           (f"<p>{why} The bar: P(hit) at least <b>{pct(bar['confidence'], 0)}</b> on the plan "
-            f"itself and at least <b>{pct(bar['stress_confidence'], 0)}</b> under each stress "
-            "scenario.</p>"), signable_sentence(so), "</div>"]
+           f"<div class=call>{say('so.sign' if sign else 'so.no_sign')} {target}</div>",
+           "<p>" + why + " " + say("so.bar", plan=pct(bar["confidence"], 0),
+                                   stress=pct(bar["stress_confidence"], 0)) + "</p>",
+           signable_sentence(so), "</div>"]
     rows = []
     for i, c in enumerate(checks):
         lo, hi = c["p_hit_ci95"]
-        close = (" <span class=small>(close: the CI includes the bar)</span>"
+        close = (f" <span class=small>{say('so.close')}</span>"
                  if lo < c["required"] <= hi else "")
-        result = ("<span class=pass>passes</span>" if c["passes"] else
-                  "<span class=fail>FAILS</span>")
-        own = " <span class=small>(the plan, no stress)</span>" if i == 0 else ""
+        result = (f"<span class=pass>{say('so.passes')}</span>" if c["passes"] else
+                  f"<span class=fail>{say('so.fails')}</span>")
+        own = f" <span class=small>{say('so.own')}</span>" if i == 0 else ""
         name = esc(c["scenario"]) + own
         rows.append([name, pct(c["p_hit"]), ci(c["p_hit_ci95"]), f"≥ {pct(c['required'], 0)}",
                      result + close])
-    out.append(table(["scenario", "P(hit)", "95 % CI", "required", "result"], rows, 1, 4))
+    out.append(table([say("col.scenario"), "P(hit)", say("col.ci"), say("col.required"),
+                      say("col.result")], rows, 1, 4))
     return out + breaking_points(so)
 
 
@@ -142,17 +157,15 @@ def signable_sentence(so: dict[str, Any]) -> str:
     note = ("" if so.get("signable_converged", True) else
             f" <b>It did not settle after {so.get('signable_rounds')} rounds: check it with more "
             "runs.</b>")
-    return (f"<p>The target you can sign at this bar: <b>{money(t)}</b> (95 % CI {money(lo)} to "
-            f"{money(hi)}), {pct(t / so['target'], 0)} of the proposed target. "
-            f"<b>{esc(binding)}</b> binds it: it is the scenario that allows the lowest target "
-            f"(P(hit) at {money(t)}: {at}).{note}</p>")
+    return "<p>" + say("so.signable", target=money(t), lo=money(lo), hi=money(hi),
+                       share=pct(t / so["target"], 0), binding=esc(binding), at=at) + f"{note}</p>"
 
 
 def breaking_points(so: dict[str, Any]) -> list[str]:
-    out = ["<h3>How big can each shock get?</h3>"]
+    out = [f"<h3>{say('so.h_breaking')}</h3>"]
     points = so.get("breaking_points") or []
     if not points:
-        return out + [ABSENT.format(what="Shocks in the stress scenarios")]
+        return []
     search = so.get("search") or {}
     bar = pct(so["bar"]["stress_confidence"], 0)
     rows = []
@@ -179,8 +192,8 @@ def breaking_points(so: dict[str, Any]) -> list[str]:
             status = ("<span class=fail>already fails at 0</span>: the rest of the scenario "
                       "breaks the target")
         rows.append([esc(b["scenario"]), esc(b["shock"]), declared, at, bracket, status])
-    out.append(table(["scenario", "shock", "declared size", "breaks at", "searched bracket",
-                      "status"], rows, 2, 4))
+    out.append(table([say("col.scenario"), say("col.shock"), say("col.declared"),
+                      say("col.breaks_at"), say("col.bracket"), say("col.status")], rows, 2, 4))
     playbook = "with the playbook on" if search.get("playbook") else "without a playbook"
     out.append(f"<p class=small>Breaking point: the smallest size at which the scenario's P(hit) "
                f"falls below {bar}. The search assumes the shock <b>happens</b> (probability "
@@ -200,9 +213,9 @@ def headroom(x: float, unit: str) -> str:
 def stress_matrix(s: dict[str, Any], figs: dict[str, tuple[str, str]]) -> list[str]:
     """Every variant under every scenario: P(hit), P10 attainment, expected shortfall."""
     m = s.get("matrix")
-    out = ["<h3>Stress matrix: each variant under each scenario</h3>"]
+    out = [f"<h3>{say('h.matrix')}</h3>"]
     if not m or not m.get("variants"):
-        return out + [ABSENT.format(what="The stress matrix (python -m simulate stress)")]
+        return []
     out.append(figure(figs, "stress_matrix"))
     scenarios, weakest = m["scenarios"], m.get("weakest") or {}
     head = "".join(f"<th>{esc(sc)}{' (no stress)' if sc == m.get('baseline') else ''}</th>"

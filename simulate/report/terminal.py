@@ -1,66 +1,75 @@
 """What the manager reads in the terminal: the verdict first, then the breakdowns.
 
-Plain text with aligned columns, so it reads the same in a terminal, a CI log or an email.
+Plain text with aligned columns (wide Chinese characters count as two), so it reads the same
+in a terminal, a CI log or an email, in the language of the summary.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..format import money, odds_phrase, pct
+from ..format import money, odds_phrase, pad, pct, style, width
+from ..words import say
 
 
 def render(summary: dict[str, Any]) -> str:
     """The compact summary printed after a run."""
+    with style(summary.get("language"), summary.get("currency")):
+        return _render(summary)
+
+
+def _render(summary: dict[str, Any]) -> str:
     lines = []
+    labels = [say(k) for k in ("term.p_hit", "term.verdict", "term.attainment", "term.bar")]
+    column = max(width(label) for label in labels) + 2
+    p_hit, verdict, attainment, bar = (pad(label, column) for label in labels)
     for name, v in summary["variants"].items():
         title = summary["scenario"] if name == "plan" else f"{summary['scenario']} / {name}"
-        partial = "  (PARTIAL: interrupted)" if summary.get("partial") else ""
-        lines.append(f"{title}: {v['runs']:,} simulated years, target {money(summary['target'])} "
-                     f"{summary['metric']}{partial}")
+        partial = say("term.partial") if summary.get("partial") else ""
+        lines.append(say("term.head", title=title, runs=f"{v['runs']:,}", target=money(summary["target"]),
+                         metric=say(f"metric.{summary['metric']}"), partial=partial))
         lo, hi = v["p_hit_ci95"]
-        lines.append(f"  P(target hit)  {pct(v['p_hit'])}   (95 % CI {pct(lo)} to {pct(hi)})")
-        lines.append(f"  Verdict        {odds_phrase(v['p_hit'])}")
+        lines.append(f"  {p_hit}{pct(v['p_hit'])}   {say('term.ci', lo=pct(lo), hi=pct(hi))}")
+        lines.append(f"  {verdict}{odds_phrase(v['p_hit'])}")
         seq = summary.get("sequential")
         if name == "plan" and seq:
-            side = "above" if v["p_hit"] >= seq["bar"] else "below"
-            lines.append(f"  Sign-off bar   {pct(seq['bar'], 0)}: " + (
-                f"P(hit) settled {side} it after {seq['runs']:,} of {seq['max_runs']:,} years"
-                if seq["settled"] else f"not settled by {seq['runs']:,} years (the CI includes it)"))
-        if v.get("impact"):
-            i = v["impact"]
-            lo, hi = (100 * x for x in i["p_hit_diff_ci95"])
-            lines.append(f"  Shocks' impact P(hit) {100 * i['p_hit_diff']:+.1f} pts (95 % CI "
-                         f"{lo:+.1f} to {hi:+.1f}) against {pct(i['p_hit_baseline'])} without them")
-        if v.get("playbook"):
-            b = v["playbook"]
-            lo, hi = (100 * x for x in b["p_hit_diff_ci95"])
-            lines.append(f"  Playbook value P(hit) {100 * b['p_hit_diff']:+.1f} pts (95 % CI "
-                         f"{lo:+.1f} to {hi:+.1f}) against {pct(b['p_hit_no_rules'])} without it")
+            side = say("term.above" if v["p_hit"] >= seq["bar"] else "term.below")
+            lines.append(f"  {bar}{pct(seq['bar'], 0)}: " + (
+                say("term.settled", side=side, runs=f"{seq['runs']:,}", max=f"{seq['max_runs']:,}")
+                if seq["settled"] else say("term.unsettled", runs=f"{seq['runs']:,}")))
+        for key, part, base in (("term.impact", "impact", "p_hit_baseline"),
+                                ("term.playbook", "playbook", "p_hit_no_rules")):
+            if v.get(part):
+                i = v[part]
+                lo, hi = (f"{100 * x:+.1f}" for x in i["p_hit_diff_ci95"])
+                lines.append("  " + say(key, diff=f"{100 * i['p_hit_diff']:+.1f}", lo=lo, hi=hi,
+                                        base=pct(i[base])))
         a = v["attainment"]
-        lines.append(f"  Attainment     mean {pct(a['mean'])}   P10 {pct(a['p10'])}   "
-                     f"P50 {pct(a['p50'])}   P90 {pct(a['p90'])}")
-        for dim, label in (("by_segment", "Segment"), ("by_product", "Product"), ("by_quarter", "Quarter")):
-            lines.extend(_table(label, v[dim], summary["metric"]))
+        lines.append(f"  {attainment}" + say("term.att_line", mean=pct(a["mean"]), p10=pct(a["p10"]),
+                                             p50=pct(a["p50"]), p90=pct(a["p90"])))
+        for dim in ("segment", "product", "quarter"):
+            lines.extend(_table(say(f"dim.{dim}"), v[f"by_{dim}"]))
         valued = {rule: r["value"] for rule, r in (v.get("rules") or {}).items() if r.get("value")}
         if valued:
-            lines.extend(["", "  Rule value     ΔP(hit)   years   stopped"])
+            lines.extend(["", "  " + say("term.rule_value")])
             for rule, val in valued.items():
-                lines.append(f"  {rule:<28}{100 * val['p_hit_diff']:+6.1f} pts {val['runs']:>7,}   "
-                             f"{val.get('stopped', 'fixed sample')}")
+                lines.append(f"  {pad(rule, 28)}{100 * val['p_hit_diff']:+6.1f} pts {val['runs']:>7,}   "
+                             f"{val.get('stopped', say('term.fixed_sample'))}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _table(label: str, rows: dict[str, Any], metric: str) -> list[str]:
+def _table(label: str, rows: dict[str, Any]) -> list[str]:
     if not rows:
         return []
-    width = max(len(label), *(len(n) for n in rows)) + 2
-    out = ["", f"  {label:<{width}}{'target':>9}{'P10':>9}{'P50':>9}{'P90':>9}{'attain P50':>12}{'P(hit)':>9}"]
-    for name, r in rows.items():
-        val = r["value"]
-        att = r.get("attainment")
-        out.append(f"  {name:<{width}}{money(r['target']):>9}{money(val['p10']):>9}{money(val['p50']):>9}"
-                   f"{money(val['p90']):>9}{pct(att['p50'] if att else None, 0):>12}"
-                   f"{pct(r.get('p_hit'), 0):>9}")
+    first = max(width(label), *(width(n) for n in rows)) + 2
+    heads = [say("col.target"), "P10", "P50", "P90", say("col.attain_p50"), say("col.p_hit")]
+    body = {name: [money(r["target"]), money(r["value"]["p10"]), money(r["value"]["p50"]),
+                   money(r["value"]["p90"]), pct((r.get("attainment") or {}).get("p50"), 0),
+                   pct(r.get("p_hit"), 0)] for name, r in rows.items()}
+    columns = [max(9, width(h) + 2, *(width(c[i]) + 2 for c in body.values()))
+               for i, h in enumerate(heads)]
+    out = ["", "  " + pad(label, first) + "".join(pad(h, c, ">") for h, c in zip(heads, columns))]
+    out += ["  " + pad(name, first) + "".join(pad(x, c, ">") for x, c in zip(cells, columns))
+            for name, cells in body.items()]
     return out

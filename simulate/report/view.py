@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..run.scenario import BASELINE, NO_RULES
+from ..words import say
+
 
 @dataclass
 class RunView:
@@ -21,21 +24,26 @@ class RunView:
     firings: pd.DataFrame | None
     start: dt.date
     days: float                     # the horizon's length: the last week may be short
+    plan: dict[str, Any] | None = None   # the resolved plan as written (the manifest's)
 
     @property
     def headline(self) -> str:
         return next(iter(self.summary["variants"]))
 
     def others(self) -> list[str]:
-        """The other variants simulated beside the headline, companions included (at most 3)."""
+        """The other variants simulated beside the headline, companions included."""
         names = self.replications["variant"].unique() if "variant" in self.replications else []
-        return [str(n) for n in names if n != self.headline][:3]
+        return [str(n) for n in names if n != self.headline]
 
     def label(self, variant: str) -> str:
-        """A companion's name for people: '__baseline__' reads 'baseline (without the shocks)'."""
-        name = variant.strip("_").replace("_", " ")
-        shocked = name == "baseline" and self.summary.get("shocks")
-        return name + (" (without the shocks)" if shocked else "")
+        """A variant's name for people: the companions '__baseline__' and '__no_rules__' read
+        'without the shocks' and 'without the playbook'; 'plan @ price_war' reads 'price_war'
+        in a stress run, where every line is the plan under another scenario."""
+        if variant in (BASELINE, NO_RULES):
+            return say("label.baseline" if variant == BASELINE else "label.no_rules")
+        if self.summary.get("matrix") and " @ " in variant:
+            return variant.split(" @ ", 1)[1]
+        return variant
 
     def rows(self, variant: str | None = None) -> pd.DataFrame:
         rows = self.replications

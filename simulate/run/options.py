@@ -33,6 +33,9 @@ def common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-rules", action="store_true", help="switch the contingency playbooks off")
     p.add_argument("--without", action="append", metavar="RULE", default=[],
                    help="switch one rule off (repeatable)")
+    p.add_argument("--lang", choices=("en", "zh"),
+                   help="language of the summary, report and charts (default: the plan's "
+                        "`language`, else en); zh reads amounts in 万 and 亿")
     p.add_argument("--all-runs", action="store_true",
                    help="play every one of --runs years, even once the answer is settled")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "simulate"
 # Lower numbers sit lower: a module may import its own layer or any layer below.
-LAYERS = {"errors": 0, "format": 0, "files": 0, "version": 0, "stats": 1, "plan": 2, "load": 3,
+LAYERS = {"errors": 0, "format": 0, "files": 0, "version": 0, "words": 0, "stats": 1, "plan": 2, "load": 3,
           "engine": 4, "run": 5, "analysis": 6, "calibrate": 6, "report": 7, "cli": 8}
 MAX_MODULES = 15
 

@@ -42,14 +42,16 @@ def test_fraction_error_names_the_value():
     (1200, 1200.0), (1200.5, 1200.5), ("1200", 1200.0), ("60k", 6e4), ("60K", 6e4),
     ("1.2M", 1.2e6), ("1.2m", 1.2e6), ("1,200,000", 1.2e6), ("1,200.50", 1200.5),
     ("1.5bn", 1.5e9), ("1.5B", 1.5e9), ("1.5 bn", 1.5e9), ("1e6", 1e6), ("-5k", -5000.0),
+    ("80万", 8e5), ("1.2亿", 1.2e8), ("¥80万", 8e5), ("80万元", 8e5), ("960 万", 9.6e6), ("3千", 3e3),
 ])
 def test_money(value, expected):
     assert parse_money(value) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("value", BAD_NUMBERS + ["1,2", "12,34,567", "$5", "5 dollars", "k"])
+@pytest.mark.parametrize("value", BAD_NUMBERS + ["1,2", "12,34,567", "$5", "5 dollars", "k", "万",
+                                                 "80万万"])
 def test_money_rejects(value):
-    with pytest.raises(ValueError, match="expected an amount such as 1200, 60k, 1.2M or 1.5bn"):
+    with pytest.raises(ValueError, match="expected an amount such as 1200, 60k, 1.2M, 1.5bn, 80万"):
         parse_money(value)
 
 

@@ -187,7 +187,7 @@ def test_compare_writes_comparisons(small_plan, capsys):
     out = small_plan / "run"
     assert main(["compare", str(small_plan / "plan.yaml"), "--runs", "30", "--workers", "1", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "more_leads" in text and "var. ratio" in text
+    assert "more_leads" in text and "precision gain" in text
     summary = json.loads((out / "summary.json").read_text())
     comps = summary["comparisons"]
     assert list(comps) == ["plan", "more_leads", "stretch"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import matplotlib
@@ -19,13 +20,29 @@ matplotlib.use("Agg")   # files only, never a window: safe on servers and in wor
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from ...format import money_short, odds_phrase  # noqa: E402
+from ...run.scenario import BASELINE  # noqa: E402
+from ...words import language, say  # noqa: E402
 from ..view import RunView
 
-STYLE = {"figure.figsize": (9, 5), "figure.dpi": 110, "font.size": 10.5, "axes.titlesize": 12.5,
+# Chinese names and labels: a subset of Noto Sans SC (the 6,763 hanzi of GB 2312, regular and
+# bold, OFL; see report/fonts/) ships with the package, behind DejaVu Sans for Latin text.
+FONTS = Path(__file__).resolve().parents[1] / "fonts"
+
+
+def font_family() -> list[str]:
+    """The fallback chain of families for every chart: Latin from DejaVu, CJK after it."""
+    for weight in ("Regular", "Bold"):
+        font_manager.fontManager.addfont(str(FONTS / f"NotoSansSCSubset-{weight}.otf"))
+    return ["DejaVu Sans", "Noto Sans SC Subset"]
+
+
+STYLE = {"font.family": font_family(), "axes.unicode_minus": False,
+         "figure.figsize": (9, 5), "figure.dpi": 110, "font.size": 10.5, "axes.titlesize": 12.5,
          "axes.titleweight": "bold", "axes.spines.top": False, "axes.spines.right": False,
          "axes.grid": True, "grid.alpha": 0.3, "svg.fonttype": "none",
          "figure.constrained_layout.use": True}
@@ -34,6 +51,12 @@ STAGES = ("lead", "intent", "negotiation", "signed")
 STAGE_COLOURS = ("#c9dcea", "#8fb8d6", "#e6a04d", "#2e7d4f")
 HEALTHY = np.array([5, 3, 2, 1]) / 11          # methodology: lead : intent : negotiation : signed
 NEGOTIATION_WARNING = 0.40                      # methodology: ~40 % in negotiation delays signings
+# Lines beside the headline's (other scenarios, variants, the years without shocks or rules):
+# each its own colour and dash, so no two read alike.
+# The target path is red and dashed: no companion is either.
+COMPANION_LINES = (("#8e44ad", "-."), ("#16a085", (0, (1, 1.5))), ("#b7950b", (0, (5, 2, 1, 2, 1, 2))),
+                   ("#d35400", (0, (1, 3))), ("#2c3e50", (0, (6, 2))))
+OPENING_WEEKS = 4      # the fan's finding ignores the year's first weeks: a few deals' noise
 PERCENT = FuncFormatter(lambda x, _pos: f"{x:.0f} %")
 MONEY = FuncFormatter(money_short)
 
@@ -68,7 +91,7 @@ def companions(view: RunView) -> list[str]:
         return view.others()
     names = set(view.replications.get("variant", []))
     cells = (f"{head} @ {sc}" for sc in m["scenarios"])
-    return [k for k in cells if k != view.headline and k in names][:3]
+    return [k for k in cells if k != view.headline and k in names][:len(COMPANION_LINES)]
 
 
 def attainment_pct(view: RunView, variant: str | None = None) -> np.ndarray:
@@ -77,31 +100,38 @@ def attainment_pct(view: RunView, variant: str | None = None) -> np.ndarray:
 
 def attainment(view: RunView) -> Plot:
     v = view.summary["variants"][view.headline]
-    title = f"P(hit) {100 * v['p_hit']:.0f} %: {odds_phrase(v['p_hit'])}"
+    title = say("chart.attainment_title", p=f"{100 * v['p_hit']:.0f} %", phrase=odds_phrase(v["p_hit"]))
     if (v.get("impact") or {}).get("p_hit_baseline") is not None:
-        title += f" ({100 * v['impact']['p_hit_baseline']:.0f} % without the shocks)"
+        title += say("chart.without_shocks", p=f"{100 * v['impact']['p_hit_baseline']:.0f} %")
     att = attainment_pct(view)
     beside = (attainment_pct(view, n) for n in companions(view))
     bins = bins_at_target(np.concatenate([att, *beside]))
     fig, ax = plt.subplots()
     ax.hist(att[att < 100], bins=bins, color=MISS, edgecolor="white",
-            label=f"{view.headline}: years short of target")
+            label=say("chart.years_short", name=view.label(view.headline)))
     ax.hist(att[att >= 100], bins=bins, color=LIGHT, edgecolor="white",
-            label=f"{view.headline}: years at or over target")
-    for name in companions(view):   # e.g. the same years without the shocks
+            label=say("chart.years_over", name=view.label(view.headline)))
+    for name, (colour, dash) in zip(companions(view), COMPANION_LINES):   # e.g. without the shocks
         ax.hist(attainment_pct(view, name), bins=bins, histtype="step", linewidth=1.8,
-                label=view.label(name))
-    ax.axvline(100, color=RED, linewidth=2, label=f"target {money_short(view.summary['target'])}")
+                color=colour, linestyle=dash, label=view.label(name))
+    ax.axvline(100, color=RED, linewidth=2,
+               label=say("chart.target", target=money_short(view.summary["target"])))
     ax.set_ylim(top=ax.get_ylim()[1] * 1.3)   # headroom: the legend and the box never hide a bar
     lo, hi = v["p_hit_ci95"]
     box = f"P(hit) {100 * v['p_hit']:.1f} %\n95 % CI {100 * lo:.1f}–{100 * hi:.1f} %"
     ax.text(0.98, 0.95, box, transform=ax.transAxes, ha="right", va="top", fontsize=12,
             fontweight="bold", bbox={"facecolor": "white", "edgecolor": GREY, "alpha": 0.9})
-    ax.set(xlabel=f"attainment (% of the {view.summary['metric']} target)",
-           ylabel="simulated years")
+    ax.set(xlabel=say("chart.attainment_x", metric=say(f"metric.{view.summary['metric']}")),
+           ylabel=say("chart.years"))
     ax.xaxis.set_major_formatter(PERCENT)
-    ax.legend(loc="upper left", frameon=False)
+    below(ax)
     return Plot("attainment", title, fig)
+
+
+def below(ax: Any, columns: int = 2) -> None:
+    """The legend under the axes, where it never covers a bar or a line."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=columns, frameon=False,
+              fontsize=9)
 
 
 def bins_at_target(att: np.ndarray) -> np.ndarray:
@@ -109,6 +139,11 @@ def bins_at_target(att: np.ndarray) -> np.ndarray:
     lo, hi = min(att.min(), 99.0), max(att.max(), 101.0)
     width = (hi - lo) / min(40, max(10, len(att) // 15))
     return 100 + width * np.arange(np.floor((lo - 100) / width), np.ceil((hi - 100) / width) + 1)
+
+
+def month_name(day: dt.date) -> str:
+    """A month as the language in force names it: 'March', or '3月'."""
+    return f"{day.month}月" if language() == "zh" else f"{day:%B}"
 
 
 def month_axis(ax: Any, view: RunView) -> None:
@@ -124,32 +159,34 @@ def fan(view: RunView) -> Plot:
     dates = [view.date(d) for d in days]
     fig, ax = plt.subplots()
     ax.fill_between(dates, w["bookings_cum_p10"], w["bookings_cum_p90"], color=LIGHT, alpha=0.6,
-                    label="P10–P90 of simulated years")
-    ax.plot(dates, w["bookings_cum_p50"], color=BLUE, linewidth=2.2, label="median year")
-    for name in companions(view):
+                    label=say("chart.band"))
+    ax.plot(dates, w["bookings_cum_p50"], color=BLUE, linewidth=2.2, label=say("chart.median_year"))
+    for name, (colour, dash) in zip(companions(view), COMPANION_LINES):
         other = view.weeks(name)
         ax.plot([view.date(view.week_end(wk)) for wk in other["week"]], other["bookings_cum_p50"],
-                color=GREY, linewidth=1.5, linestyle=":", label=f"median, {view.label(name)}")
+                color=colour, linewidth=1.6, linestyle=dash,
+                label=say("chart.median_of", name=view.label(name)))
     p50 = w["bookings_cum_p50"].to_numpy()
-    metric = view.summary["metric"]
-    title = f"The median year books {money_short(p50[-1])} (the target is on {metric})"
+    metric = say(f"metric.{view.summary['metric']}")
+    title = say("chart.fan_median", value=money_short(p50[-1]), metric=metric)
     if view.summary["metric"] == "bookings":
         path = view.target_to_date(days)
-        ax.plot(dates, path, color=RED, linewidth=2, linestyle="--", label="target path")
-        behind = p50 < path - 0.01 * target   # by more than 1 % of the target
-        ends = f"ends at {100 * p50[-1] / target:.0f} % of target"
+        ax.plot(dates, path, color=RED, linewidth=2, linestyle="--", label=say("chart.target_path"))
+        behind = p50 < path - 0.01 * target   # by more than 1 % of the target,
+        behind[: OPENING_WEEKS] = False       # after the year's first weeks (a few deals' noise)
+        ends = f"{100 * p50[-1] / target:.0f} %"
         if not behind.any():
-            title = f"The median year keeps up with the target path and {ends}"
+            title = say("chart.fan_keeps", p=ends)
         elif behind[-1]:
             ahead = np.flatnonzero(~behind)
             since = dates[ahead[-1] + 1 if ahead.size else 0]
-            title = f"The median year falls behind the target path from {since:%B} and {ends}"
+            title = say("chart.fan_behind", month=month_name(since), p=ends)
         else:
             until = dates[np.flatnonzero(behind)[-1]]
-            title = f"The median year trails the target path until {until:%B}, then {ends}"
-    ax.set(xlabel=f"week ending ({view.start.year})", ylabel="bookings to date")
+            title = say("chart.fan_trails", month=month_name(until), p=ends)
+    ax.set(xlabel=say("chart.week_ending", year=view.start.year), ylabel=say("chart.bookings_to_date"))
     ax.yaxis.set_major_formatter(MONEY)
-    ax.legend(loc="upper left", frameon=False)
+    below(ax, 3)
     month_axis(ax, view)
     return Plot("bookings_fan", title, fig)
 
@@ -213,9 +250,9 @@ def breakdown(view: RunView, dim: str) -> Plot | None:
                boxprops={"facecolor": LIGHT, "edgecolor": BLUE},
                medianprops={"color": BLUE, "linewidth": 2})
     ax.set_xticks(range(1, len(names) + 1), names)
-    ax.set_xlabel(f"{dim} (box: P25–P75, whiskers: P10–P90)")
+    ax.set_xlabel(say("chart.box_x", dim=say(f"dim.{dim}")))
     if targeted:
-        ax.axhline(100, color=RED, linewidth=2, label="target (100 %)")
+        ax.axhline(100, color=RED, linewidth=2, label=say("chart.target_line"))
         for i, n in enumerate(names, 1):
             ax.annotate(f"P(hit) {100 * entries[n]['p_hit']:.0f} %",
                         (i, np.percentile(data[i - 1], 90)), xytext=(0, 6),
@@ -223,19 +260,20 @@ def breakdown(view: RunView, dim: str) -> Plot | None:
         weakest = min(names, key=lambda n: entries[n]["p_hit"])
         e = entries[weakest]
         weight = e["target"] / max(sum(targeted.values()), 1e-9)
-        title = (f"{weakest} ({100 * weight:.0f} % of target) is the weakest {dim}: P(hit) "
-                 f"{100 * e['p_hit']:.0f} %, median {100 * e['attainment']['p50']:.0f} % "
-                 "of its target")
-        ax.set_ylabel("attainment (% of own target)")
+        title = say("chart.weakest", name=weakest, weight=f"{100 * weight:.0f} %",
+                    dim=say(f"dim.{dim}").lower(), p=f"{100 * e['p_hit']:.0f} %",
+                    median=f"{100 * e['attainment']['p50']:.0f} %")
+        ax.set_ylabel(say("chart.own_target"))
         ax.yaxis.set_major_formatter(PERCENT)
         ax.legend(loc="upper left", frameon=False)
     else:
         medians = {n: e["value"]["p50"] for n, e in entries.items()}
         top = max(medians, key=medians.__getitem__)
         share = medians[top] / max(sum(medians.values()), 1e-9)
-        metric = view.summary["metric"]
-        title = f"{top} carries {100 * share:.0f} % of {metric} (medians); no {dim} targets set"
-        ax.set(ylabel=f"{metric} per year", ylim=(0, None))
+        metric = say(f"metric.{view.summary['metric']}")
+        title = say("chart.carries", name=top, share=f"{100 * share:.0f} %", metric=metric,
+                    dim=say(f"dim.{dim}").lower())
+        ax.set(ylabel=say("chart.per_year", metric=metric), ylim=(0, None))
         ax.yaxis.set_major_formatter(MONEY)
     return Plot(f"by_{dim}", title, fig)
 
@@ -252,9 +290,11 @@ def firing_timeline(view: RunView) -> Plot | None:
         ax.step([view.date(d) for d in days], share, where="post", linewidth=2,
                 label=f"{rule} ({share[-1]:.0f} %)")
     # The finding is the contingency that fires most without firing every year (a rule that
-    # fires every year is routine); the count says how much of the playbook ever reacts.
+    # fires every year is routine); in a shocked run, the one the shocks set off most (more
+    # years than without them), not one that random departures fire anyway. The count says
+    # how much of the playbook ever reacts.
     contingent = {r: d for r, d in firsts.items() if len(d) < 0.99 * runs} or firsts
-    rule, days = max(contingent.items(), key=lambda item: len(item[1]))
+    rule, days = max(contingent.items(), key=lambda item: len(item[1]) / runs - usual(view, item[0]))
     rules = view.summary["variants"][view.headline].get("rules") or firsts
     half = view.date(np.median(days))
     title = (f"{len(firsts)} of {len(rules)} rules fire: '{rule}' in "
@@ -262,9 +302,18 @@ def firing_timeline(view: RunView) -> Plot | None:
     ax.set(xlabel="date of the rule's first firing", ylabel="years in which it has fired",
            ylim=(0, 105), xlim=(view.start, view.date(view.days)))
     ax.yaxis.set_major_formatter(PERCENT)
-    ax.legend(loc="upper left", frameon=False, fontsize=9)
+    below(ax)
     month_axis(ax, view)
     return Plot("rule_firings", title, fig)
+
+
+def usual(view: RunView, rule: str) -> float:
+    """The share of years a rule fires without the shocks (0 when the run has no such years)."""
+    baseline = view.rows(BASELINE) if view.summary.get("shocks") else None
+    column = f"fired:{rule}"
+    if baseline is None or baseline.empty or column not in baseline:
+        return 0.0
+    return float((baseline[column] > 0).mean())
 
 
 PLOTS: tuple[Callable[[RunView], Plot | None], ...] = (

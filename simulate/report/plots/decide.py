@@ -109,7 +109,8 @@ def tornado(view: RunView) -> Plot | None:
              f"{100 * top['p_hit_high']:.0f} % (plan {base:.0f} %)")
     ax.set_xlabel("P(hit) (%)")
     ax.xaxis.set_major_formatter(PERCENT)
-    ax.legend(loc="lower right", frameon=False, fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1 - 1.2 / (1.6 + 0.55 * len(factors))),
+              ncol=2, frameon=False, fontsize=9)
     return Plot("sensitivity", title, fig)
 
 
