@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 from ..calibrate import calibrate, synth
 from ..errors import InputError, SimulateError
+from ..load.decisions import check_lever_ends
 from ..load.loader import load_scenario, load_variants
 from ..plan.plan import Plan
 from ..run.options import Parser, build_parser
@@ -33,7 +34,9 @@ def _validate(args: argparse.Namespace) -> int:
     failed = 0
     for f in args.files:
         try:
-            plan = load_variants(load_scenario(f))["plan"]    # the plan and each variant
+            doc = load_scenario(f)
+            plan = load_variants(doc)["plan"]    # the plan and each variant
+            check_lever_ends(doc, plan)          # and each lever at both ends of its range
             print(f"{f}: ok")
             from ..plan.market import plan_warnings
             for warning in plan_warnings(plan):
