@@ -20,7 +20,7 @@ from ..load.decisions import check_lever_ends
 from ..load.loader import load_scenario, load_variants
 from ..plan.plan import Plan
 from ..run.options import Parser, build_parser
-from . import bench, compare, rerun, rules, sensitivity, signoff, stress
+from . import advise, bench, compare, rerun, rules, sensitivity, signoff, stress
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
@@ -65,6 +65,8 @@ COMMANDS: dict[str, tuple[str, Configure, Handler]] = {
                 signoff.configure, signoff.run),
     "sensitivity": ("tornado: which inputs move P(hit) and the median attainment most",
                     sensitivity.configure, sensitivity.run),
+    "advise": ("the cheapest lever values that make the target signable (or the best P(hit) "
+               "within a budget)", advise.configure, advise.run),
     "rerun": ("run a recorded run again from its manifest.json, exactly", rerun.configure, rerun.run),
     "rules": ("check playbooks; list the metrics and actions rules may use", rules.configure, rules.run),
     "calibrate": ("fit a plan to last year's CRM export and review last year", calibrate.configure, calibrate.run),
