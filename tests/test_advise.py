@@ -73,3 +73,12 @@ def test_advise_refuses_a_bad_lever_in_one_located_line(tmp_path, capsys, lever)
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"{path}:" in err and "lever" in err, err
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_within_a_budget_the_highest_p_hit_it_buys(tmp_path):
+    """Within 30k the best is all of it on spend (25k with a 5k grid, the useless lever low)."""
+    advice = advise(known_plan(tmp_path), tmp_path / "run", "--budget", "30k", "--trials", "10",
+                    "--runs", "100", "--confirm-runs", "300", "--seed", "3")
+    rec = advice["recommended"]
+    assert rec["cost"] <= 30_000 and abs(rec["levers"]["web_spend"] - 25_000) <= STEP, rec
+    assert advice["budget"] == 30_000

@@ -57,6 +57,7 @@ from .signoff import round_down
 TRIALS = 40
 SEARCH_RUNS = 200
 CONFIRM = 3             # lever sets confirmed on fresh seeds
+PROPOSALS = 20          # proposals per lever set played: those rejected on cost alone are free
 HALF_WIDTH = 0.02       # the confirmation's target: +-2 pp at the plan's bar
 Values = dict[str, float]
 
@@ -75,7 +76,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", type=money_arg, metavar="X",
                    help="find the highest P(hit) that costs at most X (e.g. 250k) instead")
     p.add_argument("--trials", type=positive_int, default=TRIALS, metavar="N",
-                   help=f"lever sets the optimiser proposes (default {TRIALS})")
+                   help=f"lever sets played in the search (default {TRIALS}); proposals "
+                        "rejected on cost alone (over the budget, dearer than a set that "
+                        "clears the bar) do not count")
     p.add_argument("--confirm", type=positive_int, default=CONFIRM, metavar="K",
                    help=f"the best K lever sets played again on fresh seeds (default {CONFIRM})")
     p.add_argument("--confirm-runs", type=positive_int, metavar="N",
@@ -190,7 +193,7 @@ class Search:
             return 0.0
         if self.budget is None and c > self.best_cost:
             self.pruned += 1
-            self.say(f"  trial {trial.number + 1}: cost {money(c)}, pruned (a cheaper set clears the bar)")
+            self.say(f"  proposal at cost {money(c)} pruned unplayed (a cheaper set clears the bar)")
             raise optuna.TrialPruned()
         out = self.play(levers)
         if self.budget is not None:
@@ -202,7 +205,7 @@ class Search:
             value = c
             if max(out["violations"]) <= 0:
                 self.best_cost = min(self.best_cost, c)
-        self.say(f"  trial {trial.number + 1}: cost {money(c)}, P(hit) {pct(out['p'][self.problem.home], 0)}"
+        self.say(f"  trial {len(self.evaluated)}: cost {money(c)}, P(hit) {pct(out['p'][self.problem.home], 0)}"
                  + ("" if len(out["played"]) > 1 or not self.problem.names else " (scenarios not played)"))
         return value
 
@@ -220,7 +223,8 @@ class Search:
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.optimize(self.objective, n_trials=trials)
+            study.optimize(self.objective, n_trials=PROPOSALS * trials, callbacks=[
+                lambda st, _t: st.stop() if len(self.evaluated) >= trials else None])
 
     def shortlist(self, k: int) -> list[dict[str, Any]]:
         """The lever sets worth confirming: the cheapest that cleared the bar (or, within a
