@@ -235,8 +235,10 @@ class Search:
             within = [e for e in evals if e["cost"] <= self.budget]
             return sorted(within, key=lambda e: (-e["p"][home], e["cost"]))[:k]
         cleared = sorted((e for e in evals if max(e["violations"]) <= 0), key=lambda e: (e["cost"], -e["p"][home]))
+        # a raced set's scenarios are only estimated (at the plan's P(hit)): fully played first
         missed = sorted((e for e in evals if max(e["violations"]) > 0),
-                        key=lambda e: (sum(max(0.0, v) for v in e["violations"]), e["cost"]))
+                        key=lambda e: (len(e["played"]) < len(self.problem.required),
+                                       sum(max(0.0, v) for v in e["violations"]), e["cost"]))
         return (cleared + missed)[:k]
 
 
