@@ -73,3 +73,24 @@ def write_plan_with_slump(folder: Path, data: dict[str, Any]) -> Path:
     (folder / "plan.yaml").write_text(yaml.safe_dump(data))
     (folder / "slump.yaml").write_text(yaml.safe_dump({"extends": "plan.yaml", "shocks": [SLUMP]}))
     return folder / "plan.yaml"
+
+
+# The known-answer plan of advise: one channel, every lead signing at once for 10k;
+# `web_spend` adds spend to the channel, `collect` sets a share that costs money.
+LEADS, TARGET = 25, 300_000.0
+SPEND = {"name": "web_spend", "action": "spend", "channel": "web", "range": [0, "100k"],
+         "step": "5k", "cost": "marketing budget"}
+USELESS = {"name": "collect", "set": "collections.share", "range": ["50%", "100%"], "step": "10%",
+           "cost": "10k per unit"}
+
+
+def known_plan(folder: Path, levers: list | None = None) -> Path:
+    stage = {"advance": 1.0, "time": 0.001, "effort": 0}
+    data = minimal_plan_data()
+    data["segments"][0]["funnel"] = {"lead": stage, "intent": stage, "negotiation": stage, "units": 10}
+    data["channels"][0].update({"leads_per_year": LEADS, "spend_elasticity": 1.0})
+    data["target"] = {"annual": TARGET}
+    data["levers"] = [SPEND, USELESS] if levers is None else levers
+    path = folder / "plan.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

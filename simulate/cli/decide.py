@@ -194,13 +194,14 @@ def open_folder(args: argparse.Namespace, name: str, kind: str, fingerprint: str
 
 def finish(folder: Path, args: argparse.Namespace, docs: list[Document], plan_data: dict, name: str,
            seed: int, runs: int, results: RunResults, summary: dict[str, Any], plan: Plan,
-           text: str) -> int:
-    """Save the run folder (tables, manifest, report, summary.json) and print the answer."""
+           text: str, extra: dict[str, str] | None = None) -> int:
+    """Save the run folder (tables, manifest, report, summary.json, and any `extra` text
+    files by name) and print the answer."""
     from .run import input_files, make_manifest, save_run
     summary["language"] = language()
     files = list({f["path"]: f for d in docs for f in input_files(d)}.values())
     manifest = make_manifest(files, plan_data, name, seed, runs, args)
-    save_run(folder, results, summary, {**manifest, "folder": str(folder)}, plan)
+    save_run(folder, results, summary, {**manifest, "folder": str(folder)}, plan, extra)
     if not args.out:
         point_latest(folder)
     if args.json:

@@ -17,10 +17,11 @@ from typing import Callable, Sequence
 
 from ..calibrate import calibrate, synth
 from ..errors import InputError, SimulateError
+from ..load.decisions import check_lever_ends
 from ..load.loader import load_scenario, load_variants
 from ..plan.plan import Plan
 from ..run.options import Parser, build_parser
-from . import backtest, bench, compare, rerun, rules, sensitivity, signoff, stress, template
+from . import advise, backtest, bench, compare, rerun, rules, sensitivity, signoff, stress, template
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
@@ -34,7 +35,9 @@ def _validate(args: argparse.Namespace) -> int:
     failed = 0
     for f in args.files:
         try:
-            plan = load_variants(load_scenario(f))["plan"]    # the plan and each variant
+            doc = load_scenario(f)
+            plan = load_variants(doc)["plan"]    # the plan and each variant
+            check_lever_ends(doc, plan)          # and each lever at both ends of its range
             print(f"{f}: ok")
             from ..plan.market import plan_warnings
             for warning in plan_warnings(plan):
@@ -63,6 +66,8 @@ COMMANDS: dict[str, tuple[str, Configure, Handler]] = {
                 signoff.configure, signoff.run),
     "sensitivity": ("tornado: which inputs move P(hit) and the median attainment most",
                     sensitivity.configure, sensitivity.run),
+    "advise": ("the cheapest lever values that make the target signable (or the best P(hit) "
+               "within a budget)", advise.configure, advise.run),
     "rerun": ("run a recorded run again from its manifest.json, exactly", rerun.configure, rerun.run),
     "rules": ("check playbooks; list the metrics and actions rules may use", rules.configure, rules.run),
     "calibrate": ("fit a plan to last year's CRM export and review last year", calibrate.configure, calibrate.run),

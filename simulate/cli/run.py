@@ -39,6 +39,7 @@ from ..files import (
     write_atomic,
     write_bytes,
     write_json,
+    write_text,
 )
 from ..load.loader import load_scenario, plan_from_document
 from ..load.pipeline import with_pipeline
@@ -52,7 +53,7 @@ from ..version import __version__
 from ..stats.sequential import Settle, bars_settled
 
 DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "PyYAML", "matplotlib", "pydantic", "pyarrow", "rich",
-                "openpyxl")
+                "openpyxl", "optuna")
 # Options that say where a run goes, how it is shown or where it executes, never what it
 # computes (results do not depend on workers or batches): a rerun takes its own.
 NOT_RECORDED = ("scenario", "out", "results", "quiet", "json", "workers", "batch_size", "backend",
@@ -185,13 +186,15 @@ def plain(value: Any) -> Any:
 
 
 def save_run(folder: Path, results: RunResults, summary: dict[str, Any], manifest: dict[str, Any],
-             plan: Plan) -> None:
+             plan: Plan, extra: dict[str, str] | None = None) -> None:
     """Write the tables, the manifest, the plots and report, and last summary.json (its
     presence means the folder is complete). All or nothing: a save that fails (full disk,
     Ctrl-C) takes back what it wrote. A partial run also keeps what `rerun --resume` needs."""
     from . import STARTED
     summary["wall_seconds"] = round(time.monotonic() - STARTED, 3)    # what the user waited so far
     with all_or_nothing(folder) as staging:
+        for name, text in (extra or {}).items():
+            write_text(staging / name, text)
         _save_run(staging, results, summary, manifest, plan)
 
 

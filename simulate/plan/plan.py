@@ -13,6 +13,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import BeforeValidator, Field, model_validator
 
 from . import quantities as q
+from .decisions import Lever, check_levers
 from .distributions import Fixed, parse_distribution
 from .opening import Opening
 from .rules import Rule, check_rules
@@ -343,12 +344,15 @@ class Plan(Model):
     signoff: SignOff = SignOff()
     opening: Opening | None = Field(default=None, description="re-forecast: the year so far")
     market: Market | None = None
+    levers: list[Lever] = Field(default=[], description=(
+        "what `advise` may change to make the target signable, in what range, at what cost"))
 
     @model_validator(mode="after")
     def _references(self) -> "Plan":
         check_references(self)
         check_shocks(self)
         check_rules(self)
+        check_levers(self)
         return self
 
     def product(self, name: str) -> Product:

@@ -123,7 +123,28 @@ def verdict(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
                           say("col.attainment_p50")],
                          ([esc(n), f"{x['runs']:,}", pct(x["p_hit"]), ci(x["p_hit_ci95"]),
                            pct(x["attainment"]["p50"])] for n, x in s["variants"].items())))
-    return out + variants(view, figs)
+    out += variants(view, figs)
+    if s.get("advice"):
+        out += advice(s["advice"], figs)
+    return out
+
+
+def advice(a: dict[str, Any], figs: dict[str, tuple[str, str]]) -> list[str]:
+    """`advise`: the recommendation in one sentence, the cost front and the candidates."""
+    r = a["recommended"]
+    levers = ", ".join(f"{esc(k)} {v:g}" for k, v in r["levers"].items())
+    stress = "; ".join(f"{esc(n)} {pct(v['p_hit'], 0)}" for n, v in r["stress"].items())
+    said = ("clears the bar" if r["passes"] else "does not clear the bar (the closest found)")
+    out = ["<h3>What to change</h3>",
+           f"<p><b>{levers}: cost {money(r['cost'])}; P(hit) {pct(r['p_hit'], 0)} "
+           f"({ci(r['p_hit_ci95'])}){'; ' + stress if stress else ''}.</b> It {said}; "
+           f"{esc(r['chosen'])}, confirmed on {a['confirm']['runs']:,} fresh years per plan.</p>",
+           figure(figs, "advice_frontier")]
+    out.append(table(["candidate", "levers", "cost", "P(hit)", "95 % CI", "vs recommended", "clears"],
+                     ([esc(c["name"]), esc(", ".join(f"{k} {v:g}" for k, v in c["levers"].items())),
+                       money(c["cost"]), pct(c["p_hit"]), ci(c["p_hit_ci95"]), pts(c["p_hit_diff"]),
+                       "yes" if c["passes"] else "no"] for c in a["candidates"])))
+    return out
 
 
 def variants(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:

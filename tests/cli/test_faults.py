@@ -29,10 +29,10 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 import pytest
-from results_checks import without_timings
 import yaml
 from factory import make_plan, minimal_plan_data
 from processes import group_cpu_seconds, interruptible
+from results_checks import without_timings
 
 import simulate.cli.run as session
 import simulate.run.runner as runner

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from results_checks import without_timings
 import yaml
 from factory import minimal_plan_data
+from results_checks import without_timings
 
 from simulate.cli.main import main
 

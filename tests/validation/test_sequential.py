@@ -13,8 +13,8 @@ import pytest
 from factory import make_plan
 from scipy import stats
 
-from simulate.run import runner
 from simulate.engine.ledger import KPI_COLUMNS
+from simulate.run import runner
 from simulate.run.runner import BatchResult, run_replications
 from simulate.stats.sequential import ALPHA, LOOK, bars_settled, side_of_bar
 

@@ -1,4 +1,5 @@
-"""The charts of the decision commands: plan variants, the tornado and the stress matrix.
+"""The charts of the decision commands: plan variants, the tornado, the stress matrix and
+the cost against P(hit) front of `advise`.
 
 Like every chart of the report, each title states the finding, computed from the same numbers
 the tables show: which variant changes P(hit) beyond noise (its 95 % interval excludes zero),
@@ -16,7 +17,8 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Patch, Rectangle
 
 from ..view import RunView
-from .charts import BLUE, GREY, LIGHT, MISS, PERCENT, RED, Plot
+from ...format import money_short
+from .charts import BLUE, GREY, LIGHT, MISS, MONEY, PERCENT, RED, Plot
 
 # P(hit): red where the target is likely missed, amber at a coin flip, green where it is safe.
 ODDS = LinearSegmentedColormap.from_list("odds", ["#c0392b", "#f0b27a", "#f7f2d0", "#a9d8b8",
@@ -164,4 +166,35 @@ def stress_heatmap(view: RunView) -> Plot | None:
     return Plot("stress_matrix", matrix_title(m), fig)
 
 
-DECIDE_PLOTS: tuple[Callable[[RunView], Plot | None], ...] = (comparison, tornado, stress_heatmap)
+def frontier(view: RunView) -> Plot | None:
+    """`advise`: what money buys in P(hit), the front of the lever sets tried (search years),
+    the confirmed candidates with their intervals, the bar and the recommendation."""
+    advice = view.summary.get("advice") or {}
+    front = advice.get("frontier") or []
+    if not front:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 5))
+    ax.step([f["cost"] for f in front], [100 * f["p_hit"] for f in front], where="post", color=LIGHT,
+            linewidth=2, marker="o", label="best P(hit) found at each cost (search years)")
+    for c in advice.get("candidates") or []:
+        lo, hi = (100 * x for x in c["p_hit_ci95"])
+        ax.errorbar([c["cost"]], [100 * c["p_hit"]], yerr=[[100 * c["p_hit"] - lo], [hi - 100 * c["p_hit"]]],
+                    fmt="s", color=BLUE if c["passes"] else MISS, capsize=4)
+    rec, bar = advice["recommended"], 100 * advice["bar"]["confidence"]
+    ax.axhline(bar, color=RED, linewidth=1.5, linestyle="--", label=f"the bar, {bar:.0f} %")
+    ax.plot([rec["cost"]], [100 * rec["p_hit"]], marker="*", markersize=18, color=BLUE, linestyle="none",
+            label="recommended (confirmed on fresh years, 95 % CI)")
+    ax.set_xlabel("cost")
+    ax.xaxis.set_major_formatter(MONEY)
+    ax.set_ylabel("P(hit) on the plan")
+    ax.yaxis.set_major_formatter(PERCENT)
+    ax.legend(loc="lower right", frameon=False, fontsize=9)
+    what = "clears the bar" if rec["passes"] else "comes closest to the bar"
+    title = (f"The cheapest lever set that {what} costs {money_short(rec['cost'])}: "
+             f"P(hit) {100 * rec['p_hit']:.0f} %" if advice.get("budget") is None else
+             f"Within {money_short(advice['budget'])}: P(hit) {100 * rec['p_hit']:.0f} % "
+             f"for {money_short(rec['cost'])}")
+    return Plot("advice_frontier", title, fig)
+
+
+DECIDE_PLOTS: tuple[Callable[[RunView], Plot | None], ...] = (comparison, tornado, stress_heatmap, frontier)

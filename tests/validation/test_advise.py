@@ -1,0 +1,84 @@
+"""`advise`: levers in the plan, and the cheapest lever set that clears the bar.
+
+The known answer: a funnel in which every lead signs at once for 10k, fed by one channel
+whose leads grow in proportion to its spend (elasticity 1). A year's deals are then
+Poisson(L x (1 + x / 100k)) for x more spend, P(hit 300k) = P(N >= 30) is exact, and the
+cheapest grid value with P(hit) >= 80 % is known. A second lever costs money and does
+nothing for bookings: the advice must leave it at its low end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from factory import LEADS, SPEND, TARGET, USELESS, known_plan
+from scipy import stats
+
+from simulate.cli.main import main
+from simulate.load.loader import load_scenario, plan_from_document
+
+DEAL, STEP = 10_000.0, 5_000.0
+
+
+def p_hit(extra: float) -> float:
+    """P(N >= 30) for Poisson deals with `extra` spend (a lead signs 0.003 days after it comes)."""
+    mean = LEADS * (1 + extra / 100_000) * (365 - 0.003) / 365
+    return float(stats.poisson.sf(math.ceil(TARGET / DEAL) - 1, mean))
+
+
+def advise(path: Path, out: Path, *extra: str) -> dict:
+    code = main(["advise", str(path), "--out", str(out), "--workers", "1", "--quiet", *extra])
+    assert code == 0
+    return json.loads((out / "summary.json").read_text())["advice"]
+
+
+def test_advise_finds_the_cheapest_spend_within_a_step(tmp_path):
+    """The analytic cheapest spend reaching 80 % is 40k (P 82 %; 35k gives 76 %)."""
+    cheapest = min(x for x in range(0, 100_001, 5_000) if p_hit(x) >= 0.8)
+    assert cheapest == 40_000
+    advice = advise(known_plan(tmp_path), tmp_path / "run", "--trials", "16", "--runs", "200",
+                    "--confirm-runs", "600", "--seed", "3")
+    rec = advice["recommended"]
+    assert abs(rec["levers"]["web_spend"] - cheapest) <= STEP, rec
+    assert rec["levers"]["collect"] == 0.5 and rec["passes"]
+    assert rec["cost"] == rec["levers"]["web_spend"]
+    truth = p_hit(rec["levers"]["web_spend"])
+    lo, hi = rec["p_hit_ci95"]
+    assert lo - 0.02 <= truth <= hi + 0.02, (truth, rec["p_hit_ci95"])
+    costs = [f["cost"] for f in advice["frontier"]]
+    hits = [f["p_hit"] for f in advice["frontier"]]
+    assert costs == sorted(costs) and hits == sorted(hits)
+    assert advice["years_simulated"] >= 600 * len(advice["candidates"])
+    advised = tmp_path / "run" / "advised.yaml"
+    plan = plan_from_document(load_scenario(advised))
+    assert plan.marketing.budget == 100_000 + rec["levers"]["web_spend"] and not plan.levers
+
+
+def test_same_seed_same_advice(tmp_path):
+    path = known_plan(tmp_path)
+    runs = ("--trials", "8", "--runs", "100", "--confirm-runs", "200", "--confirm", "2", "--seed", "5")
+    first, second = (advise(path, tmp_path / name, *runs) for name in ("a", "b"))
+    for a in (first, second):
+        a.pop("seconds")
+    assert first == second
+
+
+@pytest.mark.parametrize("lever", [{**SPEND, "channel": "webb"}, {**USELESS, "range": [0.5, 2]}])
+def test_advise_refuses_a_bad_lever_in_one_located_line(tmp_path, capsys, lever):
+    path = known_plan(tmp_path, [lever])
+    assert main(["advise", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{path}:" in err and "lever" in err, err
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_within_a_budget_the_highest_p_hit_it_buys(tmp_path):
+    """Within 30k the best is all of it on spend (25k with a 5k grid, the useless lever low)."""
+    advice = advise(known_plan(tmp_path), tmp_path / "run", "--budget", "30k", "--trials", "10",
+                    "--runs", "100", "--confirm-runs", "300", "--seed", "3")
+    rec = advice["recommended"]
+    assert rec["cost"] <= 30_000 and abs(rec["levers"]["web_spend"] - 25_000) <= STEP, rec
+    assert advice["budget"] == 30_000
