@@ -33,8 +33,32 @@ def market_warning(plan: Plan) -> str | None:
             f"share of {market.reachable_share:.1%} (ceiling {money(ceiling)})")
 
 
+SPLIT_TOLERANCE = 0.005    # a split may round: half a percent of the annual target
+
+
+def split_warnings(plan: Plan) -> list[str]:
+    """A target split by segment, product or region that does not add up to the annual
+    target: all the parts named and their sum off, or the named parts alone above it
+    (strategy decoding: each layer of the target must add up to the one above)."""
+    target, out = plan.target, []
+    axes = (("by_segment", target.by_segment, [s.name for s in plan.segments]),
+            ("by_product", target.by_product, [p.name for p in plan.products]),
+            ("by_region", target.by_region, list(plan.regions)))
+    for key, split, names in axes:
+        if not split:
+            continue
+        total = sum(split.values())
+        off = (total - target.annual) / target.annual
+        complete = set(names) <= set(split)
+        if (complete and abs(off) > SPLIT_TOLERANCE) or (not complete and off > SPLIT_TOLERANCE):
+            parts = "its parts" if complete else "the part named" if len(split) == 1 else f"the {len(split)} parts named"
+            out.append(f"target: {key} adds up to {money(total)} ({parts}), {abs(off):.1%} "
+                       f"{'above' if off > 0 else 'below'} the annual target {money(target.annual)}")
+    return out
+
+
 def plan_warnings(plan: Plan) -> list[str]:
-    """Every warning about a plan that loads but may not hold: the market ceiling, and a
-    re-forecast's stale open deals."""
+    """Every warning about a plan that loads but may not hold: the market ceiling, a target
+    split that does not add up, and a re-forecast's stale open deals."""
     stale = stale_warning(plan.opening) if plan.opening is not None else None
-    return [w for w in (market_warning(plan), stale) if w]
+    return [w for w in (market_warning(plan), *split_warnings(plan), stale) if w]
