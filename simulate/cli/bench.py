@@ -205,7 +205,7 @@ def on_all_cores(plan: Any, seed: int, runs: int, workers: int) -> dict[str, flo
 def memory_probe(mode: str, scenario: str, runs: int, workers: int) -> dict[str, float]:
     """Peak resident memory of a fresh process: a whole CLI run, or aggregation alone."""
     with tempfile.TemporaryDirectory() as tmp:
-        code = (f"from simulate.bench import _probe; _probe({mode!r}, {scenario!r}, {runs}, "
+        code = (f"from simulate.cli.bench import _probe; _probe({mode!r}, {scenario!r}, {runs}, "
                 f"{workers}, {str(Path(tmp) / 'run')!r})")
         t0 = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -125,8 +125,9 @@ class Lever(Model):
     channel: Name | None = None
     supplier: Name | None = None
     delay: Days | None = Field(default=None, description="backup_supplier: the longest delay left")
-    renewal_gain: NonNegative | None = Field(default=None, description=(
-        "loyalty_rebate: relative rise in renewal probability per unit of rebate"))
+    renewal_gain: NonNegative | None = Field(default=None, le=100, description=(
+        "loyalty_rebate: relative rise in renewal probability per unit of rebate (at most 100: "
+        "a 1 % rebate doubling renewals)"))
     range: tuple[Value, Value]
     step: Value | None = Field(default=None, description="default: 1 for hire and backup_supplier, "
                                                          "else a tenth of the range")
@@ -156,6 +157,9 @@ class Lever(Model):
             raise ReferenceProblem(("range",), f"expected [low, high] with low < high, got [{lo:g}, {hi:g}]")
         if self.step is not None and not self.step > 0:
             raise ReferenceProblem(("step",), f"expected a step > 0, got {self.step:g}")
+        if self.step is not None and self.step > hi - lo:
+            raise ReferenceProblem(("step",), f"a step of {self.step:g} is wider than the range "
+                                              f"[{lo:g}, {hi:g}]: the lever could only stay at its low end")
         if (hi - lo) / self.grid_step > MAX_GRID:
             raise ReferenceProblem(("step",), f"{self.grid_step:g} cuts the range into more than {MAX_GRID:,} values")
         if self.action in WHOLE and not (float(lo).is_integer() and float(self.grid_step).is_integer()):

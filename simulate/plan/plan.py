@@ -326,7 +326,7 @@ class Plan(Model):
     runs: Annotated[int, Field(strict=True, ge=1, le=MAX_RUNS)] = 1000
     language: Literal["en", "zh"] = Field(
         default="en", description="the language of the summary, report and charts (--lang overrides)")
-    currency: Annotated[str, Field(max_length=8)] = Field(
+    currency: Annotated[str, Field(min_length=1, max_length=8)] = Field(
         default="", description="shown before amounts: a sign or a code (CNY and RMB read ¥)")
     horizon: Horizon = Horizon()
     target: Target

@@ -371,7 +371,8 @@ def test_a_real_ctrl_c_then_resume_gives_the_uninterrupted_run(tmp_path):
     plan.write_text(yaml.safe_dump(data, sort_keys=False))
     runs = 400
     proc = subprocess.Popen([sys.executable, "-m", "simulate", str(plan), "--runs", str(runs), "--out",
-                             str(tmp_path / "partial"), "--workers", "1", "--batch-size", "10", "--quiet"],
+                             str(tmp_path / "partial"), "--workers", "1", "--batch-size", "10", "--quiet",
+                             "--all-runs"],     # every year, so the resumed run must hold all of them
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=interruptible)
     deadline = time.monotonic() + 120

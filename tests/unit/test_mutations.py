@@ -32,6 +32,7 @@ from conftest import ROOT, SCENARIOS
 from simulate.cli.main import main
 from simulate.engine.year import simulate_year
 from simulate.errors import InputError
+from simulate.load.decisions import check_lever_ends
 from simulate.load.loader import _key, load_scenario, load_variants, plan_from_document
 from simulate.load.yamlio import Document, load_document
 from simulate.plan.rules import Playbook
@@ -62,6 +63,7 @@ LEGAL: list[tuple[str, set[str], str]] = [
     (r"channels\[\]\.at_spend", {"null"}, "leads_per_year is then the yield at the planned spend"),
     (r"segments\[\]\.accounts\.contracts\[\]\.rep", {"null"}, "a contract shared out to the segment's reps"),
     (r"segments\[\]\.accounts\.contracts\[\]\.industry", {"null"}, "a contract in no named industry"),
+    (r"levers\[\]\.step", {"null"}, "no step: 1 for whole units, else a tenth of the range"),
 ]
 # Where a message leads with the file and line, then the key: `scenarios/x.yaml:12:5: key: ...`.
 LOCATED = re.compile(r"^(?P<file>[^\n]+?):(?P<line>\d+)(:\d+)?: ")
@@ -122,7 +124,9 @@ def sources() -> list[tuple[str, Document, Any]]:
 def validate(doc: Document, kind: Any) -> Any:
     if kind == "playbook":
         return {"playbook": plan_from_document(doc, Playbook)}
-    return load_variants(doc)    # the plan and every variant, as `validate` checks them
+    plans = load_variants(doc)    # the plan and every variant, as `validate` checks them,
+    check_lever_ends(doc, plans["plan"])    # and each lever at both ends of its range
+    return plans
 
 
 def classify(doc: Document, path: tuple, message: str) -> str:
