@@ -51,9 +51,12 @@ def _render(summary: dict[str, Any]) -> str:
             lines.extend(_table(say(f"dim.{dim}"), v[f"by_{dim}"]))
         valued = {rule: r["value"] for rule, r in (v.get("rules") or {}).items() if r.get("value")}
         if valued:
-            lines.extend(["", "  " + say("term.rule_value")])
+            first = max(width(say("term.rule_value")), *(width(r) for r in valued)) + 2
+            delta, years, stopped = say("term.rule_cols").split("|")
+            lines.extend(["", f"  {pad(say('term.rule_value'), first)}{pad(delta, 11)}{pad(years, 9)}{stopped}"])
             for rule, val in valued.items():
-                lines.append(f"  {pad(rule, 28)}{100 * val['p_hit_diff']:+6.1f} pts {val['runs']:>7,}   "
+                diff, runs = f"{100 * val['p_hit_diff']:+.1f} pts", f"{val['runs']:,}"
+                lines.append(f"  {pad(rule, first)}{pad(diff, 11)}{pad(runs, 9)}"
                              f"{val.get('stopped', say('term.fixed_sample'))}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -339,6 +339,8 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
                     settled = True
                     break
                 continue
+            if settle is not None:      # the last look: say whether the answer is settled too
+                settled = settle(collector.all_hits())
             if precision is None or stop >= cap:
                 break
             reached = precision_report(collector.all_hits(), precision)["reached"]
