@@ -29,8 +29,8 @@ SHOCK_COLUMNS = ("name", "type", "description", "start", "size", "probability", 
 
 
 def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
-    """Draw the charts into plots/ (PNG and SVG) and write report.html and board.html beside
-    them, in the summary's language and currency."""
+    """Draw the charts into plots/ (PNG and SVG) and write report.html and board.html (with
+    board.png and board.pdf) beside them, in the summary's language and currency."""
     with style(view.summary.get("language"), view.summary.get("currency")):
         return _write_report(folder, view, manifest)
 
@@ -38,6 +38,7 @@ def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[
 def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
     from .board import render_board
     from .excel import workbook_bytes
+    from .plots.board import board_files
     plots = draw_all(view)
     images: dict[str, str] = {}
     if plots:
@@ -50,6 +51,8 @@ def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list
     page = render_page(view, manifest, {p.name: (p.title, images[p.name]) for p in plots})
     write_text(folder / "report.html", page)
     write_text(folder / "board.html", render_board(view, manifest))
+    for fmt, data in board_files(view).items():
+        write_bytes(folder / f"board.{fmt}", data)
     write_bytes(folder / "results.xlsx", workbook_bytes(view.summary, view.replications))
     return plots
 
