@@ -332,7 +332,7 @@ ZH: dict[str, str] = {
     "col.breaks_at": "临界点",
     "col.bracket": "搜索区间",
     "col.status": "状态",
-    "board.title": "董事会一页纸：{scenario}，目标 {target}",
+    "board.title": "董事会一页纸：{scenario}，签约目标 {target}",
     "board.h_verdict": "结论",
     "board.h_odds": "目标达成的可能性（计划本身）",
     "board.h_signable": "可签约目标",

@@ -18,7 +18,7 @@ from ..files import write_bytes, write_text
 from ..format import money, odds_phrase, pct, style
 from ..plan.distributions import FAMILIES
 from ..stats.sample_stats import highest_target
-from ..words import language, say
+from ..words import CATALOGUE, language, say
 from .plots import draw_all
 from .plots.charts import Plot, companions
 from .plots.decide import matrix_title
@@ -329,7 +329,7 @@ def section(title: str, value: Any) -> list[str]:
     lists of items nested in a mapping (the team's reps) get a table of their own."""
     if is_items(value):
         cols = list(dict.fromkeys(k for item in value for k in item))
-        rows = ([cell(item[c]) if c in item else "" for c in cols] for item in value)
+        rows = ([term(c, item[c]) if c in item else "" for c in cols] for item in value)
         return [f"<h3>{esc(title)}</h3>", table(cols, rows, len(cols))]
     rows = [[esc(k), cell(v)] for k, v in value.items() if not is_items(v) and
             not (title == "plan" and isinstance(v, dict))]
@@ -338,6 +338,19 @@ def section(title: str, value: Any) -> list[str]:
         if is_items(v) or (title == "plan" and isinstance(v, dict)):
             out += section(k if title == "plan" else f"{title}: {k}", v)
     return out
+
+
+TERMS = {"kind": "segment", "portfolio": "class"}   # columns whose values the methodology names
+
+
+def term(column: str, value: Any) -> str:
+    """A cell of a plan table: a segment's kind and a product's portfolio class in the
+    methodology's words (大客户 / 中小客户 / 老客户召回, 明星 / 金牛 / 问题 / 瘦狗), the rest as written."""
+    if column in TERMS and isinstance(value, str):
+        key = f"{TERMS[column]}.{value}"
+        if key in CATALOGUE["en"]:
+            return esc(say(key))
+    return cell(value)
 
 
 def is_items(value: Any) -> bool:

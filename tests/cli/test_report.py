@@ -361,3 +361,22 @@ def test_the_board_page_wraps_chinese_without_orphaned_punctuation() -> None:
     assert all(width(line) <= 20 for line in lines)
     assert not any(line[0] in "。，）%" for line in lines)
     assert all("\u00a0%" in line or "%" not in line for line in lines), "46.7 % stays whole"
+
+
+def test_chinese_reports_use_the_methodologys_terms() -> None:
+    """Segment kinds and portfolio classes in the plan tables, 签约目标 on the board page."""
+    from simulate.format import style
+    from simulate.report.report import section
+    from simulate.words import say
+    segments = [{"name": "KA", "kind": "key_accounts"}, {"name": "SMB", "kind": "new_logo"},
+                {"name": "win-back", "kind": "winback"}]
+    products = [{"name": n, "portfolio": c} for n, c in
+                (("a", "star"), ("b", "cash_cow"), ("c", "question_mark"), ("d", "dog"))]
+    with style("zh"):
+        page = "".join(section("segments", segments) + section("products", products))
+        title = say("board.title", scenario="baseline", target="¥960万")
+    for text in ("大客户", "中小客户", "老客户召回", "明星", "金牛", "问题", "瘦狗"):
+        assert text in page, text
+    assert "签约目标" in title
+    english = "".join(section("segments", segments))
+    assert "key accounts" in english and "大客户" not in english

@@ -15,7 +15,6 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ...words import language
 from ..board import board_content
 from ..view import RunView
 from .charts import BLUE, STYLE
