@@ -59,6 +59,49 @@ def render_board(view: RunView, manifest: dict[str, Any]) -> str:
             + "".join(parts).replace(" %", "\u00a0%") + "</body></html>\n")
 
 
+def board_content(view: RunView) -> dict[str, Any]:
+    """What the page says, as plain text, for board.png and board.pdf (plots/board.py): the
+    same figures and sentences as board.html, plus the recommended levers after `advise`."""
+    s = view.summary
+    v = s["variants"][view.headline]
+    so = s.get("signoff")
+    if so:
+        sign = so["verdict"] == "sign"
+        kind = "yes" if sign else "no"
+        verdict = f"{say('board.sign' if sign else 'board.no_sign')} {money(so['target'])}"
+        sub = ""
+    else:
+        kind, verdict, sub = "open", odds_phrase(v["p_hit"]), say("board.no_bar")
+    out: dict[str, Any] = {
+        "title": say("board.title", scenario=s["scenario"], target=money(s["target"])),
+        "kind": kind, "verdict": verdict, "verdict_sub": sub, "odds": None, "signable": None,
+        "risks": risks(s, v), "todo": todo(s, v, view), "levers": levers(s),
+        "foot": say("board.foot", runs=f"{s['runs']:,}", seed=s["seed"]),
+        "h_risks": say("board.h_risks"), "h_todo": say("board.h_todo"),
+        "h_levers": say("board.h_levers")}
+    if v["runs"]:
+        lo, hi = v["p_hit_ci95"]
+        out["odds"] = (say("board.h_odds"), pct(v["p_hit"]), say("board.ci", ci=f"{pct(lo)} – {pct(hi)}"))
+        target, confidence, binding = signable(view)
+        bound = say("board.binding", name=binding) if binding else ""
+        out["signable"] = (say("board.h_signable"), money(target),
+                           say("board.signable", target=money(target),
+                               share=pct(target / s["target"], 0), conf=pct(confidence, 0),
+                               binding=bound))
+    return out
+
+
+def levers(s: dict[str, Any]) -> list[str]:
+    """After `advise`: the recommended plan's levers (at most three), its cost and its odds."""
+    a = s.get("advice") or {}
+    r = a.get("recommended")
+    if not r:
+        return []
+    out = [say("board.lever", name=k, value=f"{x:g}") for k, x in list(r["levers"].items())[:3]]
+    out.append(say("board.lever_cost", cost=money(r["cost"]), p=pct(r["p_hit"], 0)))
+    return out
+
+
 def call(s: dict[str, Any], v: dict[str, Any]) -> str:
     """SIGN / DO NOT SIGN when the run checked the bar, else the odds in words."""
     so = s.get("signoff")

@@ -18,7 +18,7 @@ from ..files import write_bytes, write_text
 from ..format import money, odds_phrase, pct, style
 from ..plan.distributions import FAMILIES
 from ..stats.sample_stats import highest_target
-from ..words import language, say
+from ..words import CATALOGUE, language, say
 from .plots import draw_all
 from .plots.charts import Plot, companions
 from .plots.decide import matrix_title
@@ -29,8 +29,8 @@ SHOCK_COLUMNS = ("name", "type", "description", "start", "size", "probability", 
 
 
 def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
-    """Draw the charts into plots/ (PNG and SVG) and write report.html and board.html beside
-    them, in the summary's language and currency."""
+    """Draw the charts into plots/ (PNG and SVG) and write report.html and board.html (with
+    board.png and board.pdf) beside them, in the summary's language and currency."""
     with style(view.summary.get("language"), view.summary.get("currency")):
         return _write_report(folder, view, manifest)
 
@@ -38,6 +38,7 @@ def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[
 def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
     from .board import render_board
     from .excel import workbook_bytes
+    from .plots.board import board_files
     plots = draw_all(view)
     images: dict[str, str] = {}
     if plots:
@@ -50,6 +51,8 @@ def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list
     page = render_page(view, manifest, {p.name: (p.title, images[p.name]) for p in plots})
     write_text(folder / "report.html", page)
     write_text(folder / "board.html", render_board(view, manifest))
+    for fmt, data in board_files(view).items():
+        write_bytes(folder / f"board.{fmt}", data)
     write_bytes(folder / "results.xlsx", workbook_bytes(view.summary, view.replications))
     return plots
 
@@ -326,7 +329,7 @@ def section(title: str, value: Any) -> list[str]:
     lists of items nested in a mapping (the team's reps) get a table of their own."""
     if is_items(value):
         cols = list(dict.fromkeys(k for item in value for k in item))
-        rows = ([cell(item[c]) if c in item else "" for c in cols] for item in value)
+        rows = ([term(c, item[c]) if c in item else "" for c in cols] for item in value)
         return [f"<h3>{esc(title)}</h3>", table(cols, rows, len(cols))]
     rows = [[esc(k), cell(v)] for k, v in value.items() if not is_items(v) and
             not (title == "plan" and isinstance(v, dict))]
@@ -335,6 +338,19 @@ def section(title: str, value: Any) -> list[str]:
         if is_items(v) or (title == "plan" and isinstance(v, dict)):
             out += section(k if title == "plan" else f"{title}: {k}", v)
     return out
+
+
+TERMS = {"kind": "segment", "portfolio": "class"}   # columns whose values the methodology names
+
+
+def term(column: str, value: Any) -> str:
+    """A cell of a plan table: a segment's kind and a product's portfolio class in the
+    methodology's words (大客户 / 中小客户 / 老客户召回, 明星 / 金牛 / 问题 / 瘦狗), the rest as written."""
+    if column in TERMS and isinstance(value, str):
+        key = f"{TERMS[column]}.{value}"
+        if key in CATALOGUE["en"]:
+            return esc(say(key))
+    return cell(value)
 
 
 def is_items(value: Any) -> bool:

@@ -21,6 +21,8 @@ from factory import minimal_plan_data
 
 from simulate.cli.main import main
 from simulate.format import money, odds_phrase, pct
+from simulate.report.board import board_content
+from simulate.report.plots.board import board_files, width, wrap
 from simulate.report.plots.decide import comparison_title, matrix_title
 from simulate.report.report import render_page, write_report
 from simulate.report.view import RunView
@@ -332,3 +334,49 @@ def test_every_run_writes_a_board_page_with_the_verdict(run: Path, tmp_path: Pat
     board = (tmp_path / "board.html").read_text()
     for text in ("DO NOT SIGN 9.60M", "9.08M", "Weakest scenario: price_war", "Do not sign 9.60M", "competitor_bundle (price_war) breaks the target"):
         assert text in board, text
+
+
+def test_every_run_writes_the_board_page_as_png_and_pdf(run: Path, tmp_path: Path) -> None:
+    """board.png and board.pdf beside board.html: one landscape page, the same content."""
+    png, pdf = (run / "board.png").read_bytes(), (run / "board.pdf").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and pdf.startswith(b"%PDF")
+    wide, high = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert wide > high > 1000, "landscape, large enough to project"
+    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") + pdf.count(b"/Type/Page\n") <= 1
+    summary = json.loads((run / "summary.json").read_text())
+    summary["signoff"] = signoff_section()
+    summary["advice"] = {"recommended": {"levers": {"hire_smb": 2, "price": 0.95, "visits": 12,
+                                                    "extra": 1}, "cost": 90_000, "p_hit": 0.83}}
+    content = board_content(view_of(run, summary))
+    assert content["verdict"] == "DO NOT SIGN 9.60M" and content["kind"] == "no"
+    assert content["signable"][1] == "9.08M" and len(content["risks"]) == 3
+    assert content["levers"][:3] == ["hire_smb: 2", "price: 0.95", "visits: 12"]
+    assert "Cost 90.00k" in content["levers"][3]
+    files = board_files(view_of(run, summary))
+    assert files["png"].startswith(b"\x89PNG") and files["pdf"].startswith(b"%PDF")
+
+
+def test_the_board_page_wraps_chinese_without_orphaned_punctuation() -> None:
+    lines = wrap("最弱客户类型：老客户召回，其自身目标的达成概率 46.7 %。", 20)
+    assert all(width(line) <= 20 for line in lines)
+    assert not any(line[0] in "。，）%" for line in lines)
+    assert all("\u00a0%" in line or "%" not in line for line in lines), "46.7 % stays whole"
+
+
+def test_chinese_reports_use_the_methodologys_terms() -> None:
+    """Segment kinds and portfolio classes in the plan tables, 签约目标 on the board page."""
+    from simulate.format import style
+    from simulate.report.report import section
+    from simulate.words import say
+    segments = [{"name": "KA", "kind": "key_accounts"}, {"name": "SMB", "kind": "new_logo"},
+                {"name": "win-back", "kind": "winback"}]
+    products = [{"name": n, "portfolio": c} for n, c in
+                (("a", "star"), ("b", "cash_cow"), ("c", "question_mark"), ("d", "dog"))]
+    with style("zh"):
+        page = "".join(section("segments", segments) + section("products", products))
+        title = say("board.title", scenario="baseline", target="¥960万")
+    for text in ("大客户", "中小客户", "老客户召回", "明星", "金牛", "问题", "瘦狗"):
+        assert text in page, text
+    assert "签约目标" in title
+    english = "".join(section("segments", segments))
+    assert "key accounts" in english and "大客户" not in english
