@@ -29,8 +29,8 @@ from ...run.scenario import BASELINE  # noqa: E402
 from ...words import language, say  # noqa: E402
 from ..view import RunView
 
-# Chinese names and labels: a subset of Noto Sans SC (the 6,763 hanzi of GB 2312, regular and
-# bold, OFL; see report/fonts/) ships with the package, behind DejaVu Sans for Latin text.
+# Chinese names and labels: a subset of Noto Sans SC (the 3,755 common hanzi of GB 2312 level 1,
+# regular and bold, OFL; see report/fonts/) ships with the package, behind DejaVu Sans for Latin text.
 FONTS = Path(__file__).resolve().parents[1] / "fonts"
 
 
