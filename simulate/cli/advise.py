@@ -44,6 +44,7 @@ from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import Z95, highest_target, wilson
 from .decide import (
     Simulator,
+    amount,
     add_options,
     finish,
     fraction,
@@ -73,7 +74,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "scenario (default: the plan's signoff.stress_confidence)")
     p.add_argument("--scenario", dest="stress", action="append", metavar="FILE",
                    help="a stress scenario (repeatable; replaces the plan's signoff.scenarios)")
-    p.add_argument("--budget", type=money_arg, metavar="X",
+    p.add_argument("--budget", type=amount, metavar="X",
                    help="find the highest P(hit) that costs at most X (e.g. 250k) instead")
     p.add_argument("--trials", type=positive_int, default=TRIALS, metavar="N",
                    help=f"lever sets played in the search (default {TRIALS}); proposals "
@@ -83,17 +84,6 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help=f"the best K lever sets played again on fresh seeds (default {CONFIRM})")
     p.add_argument("--confirm-runs", type=positive_int, metavar="N",
                    help="years per plan when confirming (default: enough for +-2 pp at the bar)")
-
-
-def money_arg(text: str) -> float:
-    from ..plan.quantities import parse_money
-    try:
-        value = parse_money(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an amount such as 250k or 1.2M, got '{text}'") from None
-    if not 0 <= value <= 1e15:
-        raise argparse.ArgumentTypeError(f"expected an amount between 0 and 1e15, got {text}")
-    return value
 
 
 def confirm_runs(confidence: float) -> int:

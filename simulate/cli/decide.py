@@ -27,7 +27,7 @@ from ..words import language, say
 from ..files import new_run_folder, point_latest, prepare_out
 from ..load.yamlio import Document, overlay
 from ..plan.plan import Plan
-from ..plan.quantities import parse_fraction
+from ..plan.quantities import parse_fraction, parse_money
 from ..run.executors import make_executor
 from ..run.options import common_options
 from ..run.runner import RunResults, run_replications
@@ -55,6 +55,17 @@ def fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a share such as 0.8 or 80%, got '{text}'") from None
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"expected a share between 0 and 1 (or 0% and 100%), got {text}")
+    return value
+
+
+def amount(text: str) -> float:
+    """A command-line amount: 250k, 1.2M, 80万."""
+    try:
+        value = parse_money(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an amount such as 250k or 1.2M, got '{text}'") from None
+    if not 0 <= value <= 1e15:
+        raise argparse.ArgumentTypeError(f"expected an amount between 0 and 1e15, got {text}")
     return value
 
 

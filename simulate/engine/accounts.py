@@ -57,6 +57,14 @@ def renewal_day(renewal: dt.date, start: dt.date) -> float:
     raise AssertionError("unreachable: next year's anniversary is after the start")
 
 
+def product_picks(world: "World", segment: Segment, rng: np.random.Generator, n: int) -> list[int]:
+    """`n` products drawn by the segment's mix (indices into the plan's products)."""
+    mix = world.product_mix(segment)
+    cdf = np.cumsum([w for _, w in mix])
+    picks = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right").clip(0, len(mix) - 1)
+    return [mix[i][0] for i in picks.tolist()]
+
+
 class KeyAccountBook:
     """The KA segment: visits on cadence, renewal talks, renewal decisions."""
 
@@ -97,12 +105,10 @@ class KeyAccountBook:
         segment = self.segment
         rng = stream(world.root, f"book/{segment.name}")
         values = self.spec.contract_value.sample(rng, n)
-        mix = world.product_mix(segment)
-        cdf = np.cumsum([w for _, w in mix])
-        picks = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right").clip(0, len(mix) - 1)
+        products = product_picks(world, segment, rng, n)
         # Renewal dates spread evenly over the year, each at a random point of its slot.
         days = (np.arange(n) + rng.random(n)) / n * 365.0
-        accounts = [Account(i, float(values[i]), mix[picks[i]][0], float(days[i]), 0.0) for i in range(n)]
+        accounts = [Account(i, float(values[i]), products[i], float(days[i]), 0.0) for i in range(n)]
         if segment.industries:
             names = list(segment.industries)
             cdf = np.cumsum(list(segment.industries.values()))
@@ -234,12 +240,10 @@ class WinBackCampaign:
         self.segment_index = world.segment_index[segment.name]
         rng = stream(world.root, f"winback/{segment.name}")
         n = self.spec.pool
-        mix = world.product_mix(segment)
-        cdf = np.cumsum([w for _, w in mix])
-        picks = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right").clip(0, len(mix) - 1)
+        products = product_picks(world, segment, rng, n)
         units = np.maximum(self.spec.units.sample(rng, n), 0.0)
         order = np.argsort(-units, kind="stable")     # ranked by priority: biggest first
-        self.pool = [(float(units[i]), mix[picks[i]][0]) for i in order]
+        self.pool = [(float(units[i]), products[i]) for i in order]
         self.u = Uniforms(rng)
         self.called = 0
 

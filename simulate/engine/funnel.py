@@ -140,15 +140,18 @@ class ChannelFlow:
         for off in offsets:
             at(start + off * length - now, self._arrive)
 
+    def _fates_of(self, rng: np.random.Generator, n: int) -> tuple[list, list, list, list]:
+        """The fates of `n` leads: one uniform per stage, stage times, units, product pick."""
+        u = rng.random((n, 3)).tolist()
+        times = np.column_stack([s.time.sample(rng, n) for s in self.stages]).tolist()
+        units = self.funnel.units.sample(rng, n).tolist()
+        picks = np.searchsorted(self._mix_cdf, rng.random(n) * self._mix_cdf[-1], side="right").tolist()
+        return u, times, units, picks
+
     def _next_fate(self) -> tuple:
         if not self._block:
-            rng, n = self._fates, FATE_BLOCK
-            u = rng.random((n, 3))
-            times = np.column_stack([s.time.sample(rng, n) for s in self.stages])
-            units = self.funnel.units.sample(rng, n)
-            pick = np.searchsorted(self._mix_cdf, rng.random(n) * self._mix_cdf[-1], side="right")
-            self._block = list(zip(u.tolist(), times.tolist(), self._efforts(n), units.tolist(),
-                                   pick.tolist()))
+            u, times, units, picks = self._fates_of(self._fates, FATE_BLOCK)
+            self._block = list(zip(u, times, self._efforts(FATE_BLOCK), units, picks))
             self._block.reverse()
         return self._block.pop()
 
@@ -249,10 +252,7 @@ class ChannelFlow:
             if n == 0:
                 continue
             born = (start + rng.random(n) * 7.0).tolist()
-            u = rng.random((n, 3)).tolist()
-            times = np.column_stack([s.time.sample(rng, n) for s in self.stages]).tolist()
-            units = self.funnel.units.sample(rng, n).tolist()
-            picks = np.searchsorted(self._mix_cdf, rng.random(n) * self._mix_cdf[-1], side="right").tolist()
+            u, times, units, picks = self._fates_of(rng, n)
             efforts = np.column_stack([st.effort.sample(rng, n) if st.effort.variance > 0 else np.full(n, mean)
                                        for st, mean in zip(self.stages, self._effort)]).tolist()
             for i in range(n):
