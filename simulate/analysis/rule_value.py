@@ -58,11 +58,7 @@ def rule_values(plan: Plan, records: pd.DataFrame, seed: int, workers: int | Non
 
 def _first_settled(sample: pd.DataFrame, without: dict[int, tuple[float, float]], cap: int) -> tuple[int, str]:
     """The first look (every LOOK years, the last at the cap) at which the value is settled."""
-    hit_with = sample["hit"].to_numpy(dtype=bool)
-    hit_without = hit_with.copy()
-    position = {r: i for i, r in enumerate(sample.index)}
-    for r, (hit, _) in without.items():
-        hit_without[position[r]] = hit >= 0.5
+    hit_with, _, hit_without, _, _ = _with_and_without(sample, without)
     for n in [*range(LOOK, cap, LOOK), cap]:
         why = "years cap" if n >= cap else value_settled(hit_with[:n], hit_without[:n], cap)
         if why is not None:
@@ -70,20 +66,26 @@ def _first_settled(sample: pd.DataFrame, without: dict[int, tuple[float, float]]
     return cap, "years cap"
 
 
+def _with_and_without(sample: pd.DataFrame, without: dict[int, tuple[float, float]]) -> tuple:
+    """Hits and attainment of `sample` with the rule, the same without it (`without` holds the
+    years it changes), and how many of the sample's years it changes."""
+    hit_with = sample["hit"].to_numpy(dtype=bool)
+    att_with = sample["attainment"].to_numpy()
+    hit_without, att_without = hit_with.copy(), att_with.copy()
+    position = {r: i for i, r in enumerate(sample.index)}
+    changed = [r for r in without if r in position]
+    for r in changed:
+        hit, att = without[r]
+        hit_without[position[r]], att_without[position[r]] = hit >= 0.5, att
+    return hit_with, att_with, hit_without, att_without, len(changed)
+
+
 def paired_value(sample: pd.DataFrame, without: dict[int, tuple[float, float]], cap: int,
                  why: str) -> dict[str, Any]:
     """A rule's paired value over `sample` (the years it was valued on), `without` holding
     the hit and attainment of each year that changes without it; intervals adjusted for the
     looks of a sample capped at `cap`."""
-    hit_with = sample["hit"].to_numpy(dtype=bool)
-    att_with = sample["attainment"].to_numpy()
-    hit_without, att_without = hit_with.copy(), att_with.copy()
-    position = {r: i for i, r in enumerate(sample.index)}
-    changed = 0
-    for r, (hit, att) in without.items():
-        if r in position:
-            hit_without[position[r]], att_without[position[r]] = hit >= 0.5, att
-            changed += 1
+    hit_with, att_with, hit_without, att_without, changed = _with_and_without(sample, without)
     d_hit, ci_hit = paired_proportion(hit_with, hit_without, z_spent(cap))
     d_att, ci_att = paired_mean(att_with, att_without, level_spent(cap))
     if not changed:      # never fired: every year is identical without it, exactly

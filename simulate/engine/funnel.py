@@ -87,7 +87,8 @@ class ChannelFlow:
                               for name, st in zip(STAGES, self.stages)]
         self._varied_effort = any(rng is not None for rng in self._effort_draws)
         reps = [r for r in world.plan.team.reps if not r.segments or self.segment.name in r.segments]
-        self._pace = sum(r.visits_per_week for r in reps) / len(reps) if reps else 0.0   # a typical rep's
+        pace = sum(r.visits_per_week for r in reps) / len(reps) if reps else 0.0   # a typical rep's
+        self._days_per_visit = 7.0 / pace if pace > 0 else 0.0
         self._visits_column = K["visits_ka"] if self.priority == 0 else K["visits_new_logo"]
         # Lead and intent answers, (P(advance), P(lost)): fixed by the plan, as no lever acts
         # before negotiation; the channel's quality scales the lead's chance to advance.
@@ -172,12 +173,7 @@ class ChannelFlow:
         self.leads_seen += 1
         ledger = self.world.ledger
         if ledger.trace is not None:
-            deal.trace = {"deal": len(ledger.trace.deals) + 1, "channel": self.channel.name,
-                          "segment": self.segment.name, "product": self.world.product_names[product],
-                          "rep": None, "lead_day": self.world.env.now, "contact_day": None,
-                          "intent_day": None, "negotiation_day": None, "closed_day": None,
-                          "outcome": "open", "amount": None}
-            ledger.trace.deals.append(deal.trace)
+            deal.trace = self._trace_row(product, None, [self.world.env.now, None, None])
         ledger.counts["leads"] += 1
         ledger.week[K["leads_week"]] += 1
         ledger.open[0] += 1
@@ -213,7 +209,7 @@ class ChannelFlow:
         if loss > 0 and rng.random() < loss:
             self._lose(deal)
             return
-        days_per_visit = 7.0 / self._pace if self._pace > 0 else 0.0
+        days_per_visit = self._days_per_visit
         work_left = max(0.0, efforts[stage] - age / days_per_visit) if days_per_visit > 0 else 0.0
         waited = max(0.0, age - efforts[stage] * days_per_visit)
         answer_in = self.stages[stage].time.remaining(rng, waited)
@@ -244,7 +240,7 @@ class ChannelFlow:
         """
         rng = stream(self.world.root, f"pipeline-at-start/{self.channel.name}")
         answers = [*self._answers, (min(1.0, self.stages[2].advance), self.stages[2].lost_probability)]
-        days_per_visit = 7.0 / self._pace if self._pace > 0 else 0.0
+        days_per_visit = self._days_per_visit
         carried: list[Carried] = []
         for week in range(BURN_IN_WEEKS, 0, -1):
             start = -7.0 * week
@@ -276,12 +272,23 @@ class ChannelFlow:
                     carried.append(Carried(k, day, entered, fate_u, times[i], efforts[i], units[i], picks[i]))
         return carried
 
+    def _trace_row(self, product: int, rep: "RepState | None", entered: list[float | None]) -> dict:
+        """A deal's row in a traced year (a CRM export's deal): one shape for every deal."""
+        ledger = self.world.ledger
+        assert ledger.trace is not None
+        row = {"deal": len(ledger.trace.deals) + 1, "channel": self.channel.name,
+               "segment": self.segment.name, "product": self.world.product_names[product],
+               "rep": rep.name if rep is not None else None, "lead_day": entered[0], "contact_day": None,
+               "intent_day": entered[1], "negotiation_day": entered[2], "closed_day": None,
+               "outcome": "open", "amount": None}
+        ledger.trace.deals.append(row)
+        return row
+
     def carry_in(self, carried: list[Carried]) -> None:
         """Day 0: the carried deals take their stages, each with a rep of the segment, and
         answer when their stage time is up."""
         world = self.world
-        reps = [r for r in world.team.reps if r.active and (not r.segments or self.segment.name in r.segments)]
-        seasoned = [r for r in reps if r.level != "new_hire"] or reps
+        seasoned = world.team.holders(self.segment.name, active_only=True)
         ledger = world.ledger
         for i, c in enumerate(carried):
             product = self._mix_products[min(c.pick, len(self._mix_products) - 1)]
@@ -291,12 +298,7 @@ class ChannelFlow:
                 deal.rep = seasoned[i % len(seasoned)]
                 deal.rep.book += 1
             if ledger.trace is not None:
-                deal.trace = {"deal": len(ledger.trace.deals) + 1, "channel": self.channel.name,
-                              "segment": self.segment.name, "product": world.product_names[product],
-                              "rep": deal.rep.name if deal.rep else None, "lead_day": c.entered[0],
-                              "intent_day": c.entered[1], "negotiation_day": c.entered[2], "closed_day": None,
-                              "outcome": "open", "amount": None}
-                ledger.trace.deals.append(deal.trace)
+                deal.trace = self._trace_row(product, deal.rep, c.entered)
             ledger.open[c.stage] += 1
             ledger.counts["open_start"] += 1
             world.at_day(c.answers_on, lambda deal=deal: self._decide(deal))

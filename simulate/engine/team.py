@@ -74,6 +74,12 @@ class Team:
         self._visits_scale = visits_scale
         self.events = 0
 
+    def holders(self, segment: str, active_only: bool = False) -> list[RepState]:
+        """Who holds a segment's accounts and deals: its seasoned reps (its new hires if it has
+        none); before the year starts nobody has arrived, and their work waits for them."""
+        reps = [r for r in self.reps if (r.active or not active_only) and (not r.segments or segment in r.segments)]
+        return [r for r in reps if r.level != "new_hire"] or reps
+
     # -- capacity ---------------------------------------------------------------------
     def visits_per_week(self, rep: RepState) -> float:
         """A rep's pace from their ramp-up, mentoring load and the team-wide lever."""

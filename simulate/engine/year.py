@@ -16,6 +16,7 @@ from typing import Iterator
 
 from ..plan.opening import Opening
 from ..plan.plan import Plan, Rep
+from ..plan.rules import STAGE_INDEX
 from .accounts import KeyAccountBook, WinBackCampaign
 from .branch import Branches
 from .funnel import ChannelFlow
@@ -55,7 +56,7 @@ class SalesYear:
         for spec in self.team_spec.reps:
             self._enlist(spec.name, spec.level, spec, self._start_day(spec))
         for book in self.books:
-            book.start(self._holders(book.segment.name))
+            book.start(world.team.holders(book.segment.name))
         for campaign in self.campaigns:
             campaign.start()
         for shock in self.shocks:
@@ -122,19 +123,13 @@ class SalesYear:
             rep = reps.get(d.rep) if d.rep else None
             age = world.env.now - float((d.entered - start).days) if d.entered is not None else 0.0
             world.at(0.0, lambda flow=flow, d=d, rep=rep, age=age: flow.reopen(
-                ("lead", "intent", "negotiation").index(d.stage), world.product_names.index(d.product),
+                STAGE_INDEX[d.stage], world.product_names.index(d.product),
                 d.amount, rep, age, stale_loss if d.stale else 0.0))
 
     def _start_day(self, spec: Rep) -> float:
         if spec.start is None:
             return -365.0 if spec.level != "new_hire" else 0.0
         return (spec.start - self.world.plan.horizon.start).days
-
-    def _holders(self, segment: str) -> list[RepState]:
-        """Who holds a segment's key accounts from the start: its seasoned reps (its new
-        hires if it has none). Nobody has arrived yet: a rep's work waits for their first day."""
-        reps = [r for r in self.world.team.reps if not r.segments or segment in r.segments]
-        return [r for r in reps if r.level != "new_hire"] or reps
 
     def _enlist(self, name: str, level: str, spec: Rep, start_day: float, skill: float | None = None) -> RepState:
         """Add a rep who starts on `start_day` (negative: already on the team)."""

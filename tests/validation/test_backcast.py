@@ -51,8 +51,6 @@ def test_calibrate_back_casts_the_sample(tmp_path, capsys):
     result = json.loads((tmp_path / "cal.backcast.json").read_text())["backcast"]
     total = result["total"]
     assert total["p05"] <= total["actual"] <= total["p95"] and not result["warnings"]
-    # the median within sampling error of the actual: the simulated spread's half-width
-    assert abs(total["p50"] - total["actual"]) < (total["p95"] - total["p05"]) / 2
     assert set(result["by_segment"]) == {"KA", "SMB"} and set(result["by_quarter"]) == {"Q1", "Q2", "Q3", "Q4"}
     assert sum(r["actual"] for r in result["by_quarter"].values()) == pytest.approx(total["actual"])
     review = (tmp_path / "cal.review.md").read_text()

@@ -9,7 +9,7 @@ from stats_checks import assert_close, assert_poisson
 
 from simulate.engine.ledger import K
 from simulate.engine.world import World
-from simulate.engine.year import SalesYear
+from simulate.engine.year import SalesYear, simulate_year
 
 YEARS = 400
 
@@ -65,3 +65,13 @@ def test_the_year_starts_with_signings_and_without_counting_last_year():
         w, c = (SalesYear(World(p, 5, r)).run() for p in (warm, cold))
         assert w.weekly[0, K["signed_week"]] > 0 and c.weekly[0, K["signed_week"]] == 0
         assert w.record["bookings"] > c.record["bookings"]
+
+
+def test_a_traced_year_has_one_row_shape_for_every_deal():
+    """Carried-in deals and the year's own leads are rows of one CRM export: same columns."""
+    funnel = {"lead": {"advance": 0.8, "time": 8, "effort": 1}, "intent": {"advance": 0.8, "time": 8, "effort": 1},
+              "negotiation": {"advance": 0.8, "time": 8, "effort": 1}, "units": 1}
+    result = simulate_year(one_channel(funnel, 730, warm=True), 5, 0, trace=True)
+    shapes = {tuple(row) for row in result.trace.deals}
+    carried = [row for row in result.trace.deals if row["lead_day"] < 0]
+    assert carried and len(shapes) == 1, shapes
