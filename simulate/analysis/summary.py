@@ -23,8 +23,9 @@ from ..run.runner import RunResults, VariantResults
 from ..run.scenario import BASELINE, NO_RULES, is_companion
 from ..stats.paired import paired_mean, paired_proportion
 from ..stats.sample_stats import spread, wilson
-from .rule_value import VALUE_RUNS, rule_firings, rule_values
 from ..stats.sequential import ALPHA, planned_looks
+from .rule_value import VALUE_RUNS, rule_firings, rule_values
+
 
 def breakdown(records: pd.DataFrame, dim: str, targets: dict[str, float]) -> dict[str, Any]:
     """One entry per segment/product/...: the metric's spread, and attainment if targeted."""

@@ -39,15 +39,13 @@ from ..load.decisions import apply_levers, check_lever_ends
 from ..load.loader import load_scenario, plan_from_document
 from ..plan.decisions import Lever, cost
 from ..plan.plan import Plan
-from ..run.options import positive_int
+from ..run.options import amount, fraction, positive_int
 from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import Z95, highest_target, wilson
 from .decide import (
     Simulator,
-    amount,
     add_options,
     finish,
-    fraction,
     open_folder,
     stress_paths,
     unique_names,

@@ -26,7 +26,7 @@ from ..plan.plan import Plan
 from ..run.scenario import apply_rule_switches
 from ..stats.paired import p_beats, paired_mean, paired_proportion
 from ..stats.sample_stats import spread, wilson
-from .decide import speak, Simulator, add_options, finish, open_folder, values
+from .decide import Simulator, add_options, finish, open_folder, speak, values
 
 BASE = "plan"
 

@@ -22,17 +22,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import PlanError, RunError, UsageError
-from ..format import use
-from ..words import language, say
 from ..files import new_run_folder, point_latest, prepare_out
+from ..format import use
 from ..load.yamlio import Document, overlay
 from ..plan.plan import Plan
-from ..plan.quantities import parse_fraction, parse_money
 from ..run.executors import make_executor
 from ..run.options import common_options
 from ..run.runner import RunResults, run_replications
 from ..stats.sample_stats import spread, wilson
 from ..stats.sequential import bars_settled
+from ..words import language, say
 
 WORST_SHARE = 0.10      # cvar10: the mean attainment of the worst tenth of years
 
@@ -45,28 +44,6 @@ def speak(args: argparse.Namespace, plan: Plan) -> None:
 def add_options(p: argparse.ArgumentParser) -> None:
     """The options every decision command takes (its positional files are its own)."""
     common_options(p)
-
-
-def fraction(text: str) -> float:
-    """A command-line share: 0.8 or 80%."""
-    try:
-        value = parse_fraction(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share such as 0.8 or 80%, got '{text}'") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1 (or 0% and 100%), got {text}")
-    return value
-
-
-def amount(text: str) -> float:
-    """A command-line amount: 250k, 1.2M, 80万."""
-    try:
-        value = parse_money(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an amount such as 250k or 1.2M, got '{text}'") from None
-    if not 0 <= value <= 1e15:
-        raise argparse.ArgumentTypeError(f"expected an amount between 0 and 1e15, got {text}")
-    return value
 
 
 class Simulator:

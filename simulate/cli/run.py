@@ -26,8 +26,6 @@ import pandas as pd
 from ..analysis.rule_value import Valuation
 from ..analysis.summary import build_summary
 from ..engine.ledger import week_lengths
-from ..format import use
-from ..words import language, say
 from ..files import (
     all_or_nothing,
     file_sha256,
@@ -41,6 +39,7 @@ from ..files import (
     write_json,
     write_text,
 )
+from ..format import use
 from ..load.loader import load_scenario, plan_from_document
 from ..load.pipeline import with_pipeline
 from ..load.yamlio import Document
@@ -49,8 +48,9 @@ from ..report.terminal import render
 from ..report.view import RunView
 from ..run.runner import RunResults, run_replications, runner_options
 from ..run.scenario import variants_to_run
-from ..version import __version__
 from ..stats.sequential import Settle, bars_settled
+from ..version import __version__
+from ..words import language, say
 
 DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "PyYAML", "matplotlib", "pydantic", "pyarrow", "rich",
                 "openpyxl", "optuna")

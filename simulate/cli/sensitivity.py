@@ -32,12 +32,12 @@ from ..plan.quantities import parse_days
 from ..run.runner import RunResults
 from ..run.scenario import apply_rule_switches
 from .decide import (
-    speak,
     Simulator,
     add_options,
     declared_size,
     finish,
     open_folder,
+    speak,
     stress_paths,
     unique_names,
 )

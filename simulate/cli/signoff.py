@@ -26,17 +26,17 @@ from ..format import money, pct, size_text
 from ..load.loader import load_scenario, plan_from_document
 from ..plan.distributions import Fixed
 from ..plan.plan import Plan
+from ..run.options import fraction, positive_int
 from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import TOLERANCE, Z95, highest_target, wilson
 from ..stats.sequential import z_spent
 from .decide import (
-    speak,
     Simulator,
     add_options,
     declared_size,
     finish,
-    fraction,
     open_folder,
+    speak,
     stress_paths,
     unique_names,
     values,
@@ -215,7 +215,6 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "scenario (default: the plan's signoff.stress_confidence, 50%%)")
     p.add_argument("--scenario", dest="stress", action="append", metavar="FILE",
                    help="a stress scenario (repeatable; replaces the plan's signoff.scenarios)")
-    from ..run.options import positive_int
     p.add_argument("--search-runs", type=positive_int, default=SEARCH_RUNS, metavar="N",
                    help=f"replications per size tried in the breaking-point search (default {SEARCH_RUNS})")
 

@@ -26,12 +26,12 @@ from ..load.yamlio import Document
 from ..plan.plan import Plan
 from ..run.scenario import apply_rule_switches
 from .decide import (
-    speak,
     Simulator,
     add_options,
     cell,
     finish,
     open_folder,
+    speak,
     stress_paths,
     unique_names,
     with_overrides,

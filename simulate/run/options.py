@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..plan.plan import MAX_RUNS
+from ..plan.quantities import parse_fraction, parse_money
 from ..version import __version__
 from .executors import BACKENDS
 
@@ -121,3 +122,25 @@ def build_parser(prog: str = "python -m simulate", commands: tuple[str, ...] = (
     p.add_argument("--version", action="version", version=f"simulate {__version__}")
     run_arguments(p)
     return p
+
+
+def fraction(text: str) -> float:
+    """A command-line share: 0.8 or 80%."""
+    try:
+        value = parse_fraction(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share such as 0.8 or 80%, got '{text}'") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1 (or 0% and 100%), got {text}")
+    return value
+
+
+def amount(text: str) -> float:
+    """A command-line amount: 250k, 1.2M, 80万."""
+    try:
+        value = parse_money(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an amount such as 250k or 1.2M, got '{text}'") from None
+    if not 0 <= value <= 1e15:
+        raise argparse.ArgumentTypeError(f"expected an amount between 0 and 1e15, got {text}")
+    return value

@@ -26,9 +26,9 @@ from ..engine.ledger import KPI_COLUMNS, K
 from ..engine.year import simulate_year
 from ..errors import RunError, UsageError
 from ..plan.plan import Plan
+from ..stats.sequential import LOOK, Settle
 from .executors import Executor, InProcess, LocalPool, default_workers, make_executor  # noqa: F401 (re-exported)
 from .precision import MAX_RUNS, next_round_stop, precision_report
-from ..stats.sequential import LOOK, Settle
 
 Progress = Callable[[int, int], None]   # (replications done, replications planned)
 

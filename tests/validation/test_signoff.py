@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from stats_checks import ALPHA, Z
 
-from simulate.cli.decide import Simulator, fraction, values, with_target
+from simulate.cli.decide import Simulator, values, with_target
 from simulate.cli.main import main
 from simulate.cli.signoff import (
     Search,
@@ -35,6 +35,7 @@ from simulate.cli.signoff import (
     signable_target,
     verdict,
 )
+from simulate.run.options import fraction
 
 DEAL = 10 * 1000.0          # units x price: every deal is worth the same
 QUIET = argparse.Namespace(quiet=True, json=False, workers=2, batch_size=None)

@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Patch, Rectangle
 
-from ..view import RunView
 from ...format import money_short
+from ..view import RunView
 from .charts import BLUE, GREY, LIGHT, MISS, MONEY, PERCENT, RED, Plot
 
 # P(hit): red where the target is likely missed, amber at a coin flip, green where it is safe.
