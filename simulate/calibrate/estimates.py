@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..load.crm import Export
 
 MIN_N = 30              # fewer observations than this: the figure falls back to a default
+THIN = 0.2              # a month with under this share of the typical month's new deals is thin
 MONTH_DAYS = 365.0 / 12
 
 
@@ -62,6 +63,11 @@ class Estimates:
         self.channel_segment = {name: seg for name, (_, seg) in self.channels.items()}
         cycles = [(d.closed - d.created).days for d in export.deals if d.closed is not None]
         self._stale_after = float(np.percentile(cycles, 95)) if cycles else math.inf
+        self.months, self.typical = _creations_by_month(export)
+        # Leads are counted from the first month with a typical share of new deals: the empty
+        # months of a left-truncated export would otherwise read as a slow season.
+        first = next((k for k, n in self.months.items() if n >= THIN * self.typical), next(iter(self.months)))
+        self.leads_from = max(export.start, dt.date(first[0], first[1], 1))
 
     # -- funnel ----------------------------------------------------------------------
     def stage(self, stage: int, segment: str | None = None, channel: str | None = None) -> StageData:
@@ -79,8 +85,10 @@ class Estimates:
             if reached > stage:
                 end, advanced = d.entered(stage + 1), True
             elif d.outcome == "open":
-                if (as_of - d.created).days <= self._stale_after:     # stale deals would stretch the fit
+                if (as_of - d.created).days <= self._stale_after:
                     still.append((as_of - entered).days)
+                else:                 # stale: counted lost here, left out of the times (it would stretch them)
+                    n += 1
                 continue
             else:
                 end, advanced = d.closed, d.outcome == "won"
@@ -105,25 +113,24 @@ class Estimates:
             out.append(f"left-truncated export: the first deal closes on {min(closes)}, "
                        f"{(min(closes) - created).days} days after the first is created ({created}); deals closed "
                        "before the export began are missing, so its first months under-count bookings")
-        months: dict[tuple[int, int], int] = {}
-        for d in ex.deals:
-            months[(d.created.year, d.created.month)] = months.get((d.created.year, d.created.month), 0) + 1
-        day, seen = ex.start, []
-        while day <= ex.as_of:
-            key = (day.year, day.month)
-            if key not in seen:
-                seen.append(key)
-            day += dt.timedelta(days=1)
-        typical = float(np.median([months.get(k, 0) for k in seen]))
-        thin = [f"{y}-{m:02d} ({months.get((y, m), 0)})" for y, m in seen if months.get((y, m), 0) < 0.2 * typical]
+        thin = [f"{y}-{m:02d} ({n})" for (y, m), n in self.months.items() if n < THIN * self.typical]
         if thin:
-            out.append(f"months with under a fifth of the typical {typical:.0f} new deals: {', '.join(thin)}")
+            out.append(f"months with under a fifth of the typical {self.typical:.0f} new deals: {', '.join(thin)}")
+        if self.leads_from > ex.start:
+            out.append(f"lead flows are measured from {self.leads_from} on ({(ex.as_of - self.leads_from).days + 1} "
+                       f"days), where new deals reach a typical month's count; the months before are left out")
         return out
 
     def win_rate(self, segment: str) -> Proportion:
-        """Of the segment's closed deals, the share won: all a current-stage export says."""
-        closed = [d.outcome == "won" for d in self.export.deals if d.segment == segment and d.outcome != "open"]
-        return Proportion(sum(closed), len(closed))
+        """Of the segment's deals that ended, the share won: all a current-stage export says.
+        A stale open deal has ended without anyone closing it: it counts as lost."""
+        ended = [d.outcome == "won" for d in self.export.deals if d.segment == segment and self.ended(d)]
+        return Proportion(sum(ended), len(ended))
+
+    def ended(self, deal) -> bool:
+        """Closed, or stale: a deal open longer than `stale_after` has ended without anyone
+        closing it, and counts as lost in every rate (not in stage times: it never left)."""
+        return deal.outcome != "open" or (self.export.as_of - deal.created).days > self._stale_after
 
     def stale_after(self) -> float:
         """Days after which an open deal is stale: the 95th percentile of closed deals'
@@ -168,7 +175,7 @@ class Estimates:
         expected: dict[str, float] = {}
         count: dict[str, int] = {}
         for d in self.export.deals:
-            if d.rep and (d.last_stage == "negotiation" or not self.export.stage_dates) and d.outcome != "open":
+            if d.rep and (d.last_stage == "negotiation" or not self.export.stage_dates) and self.ended(d):
                 won[d.rep] = won.get(d.rep, 0) + (d.outcome == "won")
                 expected[d.rep] = expected.get(d.rep, 0.0) + rates[d.segment]
                 count[d.rep] = count.get(d.rep, 0) + 1
@@ -204,14 +211,14 @@ class Estimates:
         ex = self.export
         counts = [0] * 12
         for d in ex.deals:
-            if (d.channel, d.segment) == self.channels[channel]:
+            if (d.channel, d.segment) == self.channels[channel] and d.created >= self.leads_from:
                 counts[d.created.month - 1] += 1
         exposure = [0.0] * 12
-        day = ex.start
+        day = self.leads_from
         while day <= ex.as_of:
             exposure[day.month - 1] += 1
             day += dt.timedelta(days=1)
-        return Rate(sum(counts), ex.years), seasonality(counts, exposure)
+        return Rate(sum(counts), sum(exposure) / 365.0), seasonality(counts, exposure)
 
     # -- deal values ------------------------------------------------------------------
     def deal_values(self) -> tuple[LogLinear, str, dict[str, float], dict[str, np.ndarray]] | None:
@@ -323,6 +330,21 @@ class Estimates:
         window = curve[train:train + 3]
         pace = sum(t for t, _ in window) / max(sum(e for _, e in window), 1e-9)
         return train, pace, ratios, expected
+
+
+def _creations_by_month(ex: Export) -> tuple[dict[tuple[int, int], int], float]:
+    """New deals in each calendar month of the export (months without any included), and the
+    median month's count."""
+    months: dict[tuple[int, int], int] = {}
+    day = ex.start
+    while day <= ex.as_of:
+        months.setdefault((day.year, day.month), 0)
+        day += dt.timedelta(days=1)
+    for d in ex.deals:
+        key = (d.created.year, d.created.month)
+        if key in months:
+            months[key] += 1
+    return months, float(np.median(list(months.values())))
 
 
 def channel_name(channel: str, segment: str, main_segment: dict[str, str]) -> str:

@@ -5,9 +5,17 @@ is data the model made itself. `synth-crm` plays a year (or several) of a plan w
 model's trace on, and writes it the way a CRM exports it: one row per deal with the date it
 entered each stage, how it ended and for how much; one row per key-account renewal; one row
 per rep with hire and leave dates. Calibrating the export should give the plan back, within
-sampling error (tests/test_calibrate.py holds it to that).
+sampling error (tests/validation/test_calibrate.py holds it to that).
+
+Real exports rarely look that tidy, so a `Shape` writes the same history the way real ones
+come: Salesforce or HubSpot column and stage names, the current stage only (no stage dates;
+an open deal carries an expected close date), US dates or datetime stamps, amounts with a
+currency, lost deals nobody closed in the CRM (stale), deals created before a date missing
+(left truncation), and Excel workbooks.
 
     python -m simulate synth-crm scenarios/baseline.yaml --out scenarios/data --seed 7
+    python -m simulate synth-crm scenarios/baseline.yaml --out /tmp/sf --crm salesforce \\
+        --dates us --amounts currency --stale 0.5 --since 2027-03-01 --format xlsx
 """
 
 from __future__ import annotations
@@ -17,19 +25,29 @@ import csv
 import datetime as dt
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..load.crm_formats import STYLES
 from ..load.loader import load_plan
+from ..plan import quantities as q
 from ..plan.plan import Horizon, Plan
-from ..run.options import nonnegative_int
+from ..run.options import fraction, nonnegative_int
 
 DEAL_HEADER = ("deal_id", "created", "intent_date", "negotiation_date", "closed_date",
                "last_stage", "outcome", "amount", "segment", "product", "channel", "rep", "region")
 ACCOUNT_HEADER = ("account_id", "segment", "product", "contract_value", "renewal_date",
                   "renewed", "rep", "region")
 REP_HEADER = ("rep", "level", "hire_date", "leave_date", "segments", "region")
+HEADERS = {"deals.csv": DEAL_HEADER, "accounts.csv": ACCOUNT_HEADER, "reps.csv": REP_HEADER}
+CURRENT_HEADER = ("deal_id", "created", "closed_date", "stage", "amount", "rep", "channel", "segment", "product",
+                  "region")
+DATE_COLUMNS = {"created", "intent_date", "negotiation_date", "closed_date", "renewal_date", "hire_date",
+                "leave_date"}
+AMOUNT_COLUMNS = {"amount", "contract_value"}
+EXPECTED_CLOSE_DAYS = 90      # an open deal's close date in a CRM that asks for one: a guess, as reps make it
 
 
 def play_export(plan: Plan, seed: int, years: float | None = None, rules: bool = True,
@@ -78,6 +96,74 @@ def play_export(plan: Plan, seed: int, years: float | None = None, rules: bool =
     return {"deals.csv": deals, "accounts.csv": accounts, "reps.csv": reps}
 
 
+@dataclass(frozen=True)
+class Shape:
+    """How an export looks (the defaults: canonical columns with the date of each stage)."""
+
+    crm: str = "canonical"           # canonical | salesforce | hubspot: column and stage names
+    current_stage: bool = False      # no stage dates (implied by salesforce and hubspot)
+    dates: str = "iso"               # iso | us (03/14/2027) | datetime (2027-03-14 09:00:00)
+    amounts: str = "plain"           # plain | currency ($12,500.00)
+    stale: float = 0.0               # share of lost deals nobody closed in the CRM: left open
+    since: dt.date | None = None     # deals created before this day are missing (left truncation)
+    format: str = "csv"              # csv | xlsx
+
+    @property
+    def stages_only(self) -> bool:
+        return self.current_stage or self.crm != "canonical"
+
+
+def shaped(tables: dict[str, list[tuple]], shape: Shape, seed: int,
+           ) -> dict[str, tuple[tuple[str, ...], list[tuple]]]:
+    """The canonical tables as `shape` writes them: file name -> (header, rows)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
+    deals = []
+    for row in tables["deals.csv"]:
+        d = dict(zip(DEAL_HEADER, row))
+        if shape.since is not None and d["created"] < shape.since.isoformat():
+            continue
+        if d["outcome"] == "lost" and shape.stale > 0 and rng.random() < shape.stale:
+            d.update(outcome="open", closed_date="")      # nobody closed it: it looks open forever
+        deals.append(d)
+    header = DEAL_HEADER
+    if shape.stages_only:
+        stages = STYLES[shape.crm]["stages"] if shape.crm != "canonical" else {}
+        for d in deals:
+            now = d["outcome"] if d["outcome"] != "open" else d["last_stage"]
+            d["stage"] = stages.get(now, now)
+            if d["outcome"] == "open" and shape.crm != "canonical":
+                d["closed_date"] = (dt.date.fromisoformat(d["created"])
+                                    + dt.timedelta(days=EXPECTED_CLOSE_DAYS)).isoformat()
+        header = CURRENT_HEADER
+    out = {"deals.csv": (header, [tuple(d[c] for c in header) for d in deals]),
+           "accounts.csv": (ACCOUNT_HEADER, tables["accounts.csv"]),
+           "reps.csv": (REP_HEADER, tables["reps.csv"])}
+    return {name: (header, [tuple(_cell(c, v, shape) for c, v in zip(header, row)) for row in rows])
+            for name, (header, rows) in out.items()}
+
+
+def _cell(column: str, value: str, shape: Shape) -> object:
+    """A cell as the shape writes it: in a workbook, dates and amounts are typed cells."""
+    if not value:
+        return "" if shape.format == "csv" else None
+    if column in DATE_COLUMNS:
+        day = dt.date.fromisoformat(value)
+        if shape.format == "xlsx":
+            return day
+        return day.strftime("%m/%d/%Y") if shape.dates == "us" else \
+            f"{value} 09:00:00" if shape.dates == "datetime" else value
+    if column in AMOUNT_COLUMNS:
+        if shape.format == "xlsx":
+            return float(value)
+        return f"${float(value):,.2f}" if shape.amounts == "currency" else value
+    return value
+
+
+def header_names(header: tuple[str, ...], shape: Shape) -> tuple[str, ...]:
+    names = STYLES[shape.crm]["columns"] if shape.crm != "canonical" else {}
+    return tuple(names.get(c, c) for c in header)
+
+
 def csv_text(header: tuple[str, ...], rows: list[tuple]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -86,16 +172,40 @@ def csv_text(header: tuple[str, ...], rows: list[tuple]) -> str:
     return out.getvalue()
 
 
-def write_export(tables: dict[str, list[tuple]], folder: Path) -> list[Path]:
-    """Write the three CSV files into `folder` (each written whole, then renamed)."""
-    from ..files import prepare_out, write_text
+def write_export(tables: dict[str, list[tuple]], folder: Path, shape: Shape = Shape(), seed: int = 0) -> list[Path]:
+    """Write deals, accounts and reps into `folder` in `shape` (each written whole, then renamed);
+    `seed` draws which lost deals go stale."""
+    from ..files import prepare_out, write_bytes, write_text
     prepare_out(folder)
-    headers = {"deals.csv": DEAL_HEADER, "accounts.csv": ACCOUNT_HEADER, "reps.csv": REP_HEADER}
     paths = []
-    for name, rows in tables.items():
-        write_text(folder / name, csv_text(headers[name], rows))
-        paths.append(folder / name)
+    for name, (header, rows) in shaped(tables, shape, seed).items():
+        names = header_names(header, shape) if name == "deals.csv" else header
+        if shape.format == "xlsx":
+            path = folder / name.replace(".csv", ".xlsx")
+            write_bytes(path, workbook_bytes(names, rows, header))
+        else:
+            path = folder / name
+            write_text(path, csv_text(names, rows))
+        paths.append(path)
     return paths
+
+
+def workbook_bytes(names: tuple[str, ...], rows: list[tuple], header: tuple[str, ...]) -> bytes:
+    """One sheet as a CRM's Excel export has it: a header row, date cells, number cells."""
+    from openpyxl import Workbook
+    book = Workbook()
+    sheet = book.active
+    sheet.append(list(names))
+    for row in rows:
+        sheet.append(list(row))
+    for i, column in enumerate(header, start=1):
+        fmt = "yyyy-mm-dd" if column in DATE_COLUMNS else "#,##0.00" if column in AMOUNT_COLUMNS else None
+        if fmt:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = fmt
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -104,6 +214,25 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonnegative_int, help="random seed (default: the plan's `seed`)")
     p.add_argument("--years", type=float, help="years of history (default: the plan's horizon)")
     p.add_argument("--no-rules", action="store_true", help="play the plan without its playbooks")
+    shape = p.add_argument_group("the export's shape, as real exports come")
+    shape.add_argument("--crm", choices=("canonical", "salesforce", "hubspot"), default="canonical",
+                       help="column and stage names (salesforce and hubspot hold the current stage only)")
+    shape.add_argument("--current-stage", action="store_true", help="no date for entering each stage")
+    shape.add_argument("--dates", choices=("iso", "us", "datetime"), default="iso",
+                       help="2027-03-14, 03/14/2027 or 2027-03-14 09:00:00 (default iso)")
+    shape.add_argument("--amounts", choices=("plain", "currency"), default="plain", help="12500.00 or $12,500.00")
+    shape.add_argument("--stale", type=fraction, default=0.0, metavar="SHARE",
+                       help="share of lost deals nobody closed in the CRM, left open (e.g. 60%%)")
+    shape.add_argument("--since", type=_day, metavar="DATE",
+                       help="leave out deals created before DATE (a left-truncated export)")
+    shape.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="CSV files or Excel workbooks")
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return q.parse_date(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date such as 2027-03-01, got '{text}'") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,8 +242,16 @@ def run(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
     seed = plan.seed if args.seed is None else args.seed
     tables = play_export(plan, seed, args.years, rules=not args.no_rules)
-    for path in write_export(tables, args.out):
-        print(f"{path}: {len(tables[path.name])} rows")
+    shape = Shape(args.crm, args.current_stage, args.dates, args.amounts, args.stale, args.since, args.format)
+    for path in write_export(tables, args.out, shape, seed):
+        print(f"{path}: {_rows(path)} rows")
     return 0
+
+
+def _rows(path: Path) -> int:
+    if path.suffix == ".xlsx":
+        from openpyxl import load_workbook
+        return load_workbook(path, read_only=True).worksheets[0].max_row - 1
+    return path.read_text(encoding="utf-8").count("\n") - 1
 
 

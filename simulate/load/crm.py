@@ -13,12 +13,12 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import InputError, Location, did_you_mean
 from ..plan import quantities as q
-from .crm_formats import ExportMap, describe, money_text, normal
+from .crm_formats import ExportMap, describe, infer_dates, money_text, normal
 
 STAGE_NAMES = ("lead", "intent", "negotiation")
 OUTCOMES = ("won", "lost", "open")
@@ -119,25 +119,19 @@ class Export:
 
 def read_rows(path: Path, kind: str, required: tuple[str, ...] | tuple[tuple[str, ...], ...],
               export_map: ExportMap | None = None, shown: dict[str, str] | None = None,
-              ) -> Iterator[tuple[int, dict[str, str]]]:
-    """(row number, {column: text}) for each data row; the header is row 1.
+              ) -> list[tuple[int, dict[str, str]]]:
+    """(row number, {column: text}) for each data row of a CSV file or of a workbook's first
+    sheet; the header is row 1.
 
     `required` is one set of columns, or several sets of which the header must hold one.
     With a map, the header is read in canonical names (see crm_formats); `shown` then
     receives canonical name -> the file's own name, for errors and notes.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read the {kind} file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise CsvError(path, 1 + text_row(path, exc.start), None, "UTF-8 text", "bytes that are not UTF-8") from None
+    header, body = _xlsx_table(path, kind) if path.suffix.lower() in XLSX else _csv_table(path, kind)
     options = required if required and isinstance(required[0], tuple) else (required,)
-    if not text.strip():
+    if header is None:
         raise CsvError(path, 1, None, f"a header row naming the columns {', '.join(options[0])}", "an empty file")
-    first = text.splitlines()[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(",;\t", key=first.count))
-    header = [normal(h) for h in next(reader)]
+    header = [normal(h) for h in header]
     if export_map is not None:
         header, names = export_map.rename(header)
         if shown is not None:
@@ -151,16 +145,83 @@ def read_rows(path: Path, kind: str, required: tuple[str, ...] | tuple[tuple[str
         hint = "; name the columns with --map MAP.yaml" if export_map is not None else ""
         raise CsvError(path, 1, column, f"the columns {alternatives}",
                        f"no column '{column}'{near} (found: {', '.join(header)}){hint}")
-    rows = 0
-    for number, values in enumerate(reader, start=2):
+    rows = []
+    for number, values in body:
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
             raise CsvError(path, number, None, f"{len(header)} fields like the header", f"{len(values)}")
-        rows += 1
-        yield number, {h: v.strip() for h, v in zip(header, values)}
-    if rows == 0:
+        rows.append((number, {h: v.strip() for h, v in zip(header, values)}))
+    if not rows:
         raise CsvError(path, 2, None, f"at least one {kind} row after the header", "no rows")
+    return rows
+
+
+XLSX = (".xlsx", ".xlsm")
+
+
+def _csv_table(path: Path, kind: str) -> tuple[list[str] | None, Iterator[tuple[int, list[str]]]]:
+    """A CSV file's header and numbered rows; the delimiter is the header's commonest of , ; tab."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read the {kind} file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CsvError(path, 1 + text_row(path, exc.start), None, "UTF-8 text", "bytes that are not UTF-8") from None
+    if not text.strip():
+        return None, iter(())
+    first = text.splitlines()[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(",;\t", key=first.count))
+    return next(reader), enumerate(reader, start=2)
+
+
+def _xlsx_table(path: Path, kind: str) -> tuple[list[str] | None, Iterator[tuple[int, list[str]]]]:
+    """A workbook's first sheet as text: a date cell reads as an ISO date, a whole number
+    without its '.0', an empty cell as ''."""
+    from openpyxl import load_workbook
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:     # openpyxl raises many kinds for a file that is not a workbook
+        raise InputError(f"cannot read the {kind} file {path} as an Excel workbook: {exc}") from None
+    rows = [[_cell_text(v) for v in row] for row in book.worksheets[0].iter_rows(values_only=True)]
+    book.close()
+    while rows and not any(rows[0]):
+        rows.pop(0)
+    if not rows:
+        return None, iter(())
+    width = max((i + 1 for i, h in enumerate(rows[0]) if h), default=0)
+    return rows[0][:width], ((n, r[:width] + [""] * (width - len(r))) for n, r in enumerate(rows[1:], start=2))
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def dated(path: Path, rows: list[tuple[int, dict[str, str]]], columns: tuple[str, ...],
+          export_map: ExportMap, notes: list[str] | None = None) -> ExportMap:
+    """The map with the file's date format, read off its date columns when the map gives none."""
+    if export_map.dates:
+        return export_map
+    cells = [(number, c, values[c]) for number, values in rows for c in columns if values.get(c)]
+    try:
+        fmt = infer_dates([text for _, _, text in cells])
+    except ValueError as exc:
+        number, column, _ = cells[0]
+        raise CsvError(path, number, column, "dates that read one way only (say which with `dates:` in "
+                       "--map MAP.yaml, e.g. dates: \"%d/%m/%Y\")", str(exc)) from None
+    if fmt is None:
+        return export_map
+    if notes is not None:
+        notes.append(f"{path.name}: dates read as {fmt}")
+    return replace(export_map, dates=fmt)
 
 
 def text_row(path: Path, offset: int) -> int:
@@ -246,6 +307,7 @@ def read_deals(path: Path, known_reps: set[str] | None = None, export_map: Expor
     shown: dict[str, str] = {}
     export_map = export_map or ExportMap()
     rows = read_rows(path, "deal", (DEAL_COLUMNS, CURRENT_STAGE_COLUMNS), export_map, shown)
+    export_map = dated(path, rows, ("created", "intent_date", "negotiation_date", "closed_date"), export_map, notes)
     stage_dates = True
     for number, values in rows:
         if not seen:
@@ -322,8 +384,10 @@ def _current_deal(row: _Row, seen: dict[str, int], known_reps: set[str] | None) 
 
 def read_renewals(path: Path, known_reps: set[str] | None = None) -> list[Renewal]:
     out = []
-    for number, values in read_rows(path, "account", ACCOUNT_COLUMNS):
-        row = _Row(path, number, values)
+    rows = read_rows(path, "account", ACCOUNT_COLUMNS)
+    export_map = dated(path, rows, ("renewal_date",), ExportMap())
+    for number, values in rows:
+        row = _Row(path, number, values, export_map)
         renewed = row.choice("renewed", YES + NO, required=False)
         out.append(Renewal(row.text("account_id"), row.text("segment"), row.text("product"),
                            row.number("contract_value"), row.date("renewal_date"),
@@ -334,8 +398,10 @@ def read_renewals(path: Path, known_reps: set[str] | None = None) -> list[Renewa
 
 def read_reps(path: Path) -> list[RepRecord]:
     out, seen = [], {}
-    for number, values in read_rows(path, "rep", REP_COLUMNS):
-        row = _Row(path, number, values)
+    rows = read_rows(path, "rep", REP_COLUMNS)
+    export_map = dated(path, rows, ("hire_date", "leave_date"), ExportMap())
+    for number, values in rows:
+        row = _Row(path, number, values, export_map)
         name = row.unique("rep", seen, "rep name")
         hire = row.date("hire_date")
         leave = row.date("leave_date", required=False)
@@ -350,13 +416,9 @@ KINDS = {"accounts": ACCOUNT_COLUMNS, "reps": REP_COLUMNS}
 
 
 def kind_of(path: Path) -> str:
-    """Tell accounts.csv from reps.csv by their header, whatever the files are called."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()[:1]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    header = [h.strip().lower().replace(" ", "_")
-              for line in lines for h in next(csv.reader([line], delimiter=max(",;\t", key=line.count)))]
+    """Tell accounts from reps by their header, whatever the files are called."""
+    header, _ = _xlsx_table(path, "export") if path.suffix.lower() in XLSX else _csv_table(path, "export")
+    header = [normal(h) for h in header or []]
     for kind, columns in KINDS.items():
         if columns[0] in header:
             return kind

@@ -53,6 +53,27 @@ STAGES = {
     "lead": "lead", "intent": "intent", "negotiation": "negotiation", "won": "won", "lost": "lost",
     "engaging": "intent",
 }
+# How Salesforce and HubSpot name an export's columns and stages (synth-crm writes them so;
+# the reader knows them by ALIASES and STAGES, and a test reads them back).
+STYLES = {
+    "salesforce": {
+        "columns": {"deal_id": "Id", "created": "CreatedDate", "closed_date": "CloseDate", "stage": "StageName",
+                    "amount": "Amount", "rep": "OwnerId", "channel": "LeadSource", "segment": "Segment__c",
+                    "product": "Product__c", "region": "Region__c"},
+        "stages": {"lead": "Prospecting", "intent": "Needs Analysis", "negotiation": "Negotiation/Review",
+                   "won": "Closed Won", "lost": "Closed Lost"}},
+    "hubspot": {
+        "columns": {"deal_id": "Record ID", "created": "Create Date", "closed_date": "Close Date",
+                    "stage": "Deal Stage", "amount": "Amount", "rep": "Deal owner", "channel": "Original Source",
+                    "segment": "Tier", "product": "Product", "region": "Territory"},
+        "stages": {"lead": "Appointment Scheduled", "intent": "Qualified To Buy", "negotiation": "Contract Sent",
+                   "won": "Closed Won", "lost": "Closed Lost"}},
+}
+# Date formats recognised without a map, besides ISO; the first that reads every date of a
+# file is used, and a file whose dates read both month-first and day-first is refused.
+DATE_FORMATS = ("%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y/%m/%d", "%m/%d/%y", "%d/%m/%y", "%d-%b-%Y", "%d %b %Y",
+                "%b %d, %Y")
+_TIME = re.compile(r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?\s*(?:Z|[+-]\d{2}:?\d{2})?$")
 _CURRENCY = re.compile(r"^\s*(?:[A-Z]{3}\s*)?[$€£¥]?\s*(-?[\d.,\s']+)\s*(?:[$€£¥]|[A-Z]{3})?\s*$")
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
@@ -99,17 +120,54 @@ class ExportMap:
         return self.stages.get(key) or STAGES.get(key)
 
     def date(self, text: str) -> dt.date:
-        """A date in the map's format, or ISO with or without a time of day."""
+        """A date in the map's format (a time of day may follow), else ISO (an Excel date
+        cell reads as ISO whatever the format)."""
+        text = text.strip()
         if self.dates:
-            return dt.datetime.strptime(text.strip(), self.dates).date()
-        match = _DATETIME.match(text.strip())
-        if not match:
-            raise ValueError(text)
-        return dt.date.fromisoformat(match.group(1))
+            for candidate in (text, _TIME.sub("", text)):
+                try:
+                    return dt.datetime.strptime(candidate, self.dates).date()
+                except ValueError:
+                    pass
+        return iso_date(text)
 
     def date_hint(self) -> str:
         return f"a date as {self.dates}" if self.dates else \
             "an ISO date such as 2027-03-14 (a time may follow; other formats: `dates:` in --map)"
+
+
+def iso_date(text: str) -> dt.date:
+    """An ISO date, with or without a time of day; ValueError otherwise."""
+    match = _DATETIME.match(text.strip())
+    if not match:
+        raise ValueError(text)
+    return dt.date.fromisoformat(match.group(1))
+
+
+def infer_dates(texts: list[str]) -> str | None:
+    """The format of a file's dates: None when any is ISO, else the first of DATE_FORMATS
+    that reads them all (a time of day may follow). ValueError when dates read both
+    month-first and day-first; None as well when no format reads them all (the reader then
+    names the first bad cell)."""
+    texts = [t.strip() for t in texts if t.strip()]
+    days = [_TIME.sub("", t) for t in texts if not _DATETIME.match(t)]
+    if not days or len(days) < len(texts):
+        return None           # ISO, or ISO with some bad cells
+
+    def reads(fmt: str) -> bool:
+        try:
+            for d in days:
+                dt.datetime.strptime(d, fmt)
+        except ValueError:
+            return False
+        return True
+    fits = [fmt for fmt in DATE_FORMATS if reads(fmt)]
+    if not fits:
+        return None
+    pairs = {("%m/%d/%Y", "%d/%m/%Y"), ("%m/%d/%y", "%d/%m/%y")}
+    if len(fits) > 1 and (fits[0], fits[1]) in pairs:
+        raise ValueError(f"dates such as '{days[0]}' read both month-first ({fits[0]}) and day-first ({fits[1]})")
+    return fits[0]
 
 
 def money_text(text: str) -> str:

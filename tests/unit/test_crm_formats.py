@@ -133,12 +133,12 @@ def test_a_date_in_another_format_is_named_with_the_expected_format(tmp_path, ca
     path = hubspot(tmp_path / "deals.csv", rows)
     text = path.read_text().splitlines()
     cells = text[3].split(",")
-    cells[2] = "2027-01-01"
+    cells[2] = "31/01/2027"                   # day-first in a month-first file (ISO would read: it is unambiguous)
     text[3] = ",".join(cells)
     path.write_text("\n".join(text) + "\n")
     err = one_error(capsys, ["calibrate", str(path), "--map", str(tmp_path / "map.yaml"),
                              "--out", str(tmp_path / "p.yaml"), "--quiet"])
-    assert "row 4, column 'create_date': expected a date as %m/%d/%Y, found '2027-01-01'" in err
+    assert "row 4, column 'create_date': expected a date as %m/%d/%Y, found '31/01/2027'" in err
 
 
 @pytest.mark.parametrize("text, message", [
