@@ -116,6 +116,11 @@ class Estimates:
         thin = [f"{y}-{m:02d} ({n})" for (y, m), n in self.months.items() if n < THIN * self.typical]
         if thin:
             out.append(f"months with under a fifth of the typical {self.typical:.0f} new deals: {', '.join(thin)}")
+        early = [r.name for r in ex.reps if ex.start <= r.hire <= self.joined_before()]
+        if early:
+            out.append(f"{len(early)} reps hired in the data's first month ({', '.join(early[:4])}"
+                       f"{', ...' if len(early) > 4 else ''}) count as on the team before it: their first months "
+                       "show the export's pipeline filling up, not a ramp-up, and are left out of the ramp-up curve")
         if self.leads_from > ex.start:
             out.append(f"lead flows are measured from {self.leads_from} on ({(ex.as_of - self.leads_from).days + 1} "
                        f"days), where new deals reach a typical month's count; the months before are left out")
@@ -282,6 +287,12 @@ class Estimates:
                 gaps.append((nxt.hire - r.leave).days)
         return gaps
 
+    def joined_before(self) -> dt.date:
+        """Reps hired by this day count as on the team before the export: a hire date in the
+        data's first month is as often the day the CRM started as a real start, and their
+        first months would show a pipeline filling up, not a new hire learning."""
+        return self.leads_from + dt.timedelta(days=31)
+
     def ramp(self) -> list[tuple[float, float]]:
         """Month of tenure 1..12 of reps hired during the export: (deals they took on,
         deals reps of at least a year's tenure in the same segments would have taken)."""
@@ -302,7 +313,7 @@ class Estimates:
         curve = [[0.0, 0.0] for _ in range(12)]
         for r in ex.reps:
             rate = tenured_rate.get(tuple(sorted(r.segments)))
-            if r.hire < ex.start or not rate or rate[1] <= 0:
+            if r.hire <= self.joined_before() or not rate or rate[1] <= 0:
                 continue
             per_day = rate[0] / rate[1]
             end = min(r.leave or ex.as_of, ex.as_of)

@@ -44,10 +44,20 @@ _EXITED = (K["exited_lead"], K["exited_intent"], K["exited_negotiation"])
 class Deal:
     """One lead on its way through the funnel."""
 
-    __slots__ = ("flow", "stage", "rep", "u", "times", "effort", "units", "product", "delivery",
-                 "trace")
+    __slots__ = (
+        "delivery",
+        "effort",
+        "flow",
+        "product",
+        "rep",
+        "stage",
+        "times",
+        "trace",
+        "u",
+        "units",
+    )
 
-    def __init__(self, flow: "ChannelFlow", u: list[float], times: list[float], effort: list[float],
+    def __init__(self, flow: ChannelFlow, u: list[float], times: list[float], effort: list[float],
                  units: float, product: int):
         self.flow, self.stage, self.rep = flow, 0, None
         self.u, self.times, self.effort, self.units, self.product = u, times, effort, units, product
@@ -71,7 +81,7 @@ class Carried(NamedTuple):
 class ChannelFlow:
     """The leads of one channel into one segment, and every deal they become."""
 
-    def __init__(self, world: "World", channel: Channel, index: int):
+    def __init__(self, world: World, channel: Channel, index: int):
         self.world, self.channel, self.index = world, channel, index
         self.segment: Segment = world.plan.segment(channel.segment)
         self.segment_index = world.segment_index[self.segment.name]
@@ -179,7 +189,7 @@ class ChannelFlow:
         ledger.open[0] += 1
         self._work_on(deal)
 
-    def reopen(self, stage: int, product: int, amount: float | None, rep: "RepState | None",
+    def reopen(self, stage: int, product: int, amount: float | None, rep: RepState | None,
                age: float, loss: float) -> None:
         """Re-forecast: a deal open for `age` days in `stage` carries on from there.
 
@@ -187,7 +197,7 @@ class ChannelFlow:
         order size is the export's amount when there is one. Time in a stage is the rep's work
         first, then the customer's: `age` pays the work first (at a typical rep's pace; none
         is done again), and the customer's answer comes after (T - a | T > a) for the rest a.
-        A stale deal is lost at once with probability `loss`.
+        It is lost at once with probability `loss` (a stale deal's, or one lost unrecorded).
         """
         rng = self._reopen_draws
         assert rng is not None          # the plan has an opening
@@ -220,7 +230,7 @@ class ChannelFlow:
         self.world.team.submit(self.priority, work_left, self.segment.name, deal.rep,
                                lambda who, finish: self._resumed(deal, who, finish, work_left, answer_in * scale))
 
-    def _resumed(self, deal: Deal, rep: "RepState", finish: float, visits: float, answer_in: float) -> None:
+    def _resumed(self, deal: Deal, rep: RepState, finish: float, visits: float, answer_in: float) -> None:
         """A reopened deal's remaining work is done: its customer answers `answer_in` later."""
         if deal.rep is None:
             deal.rep = rep
@@ -272,7 +282,7 @@ class ChannelFlow:
                     carried.append(Carried(k, day, entered, fate_u, times[i], efforts[i], units[i], picks[i]))
         return carried
 
-    def _trace_row(self, product: int, rep: "RepState | None", entered: list[float | None]) -> dict:
+    def _trace_row(self, product: int, rep: RepState | None, entered: list[float | None]) -> dict:
         """A deal's row in a traced year (a CRM export's deal): one shape for every deal."""
         ledger = self.world.ledger
         assert ledger.trace is not None
@@ -308,7 +318,7 @@ class ChannelFlow:
         self.world.team.submit(self.priority, deal.effort[deal.stage], self.segment.name, deal.rep,
                                lambda rep, finish: self._worked(deal, rep, finish))
 
-    def _worked(self, deal: Deal, rep: "RepState", finish: float) -> None:
+    def _worked(self, deal: Deal, rep: RepState, finish: float) -> None:
         if deal.rep is None:
             deal.rep = rep
             rep.book += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..plan.opening import Opening
 from ..plan.plan import Plan, Rep
@@ -101,7 +101,7 @@ class SalesYear:
                                 world.env.now)
 
     # -- people -------------------------------------------------------------------------
-    def _open(self, opening: "Opening") -> None:
+    def _open(self, opening: Opening) -> None:
         """Re-forecast: book what was booked, and put the open deals back in their stages."""
         world = self.world
         start = world.plan.horizon.start
@@ -124,7 +124,7 @@ class SalesYear:
             age = world.env.now - float((d.entered - start).days) if d.entered is not None else 0.0
             world.at(0.0, lambda flow=flow, d=d, rep=rep, age=age: flow.reopen(
                 STAGE_INDEX[d.stage], world.product_names.index(d.product),
-                d.amount, rep, age, stale_loss if d.stale else 0.0))
+                d.amount, rep, age, d.lost_already if d.lost_already is not None else stale_loss if d.stale else 0.0))
 
     def _start_day(self, spec: Rep) -> float:
         if spec.start is None:

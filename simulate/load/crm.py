@@ -206,7 +206,7 @@ def _cell_text(value: object) -> str:
 
 
 def dated(path: Path, rows: list[tuple[int, dict[str, str]]], columns: tuple[str, ...],
-          export_map: ExportMap, notes: list[str] | None = None) -> ExportMap:
+          export_map: ExportMap, notes: list[str] | None = None, shown: dict[str, str] | None = None) -> ExportMap:
     """The map with the file's date format, read off its date columns when the map gives none."""
     if export_map.dates:
         return export_map
@@ -215,7 +215,7 @@ def dated(path: Path, rows: list[tuple[int, dict[str, str]]], columns: tuple[str
         fmt = infer_dates([text for _, _, text in cells])
     except ValueError as exc:
         number, column, _ = cells[0]
-        raise CsvError(path, number, column, "dates that read one way only (say which with `dates:` in "
+        raise CsvError(path, number, (shown or {}).get(column, column), "dates that read one way only (say which with `dates:` in "
                        "--map MAP.yaml, e.g. dates: \"%d/%m/%Y\")", str(exc)) from None
     if fmt is None:
         return export_map
@@ -307,7 +307,8 @@ def read_deals(path: Path, known_reps: set[str] | None = None, export_map: Expor
     shown: dict[str, str] = {}
     export_map = export_map or ExportMap()
     rows = read_rows(path, "deal", (DEAL_COLUMNS, CURRENT_STAGE_COLUMNS), export_map, shown)
-    export_map = dated(path, rows, ("created", "intent_date", "negotiation_date", "closed_date"), export_map, notes)
+    export_map = dated(path, rows, ("created", "intent_date", "negotiation_date", "closed_date"), export_map, notes,
+                       shown)
     stage_dates = True
     for number, values in rows:
         if not seen:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError, UsageError, did_you_mean
+from ..plan import quantities as q
 from .crm import CsvError, Deal, Export, read_export
 from .crm_formats import load_map
 from .yamlio import Document
@@ -65,6 +67,8 @@ def opening_from_export(export: Export, as_of: dt.date, plan_data: dict[str, Any
                              "segment": renewal.segment, "product": renewal.product,
                              "rep": renewal.rep if renewal.rep in reps else None})
     stale = stale_rule(export.deals, as_of)
+    silent = silent_rule(export.deals, as_of, stale["after_days"]) if stale is not None else None
+    ages = OpenAges(export.deals, as_of)
     for deal in export.deals:
         if deal.closed is not None and deal.closed < start:
             continue                                   # settled in an earlier year
@@ -82,12 +86,19 @@ def opening_from_export(export: Export, as_of: dt.date, plan_data: dict[str, Any
         channel = deal.channel if deal.channel in names["channels"] else f"{deal.channel} ({deal.segment})"
         if channel not in names["channels"]:          # calibrate's name for a shared channel, else an error
             _known(path, deal, "channel", deal.channel, names["channels"])
-        entered = deal.entered(("lead", "intent", "negotiation").index(stage)) if export.stage_dates else None
+        entered = deal.entered(("lead", "intent", "negotiation").index(stage)) if export.stage_dates else \
+            _entered_guess(deal, stage, plan_data, as_of)
+        age = (as_of - deal.created).days
+        is_stale = stale is not None and age > stale["after_days"]
+        # a stale deal: the share of deals still open at its own age that were not won since;
+        # a younger one: its chance of being a silent loss
+        lost = round(ages.loss(age), 4) if is_stale else silent.lost_already(age) if silent is not None else 0.0
         open_deals.append({"id": deal.id, "stage": stage, "channel": channel, "product": deal.product,
                            "rep": rep, "amount": deal.amount,
-                           "entered": entered.isoformat() if entered else None,
-                           "stale": stale is not None and (as_of - deal.created).days > stale["after_days"]})
-    return {"as_of": as_of.isoformat(), "bookings": bookings, "open_deals": open_deals, "stale": stale}
+                           "entered": entered.isoformat() if entered else None, "stale": is_stale,
+                           "lost_already": lost})
+    return {"as_of": as_of.isoformat(), "bookings": bookings, "open_deals": open_deals, "stale": stale,
+            "silent": silent.spec() if silent is not None else None}
 
 
 def _known(path: Path, deal: Deal, column: str, value: str, names: set[str]) -> None:
@@ -110,15 +121,100 @@ def stale_rule(deals: Sequence[Deal], as_of: dt.date) -> dict[str, Any] | None:
     if not cycles:
         return None
     after = float(np.percentile(cycles, 95))
-    reached = won = 0
-    for d in deals:
-        age_then = d.created + dt.timedelta(days=int(after) + 1)     # the first day older than `after`
-        if age_then > as_of or (d.closed is not None and d.closed < age_then):
-            continue
-        reached += 1
-        won += d.outcome == "won" and d.closed is not None and d.closed <= as_of
-    loss = 1.0 - won / reached if reached else 1.0
-    return {"after_days": after, "loss": loss, "reached": reached, "won_after": won}
+    ages = OpenAges(deals, as_of)
+    reached, won = ages.reached_and_won(after)
+    return {"after_days": after, "loss": ages.loss(after), "reached": reached, "won_after": won}
+
+
+class OpenAges:
+    """Which deals of an export were still open at a given age, and which of those were won
+    by `as_of`: the chance that a deal still open at that age is lost, measured."""
+
+    def __init__(self, deals: Sequence[Deal], as_of: dt.date):
+        self.age = np.array([(as_of - d.created).days for d in deals], float)
+        self.closed_at = np.array([(d.closed - d.created).days if d.closed is not None and d.closed <= as_of
+                                   else np.inf for d in deals], float)
+        self.won = np.array([d.outcome == "won" and d.closed is not None and d.closed <= as_of for d in deals])
+
+    def reached_and_won(self, age: float) -> tuple[int, int]:
+        """Deals older than `age` today that were still open on their first day older than it
+        (`age` rounded down, plus one), and how many of those were won since."""
+        first = int(age) + 1
+        reached = (self.age >= first) & (self.closed_at >= first)
+        return int(reached.sum()), int((reached & self.won).sum())
+
+    def loss(self, age: float) -> float:
+        reached, won = self.reached_and_won(age)
+        return 1.0 - won / reached if reached else 1.0
+
+
+def _entered_guess(deal: Deal, stage: str, plan_data: dict[str, Any], as_of: dt.date) -> dt.date | None:
+    """An export of current stages only: the day a deal probably entered its stage, its
+    creation plus the plan's mean times of the stages before (at most `as_of`). Taking the
+    day as unknown would restart every open deal's stage and push its close too late."""
+    if stage == "lead":
+        return deal.created
+    from ..plan.distributions import parse_distribution
+    segment = next((s for s in plan_data.get("segments", []) if isinstance(s, dict) and s.get("name") == deal.segment),
+                   None)
+    funnel = segment.get("funnel") if segment else None
+    if not isinstance(funnel, dict):
+        return None
+    try:
+        before = sum(parse_distribution(funnel[st]["time"], q.parse_days).mean
+                     for st in ("lead", "intent")[:("intent", "negotiation").index(stage) + 1])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return min(as_of, deal.created + dt.timedelta(days=round(before)))
+
+
+@dataclass(frozen=True)
+class SilentLosses:
+    """Deals lost without anyone closing them in the CRM, measured on the export itself.
+
+    Of the deals created in the year up to the stale age before as-of, nearly all real ones
+    have closed: the closed deals' cycles say how many should still be open (`expected`);
+    those open beyond that are silent losses, a share z of all deals. A deal open at age a is
+    one of them with chance p = z / (z + (1 - z) S(a)), S the share of closed cycles longer
+    than a. The plan's conversions already count a silent loss as lost (calibrate counts stale
+    deals so), so the deal is taken as lost at once with the chance beyond that:
+    1 - (1 - p) / (1 - z) = z F(a) / (z F(a) + S(a)), F = 1 - S: a silent loss that a CRM
+    would have closed before age a, against a deal whose close is still to come. It is 0 for a
+    new deal and grows with age.
+    """
+
+    share: float
+    cohort: int
+    still_open: int
+    expected: float
+    cycles: np.ndarray           # closed deals' cycles, created to closed, sorted
+
+    def lost_already(self, age: float) -> float:
+        z = self.share
+        if z <= 0:
+            return 0.0
+        survive = float(np.mean(self.cycles > age))
+        return round(z * (1 - survive) / (z * (1 - survive) + survive), 4) if survive < 1 else 0.0
+
+    def spec(self) -> dict[str, Any]:
+        return {"share": round(self.share, 4), "cohort": self.cohort, "still_open": self.still_open,
+                "expected_open": round(self.expected, 1)}
+
+
+def silent_rule(deals: Sequence[Deal], as_of: dt.date, after_days: float) -> SilentLosses | None:
+    """The silent losses of an export seen on `as_of` (see SilentLosses); None without a
+    cohort of at least MIN_COHORT deals old enough to judge."""
+    cycles = np.sort([(d.closed - d.created).days for d in deals if d.closed is not None and d.closed <= as_of])
+    cohort = [d for d in deals if after_days < (as_of - d.created).days <= after_days + 365]
+    if len(cohort) < MIN_COHORT or not cycles.size:
+        return None
+    still = sum(d.closed is None or d.closed > as_of for d in cohort)
+    expected = float(sum(np.mean(cycles > (as_of - d.created).days) for d in cohort))
+    share = max(0.0, (still - expected) / max(len(cohort) - expected, 1.0))
+    return SilentLosses(share, len(cohort), still, expected, cycles)
+
+
+MIN_COHORT = 30
 
 
 def _stage_on(deal: Any, as_of: dt.date) -> str | None:

@@ -8,7 +8,7 @@ stuffing). The warning appears in `validate`, in the run summary and in the repo
 from __future__ import annotations
 
 from ..format import money
-from .opening import stale_warning
+from .opening import stale_warnings
 from .plan import Market, Plan
 
 
@@ -59,6 +59,6 @@ def split_warnings(plan: Plan) -> list[str]:
 
 def plan_warnings(plan: Plan) -> list[str]:
     """Every warning about a plan that loads but may not hold: the market ceiling, a target
-    split that does not add up, and a re-forecast's stale open deals."""
-    stale = stale_warning(plan.opening) if plan.opening is not None else None
-    return [w for w in (market_warning(plan), *split_warnings(plan), stale) if w]
+    split that does not add up, and a re-forecast's stale and silently lost open deals."""
+    stale = stale_warnings(plan.opening) if plan.opening is not None else []
+    return [w for w in (market_warning(plan), *split_warnings(plan), *stale) if w]

@@ -127,6 +127,14 @@ def test_a_stale_deal_is_lost_at_once_with_its_stated_chance(loss):
     assert_binomial(n * runs - signed, n * runs, loss, "stale deals lost")
 
 
+@pytest.mark.parametrize("loss", [0.3, 1.0])
+def test_a_deal_lost_unrecorded_is_lost_at_once_with_its_chance(loss):
+    n, runs = 50, 20
+    plan = opening_plan([{**d, "lost_already": loss} for d in deals(n, "2026-11-01")])
+    signed = sum(simulate_year(plan, 3, r).record["signed"] for r in range(runs))
+    assert_binomial(n * runs - signed, n * runs, loss, "deals lost unrecorded")
+
+
 def test_a_booking_before_the_horizon_is_refused_in_the_plan():
     with pytest.raises(Exception, match="belongs to another year"):
         opening_plan([], bookings=[{"date": "2026-12-20", "amount": 1000, "segment": "SMB", "product": "p"}])
@@ -203,3 +211,44 @@ def test_the_stale_rule_is_the_95th_percentile_and_the_share_not_won_after_it():
     rule = stale_rule(ds, as_of)
     assert rule["after_days"] == pytest.approx(95.05)
     assert (rule["reached"], rule["won_after"]) == (8, 2) and rule["loss"] == pytest.approx(0.75)
+
+
+def _history(stale: float, tmp_path: Path) -> tuple[list, list]:
+    """Two years of the reference plan as a CRM holds them (`stale`: the share of lost deals
+    nobody closed), read back, with the true deals beside them."""
+    from conftest import SCENARIOS
+
+    from simulate.calibrate.synth import Shape, play_export, write_export
+    from simulate.load.crm import read_export
+    from simulate.load.loader import load_plan
+    tables = play_export(load_plan(SCENARIOS / "baseline.yaml"), 5, years=2)
+    seen = read_export(*_split(write_export(tables, tmp_path / "seen", Shape(stale=stale), seed=5))).deals
+    truth = read_export(*_split(write_export(tables, tmp_path / "truth"))).deals
+    return list(seen), list(truth)
+
+
+def _split(paths: list[Path]) -> tuple[Path, list[Path]]:
+    return paths[0], paths[1:]
+
+
+@pytest.mark.parametrize("stale", [0.0, 0.5])
+def test_deals_lost_without_being_closed_are_measured(stale, tmp_path):
+    """The silent-loss share matches the lost deals the CRM left open (known here), within a
+    binomial interval; an export that closes every deal shows (almost) none, and then no open
+    deal is taken as lost."""
+    from simulate.load.pipeline import silent_rule
+    seen, truth = _history(stale, tmp_path)
+    as_of = dt.date(2028, 6, 30)
+    after = stale_rule(seen, as_of)["after_days"]
+    rule = silent_rule(seen, as_of, after)
+    real = {d.id: d for d in truth}
+    cohort = [d for d in seen if after < (as_of - d.created).days <= after + 365]
+    silent = sum(d.outcome == "open" and real[d.id].outcome == "lost" for d in cohort)
+    assert rule.cohort == len(cohort)
+    assert_binomial(round(rule.share * len(cohort)), len(cohort), silent / len(cohort), "silent losses")
+    if stale == 0:
+        assert rule.share < 0.01 and rule.lost_already(20) < 0.01
+    else:
+        ages = [1, 20, 40, after]
+        chances = [rule.lost_already(a) for a in ages]
+        assert chances[0] < 0.05 and chances == sorted(chances) and chances[-1] > 0.8
