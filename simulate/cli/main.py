@@ -13,13 +13,12 @@ import argparse
 import contextvars
 import json
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..calibrate import calibrate, synth
 from ..errors import InputError, SimulateError
 from ..load.decisions import check_lever_ends
 from ..load.loader import load_scenario, load_variants
-from ..plan.plan import Plan
 from ..run.options import Parser, build_parser
 from . import advise, backtest, bench, compare, rerun, rules, sensitivity, signoff, stress, template
 
@@ -48,18 +47,23 @@ def _validate(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def _schema_args(p: argparse.ArgumentParser) -> None:
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--extends", dest="kind", action="store_const", const="partial",
+                      help="the schema of a file that extends a plan (nothing required)")
+    kind.add_argument("--playbook", dest="kind", action="store_const", const="playbook",
+                      help="the schema of a playbook file")
+
+
 def _schema(args: argparse.Namespace) -> int:
-    schema = Plan.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["properties"]["extends"] = {"description": "parent plan file(s), relative to this file",
-                                       "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
-    print(json.dumps(schema, indent=2))
+    from ..plan.schema import editor_schema
+    print(json.dumps(editor_schema(args.kind or "plan"), indent=2, ensure_ascii=False))
     return 0
 
 
 COMMANDS: dict[str, tuple[str, Configure, Handler]] = {
     "validate": ("check plan and scenario files without running them", _validate_args, _validate),
-    "schema": ("print the JSON Schema of the plan format (for editors)", lambda p: None, _schema),
+    "schema": ("print the JSON Schema of the plan format (for editors)", _schema_args, _schema),
     "compare": ("compare the plan's variants on the same simulated years", compare.configure, compare.run),
     "stress": ("play every plan variant under every stress scenario", stress.configure, stress.run),
     "signoff": ("verdict on the target, the target you can sign, each shock's breaking point",
