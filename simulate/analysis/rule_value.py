@@ -167,3 +167,15 @@ def rule_firings(plan: Plan, records: pd.DataFrame) -> dict[str, dict[str, Any]]
         }
         out[rule.name] = entry
     return out
+
+
+def harmful_rules(rules: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rules whose value is significantly negative: the whole 95 % interval of their
+    ΔP(hit) below zero. A playbook rule that loses targets should not sit unremarked in a table."""
+    out = []
+    for name, r in rules.items():
+        value = r.get("value") or {}
+        ci = value.get("p_hit_diff_ci95")
+        if ci and ci[1] < 0:
+            out.append({"rule": name, "p_hit_diff": value["p_hit_diff"], "p_hit_diff_ci95": list(ci)})
+    return sorted(out, key=lambda h: h["p_hit_diff"])

@@ -24,7 +24,7 @@ from ..run.scenario import BASELINE, NO_RULES, is_companion
 from ..stats.paired import paired_mean, paired_proportion
 from ..stats.sample_stats import spread, wilson
 from ..stats.sequential import ALPHA, planned_looks
-from .rule_value import VALUE_RUNS, rule_firings, rule_values
+from .rule_value import VALUE_RUNS, harmful_rules, rule_firings, rule_values
 
 
 def breakdown(records: pd.DataFrame, dim: str, targets: dict[str, float]) -> dict[str, Any]:
@@ -151,6 +151,7 @@ def build_summary(results: RunResults, scenario: str, with_rule_values: bool = T
         else:
             variants[name]["rules"] = (rule_values(v.plan, v.records, results.seed, workers, rule_value_runs)
                                        if with_rule_values else rule_firings(v.plan, v.records))
+        variants[name]["harmful_rules"] = harmful_rules(variants[name]["rules"])
     return summary
 
 

@@ -119,6 +119,10 @@ def verdict(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     out.append("<p>" + say("verdict.attainment", p10=pct(a["p10"]), p50=pct(a["p50"]),
                            p90=pct(a["p90"]), mean=pct(a["mean"])) +
                f" {signable_text(s, safe, even)}</p>")
+    for h in v.get("harmful_rules") or []:
+        lo, hi = (f"{100 * x:.1f}" for x in h["p_hit_diff_ci95"])
+        out.append("<p class=partial>" + esc(say("verdict.harmful", rule=h["rule"], diff=f"{-100 * h['p_hit_diff']:.1f}",
+                                                 lo=lo, hi=hi)) + "</p>")
     if s.get("signoff") or s.get("matrix"):
         pass    # the checks above, or the stress matrix in section 3, hold every column
     elif len(s["variants"]) > 1:

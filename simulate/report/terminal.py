@@ -44,6 +44,9 @@ def _render(summary: dict[str, Any]) -> str:
                 lo, hi = (f"{100 * x:+.1f}" for x in i["p_hit_diff_ci95"])
                 lines.append("  " + say(key, diff=f"{100 * i['p_hit_diff']:+.1f}", lo=lo, hi=hi,
                                         base=pct(i[base])))
+        for h in v.get("harmful_rules") or []:
+            lo, hi = (f"{100 * x:+.1f}" for x in h["p_hit_diff_ci95"])
+            lines.append("  " + say("term.harmful", rule=h["rule"], diff=f"{100 * h['p_hit_diff']:+.1f}", lo=lo, hi=hi))
         a = v["attainment"]
         lines.append(f"  {attainment}" + say("term.att_line", mean=pct(a["mean"]), p10=pct(a["p10"]),
                                              p50=pct(a["p50"]), p90=pct(a["p90"])))

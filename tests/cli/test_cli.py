@@ -162,8 +162,10 @@ def test_schema_is_json_describing_the_plan(capsys):
 def test_schema_gives_stage_effort_as_a_number_or_a_distribution(capsys):
     _, out, _ = run(capsys, "schema")
     effort = json.loads(out)["$defs"]["Stage"]["properties"]["effort"]
-    number, distribution = effort["anyOf"]
+    written, distribution = effort["anyOf"]
+    number, text = written["anyOf"]                   # a number, or text such as "1.5" or "2 visits"
     assert number["type"] == "number" and (number["minimum"], number["maximum"]) == (0, 1000)
+    assert text == {"type": "string"}
     assert {"gamma", "exponential", "empirical"} <= set(distribution["propertyNames"]["enum"])
     assert effort["default"] == 1
 

@@ -872,3 +872,30 @@ def test_a_bad_inline_rule_points_into_the_scenario_file(tmp_path, capsys):
                         "      - action: scale_price\n        factor: 0.9\n", encoding="utf-8")
     message = one_error_line(capsys, ["validate", str(scenario)])
     assert message.startswith(f"{scenario}:5:") and "can never be true" in message
+
+
+def test_a_rule_that_loses_targets_is_flagged(tmp_path, capsys):
+    """A rule that halves the win rate at once costs P(hit) for sure: its value's interval is
+    below zero, so summary.json lists it under `harmful_rules`, the terminal and the report's
+    verdict say so; a rule that helps is not listed."""
+    import json
+
+    import yaml
+    from factory import known_plan
+
+    from simulate.cli.main import main
+    path = known_plan(tmp_path, levers=[])
+    data = yaml.safe_load(path.read_text())
+    data["segments"][0]["funnel"]["negotiation"]["advance"] = 0.6
+    data["target"] = {"annual": 41_000.0}        # the median year with both rules: P(hit) near a half
+    data["rules"] = [once({"action": "scale_win_rate", "factor": 0.5}, name="panic_discount"),
+                     once({"action": "scale_win_rate", "factor": 1.5}, name="coaching")]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main([str(path), "--runs", "200", "--all-runs", "--workers", "1", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    flagged = json.loads((tmp_path / "run" / "summary.json").read_text())["variants"]["plan"]["harmful_rules"]
+    assert [h["rule"] for h in flagged] == ["panic_discount"]
+    assert flagged[0]["p_hit_diff_ci95"][1] < 0
+    assert "rule panic_discount lowers P(hit)" in out and "--without panic_discount" in out
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "Rule panic_discount lowers P(hit)" in report and "Rule coaching" not in report
