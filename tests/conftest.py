@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
+# Every test plays its years (an interrupted run, a timed progress bar, a fault injected
+# mid-run must not be answered from years an earlier test kept); tests/cli/test_cache.py
+# switches the cache back on where it is the subject.
+os.environ["SIMULATE_NO_CACHE"] = "1"
 
 
 @pytest.fixture

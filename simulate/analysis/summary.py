@@ -127,6 +127,8 @@ def build_summary(results: RunResults, scenario: str, with_rule_values: bool = T
     summary["warnings"] = plan_warnings(first.plan)
     if "precision" in results.extra:
         summary["precision"] = results.extra["precision"]
+    if "execution" in results.extra:        # years read from the replication cache, not played
+        summary["years_reused"] = results.extra["execution"].get("cached_years", 0)
     if "sequential" in results.extra:       # a plain run stopped once its verdict was settled
         seq = results.extra["sequential"]
         summary["sequential"] = {**seq, "bar": first.plan.signoff.confidence, "alpha": ALPHA,

@@ -28,7 +28,7 @@ from ..load.yamlio import Document, overlay
 from ..plan.plan import Plan
 from ..run.executors import make_executor
 from ..run.options import common_options
-from ..run.runner import RunResults, run_replications
+from ..run.runner import RunResults, cache_of, run_replications
 from ..stats.sample_stats import spread, wilson
 from ..stats.sequential import bars_settled
 from ..words import language, say
@@ -58,6 +58,7 @@ class Simulator:
         self.show_progress = not args.quiet and not args.json and sys.stderr.isatty()
         self.executor = make_executor(args.workers)
         self.batch_size: int | None = args.batch_size
+        self.cache = cache_of(args)
         self.sequential = not getattr(args, "all_runs", False)
         self.years = 0          # simulated years played, all plans and calls together
 
@@ -77,8 +78,8 @@ class Simulator:
         settle = bars_settled(bars, n) if bars and self.sequential else None
         name = phase or ", ".join(plans)
         with progress_bar(enabled=self.show_progress, total=n * len(plans), phase=name) as progress:
-            results = run_replications(plans, n, self.seed, executor=self.executor,
-                                       batch_size=self.batch_size, progress=progress, settle=settle)
+            results = run_replications(plans, n, self.seed, executor=self.executor, batch_size=self.batch_size,
+                                       progress=progress, settle=settle, cache=self.cache)
         if results.partial:
             raise RunError("interrupted: nothing was saved")
         self.years += results.runs * len(plans)

@@ -13,6 +13,7 @@ import argparse
 import contextvars
 import json
 import sys
+from pathlib import Path
 from collections.abc import Callable, Sequence
 
 from ..calibrate import calibrate, synth
@@ -61,6 +62,23 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", type=Path, default=Path("results"), help="root of the run folders (default: results/)")
+    p.add_argument("--clear", action="store_true", help="delete every cached year")
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from ..run.cache import ReplicationCache
+    cache = ReplicationCache(args.results / ".cache")
+    years, size = cache.size()
+    if args.clear:
+        cache.clear()
+        print(f"{cache.root}: cleared {years:,} years ({size / 1e6:.1f} MB)")
+    else:
+        print(f"{cache.root}: {years:,} simulated years kept ({size / 1e6:.1f} MB); --clear empties it")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Configure, Handler]] = {
     "validate": ("check plan and scenario files without running them", _validate_args, _validate),
     "schema": ("print the JSON Schema of the plan format (for editors)", _schema_args, _schema),
@@ -72,6 +90,7 @@ COMMANDS: dict[str, tuple[str, Configure, Handler]] = {
                     sensitivity.configure, sensitivity.run),
     "advise": ("the cheapest lever values that make the target signable (or the best P(hit) "
                "within a budget)", advise.configure, advise.run),
+    "cache": ("show or clear the simulated years kept for reuse (RESULTS/.cache)", _cache_args, _cache),
     "rerun": ("run a recorded run again from its manifest.json, exactly", rerun.configure, rerun.run),
     "rules": ("check playbooks; list the metrics and actions rules may use", rules.configure, rules.run),
     "calibrate": ("fit a plan to last year's CRM export and review last year", calibrate.configure, calibrate.run),

@@ -39,6 +39,9 @@ def common_options(p: argparse.ArgumentParser) -> None:
                         "`language`, else en); zh reads amounts in 万 and 亿")
     p.add_argument("--all-runs", action="store_true",
                    help="play every one of --runs years, even once the answer is settled")
+    p.add_argument("--no-cache", action="store_true",
+                   help="play every year again instead of reading the years already played from "
+                        "RESULTS/.cache (python -m simulate cache --clear empties it)")
 
 
 def run_arguments(p: argparse.ArgumentParser) -> None:

@@ -15,7 +15,9 @@ the same replications 0..n-1 on any machine.
 from __future__ import annotations
 
 import math
+import os
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -27,6 +29,7 @@ from ..engine.year import simulate_year
 from ..errors import RunError, UsageError
 from ..plan.plan import Plan
 from ..stats.sequential import LOOK, Settle
+from .cache import ReplicationCache, Year
 from .executors import Executor, InProcess, LocalPool, default_workers, make_executor  # noqa: F401 (re-exported)
 from .precision import MAX_RUNS, next_round_stop, precision_report
 
@@ -62,6 +65,7 @@ class BatchResult:
     seconds: float
     firings: pd.DataFrame | None = None     # one row per rule firing, FIRING_COLUMNS
     without: list[tuple[int, str, float, float]] = field(default_factory=list)  # (r, rule, hit, attainment)
+    year_events: list[int] = field(default_factory=list)    # each replication's events
 
     @property
     def stop(self) -> int:
@@ -71,20 +75,39 @@ class BatchResult:
 def run_batch(batch: Batch) -> BatchResult:
     """Simulate replications [start, stop) of one variant (runs in a worker process)."""
     t0 = time.perf_counter()
-    records, weekly, firings, events = [], [], [], 0
-    without: list[tuple[int, str, float, float]] = []
+    years: list[Year] = []
     for r in range(batch.start, batch.stop):
         result = simulate_year(batch.plan, batch.seed, r, value_rules=batch.value_rules)
-        records.append(result.record)
-        weekly.append(result.weekly)
-        firings.extend((r, *f) for f in result.firings)
-        without.extend((r, rule, rec["hit"], rec["attainment"]) for rule, rec in result.without.items())
-        events += result.events
+        years.append((result.record, result.weekly, [(r, *f) for f in result.firings],
+                      [(r, rule, rec["hit"], rec["attainment"]) for rule, rec in result.without.items()],
+                      result.events))
+    return assemble(batch, years, time.perf_counter() - t0)
+
+
+def assemble(batch: Batch, years: list[Year], seconds: float) -> BatchResult:
+    """A batch's result from its years, played now or read from the cache (the same either way)."""
+    records = [y[0] for y in years]
+    firings = [f for y in years for f in y[2]]
     columns = tuple(dict.fromkeys(k for rec in records for k in rec))
     values = np.array([[rec.get(c, math.nan) for c in columns] for rec in records], dtype=float)
     return BatchResult(batch.variant, batch.start, columns, values.reshape(len(records), len(columns)),
-                       np.asarray(weekly, dtype=float), events, time.perf_counter() - t0,
-                       pd.DataFrame(firings, columns=list(FIRING_COLUMNS)) if firings else None, without)
+                       np.asarray([y[1] for y in years], dtype=float), sum(y[4] for y in years), seconds,
+                       pd.DataFrame(firings, columns=list(FIRING_COLUMNS)) if firings else None,
+                       [w for y in years for w in y[3]], [y[4] for y in years])
+
+
+def years_of(result: BatchResult) -> list[Year]:
+    """A batch's result split back into its years, to keep in the cache."""
+    by_r: dict[int, list[tuple]] = {}
+    if result.firings is not None:
+        for row in result.firings.itertuples(index=False, name=None):
+            by_r.setdefault(int(row[0]), []).append(row)
+    without: dict[int, list[tuple]] = {}
+    for w in result.without:
+        without.setdefault(w[0], []).append(w)
+    return [(dict(zip(result.columns, row.tolist())), result.weekly[i], by_r.get(result.start + i, []),
+             without.get(result.start + i, []), result.year_events[i])
+            for i, row in enumerate(result.values)]
 
 
 @dataclass
@@ -278,7 +301,16 @@ def runner_options(args: object) -> dict:
         raise UsageError("--backend dask needs --scheduler ADDRESS, e.g. tcp://127.0.0.1:8786")
     return {"workers": getattr(args, "workers", None), "batch_size": getattr(args, "batch_size", None),
             "precision": getattr(args, "precision", None), "max_runs": getattr(args, "max_runs", None),
-            "backend": backend, "scheduler": scheduler}
+            "backend": backend, "scheduler": scheduler, "cache": cache_of(args)}
+
+
+def cache_of(args: object) -> ReplicationCache | None:
+    """The replication cache under the results root, unless --no-cache, the environment says
+    SIMULATE_NO_CACHE=1 (test suites and benchmarks, which must play), or no results root."""
+    results = getattr(args, "results", None)
+    if results is None or getattr(args, "no_cache", False) or os.environ.get("SIMULATE_NO_CACHE") == "1":
+        return None
+    return ReplicationCache(Path(results) / ".cache")
 
 
 def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
@@ -287,7 +319,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
                      precision: float | None = None, max_runs: int | None = None,
                      backend: str = "local", scheduler: Any = None,
                      collector: "Collector | None" = None, settle: Settle | None = None,
-                     valuer: Valuer | None = None) -> RunResults:
+                     valuer: Valuer | None = None, cache: ReplicationCache | None = None) -> RunResults:
     """Simulate `runs` years of each variant on common random numbers.
 
     With `precision`, `runs` is the first round: rounds follow until the 95 % half-width of
@@ -298,6 +330,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     A `valuer` values rules while they play: it says which rules each batch forks at their
     first firing, and it looks at the results after each round.
     A `collector` already holding replications 0..k-1 (a resumed run) is carried on from k.
+    With a `cache`, years already played are read instead of played, and new ones are kept.
     """
     if isinstance(variants, Plan):
         variants = {"plan": variants}
@@ -317,6 +350,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     target, rounds, batches, partial, settled = min(runs, cap), 0, 0, False, False
     if valuer is not None:
         valuer.plan(target if precision is None else cap)
+    hits_before = cache.hits if cache is not None else 0
     try:
         while target > collector.folded:
             stop = min(target, _next_look(collector.folded, settle, valuer))
@@ -324,10 +358,23 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
             size = batch_size or default_batch_size(stop - collector.folded, n_workers, smallest)
             work = plan_batches(variants, seed, collector.folded, stop, size, valuer)
             batches += len(work)
+            planned = (target if precision is None else cap) * len(variants)
+            if cache is not None:
+                kept = [(b, cache.load(b.plan, b.seed, b.value_rules, range(b.start, b.stop))) for b in work]
+                for b, years in kept:
+                    if years is not None:
+                        collector.add(assemble(b, years, 0.0))
+                        if progress:
+                            progress(collector.received, planned)
+                work = [b for b, years in kept if years is None]
+            by_start = {(b.variant, b.start): b for b in work}
             for result in ex.map_unordered(run_batch, work):
                 collector.add(result)
+                if cache is not None:
+                    b = by_start[(result.variant, result.start)]
+                    cache.store(b.plan, b.seed, b.value_rules, b.start, years_of(result))
                 if progress:
-                    progress(collector.received, (target if precision is None else cap) * len(variants))
+                    progress(collector.received, planned)
             rounds += 1
             if collector.folded != stop:
                 raise RunError(f"the executor returned replications 0..{collector.folded - 1} "
@@ -356,7 +403,8 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     extra: dict[str, Any] = {"precision": {**precision_report(collector.all_hits(), precision), "rounds": rounds,
                            "max_runs": cap if precision is not None else None},
              "execution": {"backend": getattr(ex, "name", type(ex).__name__), "workers": n_workers,
-                           "batches": batches, "busy_seconds": collector.busy_seconds}}
+                           "batches": batches, "busy_seconds": collector.busy_seconds,
+                           "cached_years": cache.hits - hits_before if cache is not None else 0}}
     if settle is not None:
         extra["sequential"] = {"settled": settled, "runs": collector.folded, "max_runs": min(runs, cap)}
     if valuer is not None:

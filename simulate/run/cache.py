@@ -1,0 +1,111 @@
+"""The replication cache: each simulated year kept, so that no decision plays it twice.
+
+A year is fully determined by the plan variant that played it, the seed, its replication
+number, the rules forked off it, and the model's code. Its outcome (the flat record, the
+weekly KPIs, the rule firings and the forked years) is kept under `results/.cache/`, one
+file per year, keyed by a hash of all of these. `compare`, `stress` and `signoff` then share
+the years of the plan and of the scenarios they have in common, and a run after editing one
+variant plays only that variant again. A change to the model's code (or its version)
+changes every key, so stale years are never read; `--no-cache` turns the cache off and
+`python -m simulate cache --clear` empties it.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import os
+import pickle
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..plan.plan import Plan
+from ..version import __version__
+
+# Plan keys that do not change a simulated year: who it is for, how many years, how it is read.
+NOT_PLAYED = {"name", "description", "runs", "seed", "language", "levers", "signoff"}
+MODEL_PACKAGES = ("engine", "plan", "stats")
+FORMAT = 1              # the layout of a cached year; bump it when Year changes
+
+
+@functools.lru_cache(maxsize=1)
+def model_code() -> str:
+    """A hash of the model's source (the engine, the plan format, the statistics) and version."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(f"{__version__}|{FORMAT}".encode())
+    for package in MODEL_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what pydantic cannot write: a parsed condition's tree, a set of names."""
+    if isinstance(value, ast.AST):
+        return ast.dump(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(map(str, value))
+    raise TypeError(f"cannot key the cache on {type(value).__name__}")
+
+
+Year = tuple[dict[str, float], Any, list[tuple], list[tuple], int]   # record, weekly, firings, without, events
+
+
+class ReplicationCache:
+    """Simulated years on disk under `root`, one file each, written whole then renamed."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.hits = 0           # years read from the cache by this process
+        self._keys: dict[tuple[int, int, tuple[str, ...]], str] = {}
+
+    def key(self, plan: Plan, seed: int, value_rules: tuple[str, ...]) -> str:
+        memo = (id(plan), seed, value_rules)
+        if memo not in self._keys:
+            played = plan.model_dump_json(exclude=NOT_PLAYED, fallback=_plain)
+            text = f"{model_code()}|{seed}|{','.join(value_rules)}|{played}"
+            self._keys[memo] = hashlib.sha256(text.encode()).hexdigest()
+        return self._keys[memo]
+
+    def _path(self, key: str, replication: int) -> Path:
+        return self.root / key[:2] / key / f"{replication}.pkl"
+
+    def load(self, plan: Plan, seed: int, value_rules: tuple[str, ...], replications: range) -> list[Year] | None:
+        """The years `replications` of this plan, or None unless every one is cached."""
+        key = self.key(plan, seed, value_rules)
+        paths = [self._path(key, r) for r in replications]
+        if not all(p.is_file() for p in paths):
+            return None
+        years = []
+        for p in paths:
+            try:
+                years.append(pickle.loads(p.read_bytes()))
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+                return None      # a damaged file: play the years again (and rewrite them)
+        self.hits += len(years)
+        return years
+
+    def store(self, plan: Plan, seed: int, value_rules: tuple[str, ...], start: int, years: list[Year]) -> None:
+        """Keep `years` (replications start, start + 1, ...); a full disk only loses the cache."""
+        key = self.key(plan, seed, value_rules)
+        try:
+            folder = self._path(key, start).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, year in enumerate(years):
+                path = self._path(key, start + i)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(pickle.dumps(year, protocol=pickle.HIGHEST_PROTOCOL))
+                os.replace(tmp, path)
+        except OSError:
+            pass
+
+    def size(self) -> tuple[int, int]:
+        """(years kept, bytes)."""
+        files = [p for p in self.root.rglob("*.pkl")] if self.root.is_dir() else []
+        return len(files), sum(p.stat().st_size for p in files)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
