@@ -275,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
     summary = build_summary(results, problem.home, with_rule_values=False)
     summary["advice"] = advice
     docs = list(problem.docs.values())
+    summary["years_reused"] = sim.reused
     return finish(folder, args, docs, problem.doc.data, problem.home, fresh, n_confirm, results, summary,
                   problem.base, render(advice, problem), {"advised.yaml": problem.advised_yaml(best.levers, folder)})
 

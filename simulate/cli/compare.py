@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
                                          plans, descriptions)
     for v in doc.data.get("variants") or []:      # a target of its own and nothing else
         summary["comparisons"][v["name"]]["target_only"] = set(v.get("set") or {}) <= {"target"}
+    summary["years_reused"] = sim.reused
     return finish(folder, args, [doc], doc.data, name, seed, runs, results, summary, base,
                   render(summary))
 

@@ -85,6 +85,11 @@ class Simulator:
         self.years += results.runs * len(plans)
         return results
 
+    @property
+    def reused(self) -> int:
+        """Years read from the replication cache instead of played, all calls together."""
+        return self.cache.hits if self.cache is not None else 0
+
     def records(self, plans: dict[str, Plan], runs: int | None = None,
                 bars: dict[str, float] | None = None, phase: str | None = None) -> dict[str, pd.DataFrame]:
         return {name: v.records for name, v in self.run(plans, runs, bars, phase).variants.items()}

@@ -206,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     table = pd.concat({n: r[["hit", "attainment", base.target.metric]] for n, r in records.items()},
                       names=["plan_as", "replication"]).reset_index()
     write_table(folder, "sensitivity", table)
+    summary["years_reused"] = sim.reused
     return finish(folder, args, [doc] + [load_scenario(p) for p in paths], doc.data, name, seed, runs,
                   headline, summary, base, render(summary["sensitivity"], runs))
 

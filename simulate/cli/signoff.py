@@ -256,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
                    "assumes": "each shock happens (probability 100 %) at its declared start and "
                               "the given size; the scenario's other shocks as declared"},
         "years_simulated": sim.years}
+    summary["years_reused"] = sim.reused
     return finish(folder, args, docs, doc.data, home, seed, runs, results, summary, base,
                   render(summary["signoff"], results.runs))
 

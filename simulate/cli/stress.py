@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     summary = build_summary(results, home, with_rule_values=False)
     summary["matrix"] = {"scenarios": list(columns), "baseline": home,
                          "variants": cells, "weakest": {v: weakest(row, names) for v, row in cells.items()}}
+    summary["years_reused"] = sim.reused
     return finish(folder, args, docs, plan_doc.data, home, seed, runs, results, summary, base,
                   render(summary["matrix"], runs,
                          (base.signoff.confidence, base.signoff.stress_confidence)))

@@ -13,8 +13,11 @@ changes every key, so stale years are never read; `--no-cache` turns the cache o
 from __future__ import annotations
 
 import ast
+import dataclasses
+import datetime as dt
 import functools
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -43,11 +46,18 @@ def model_code() -> str:
 
 
 def _plain(value: Any) -> Any:
-    """JSON for what pydantic cannot write: a parsed condition's tree, a set of names."""
+    """JSON for the rest of a dumped plan: dates, sets (sorted), a parsed condition's tree,
+    a distribution or any other object by its fields."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(json.dumps(v, default=_plain, sort_keys=True) for v in value)
     if isinstance(value, ast.AST):
         return ast.dump(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(map(str, value))
+    if dataclasses.is_dataclass(value):
+        return {"__type__": type(value).__name__, **{f.name: getattr(value, f.name) for f in dataclasses.fields(value)}}
+    if hasattr(value, "model_dump"):
+        return {"__type__": type(value).__name__, **value.model_dump()}
     raise TypeError(f"cannot key the cache on {type(value).__name__}")
 
 
@@ -59,16 +69,14 @@ class ReplicationCache:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.hits = 0           # years read from the cache by this process
-        self._keys: dict[tuple[int, int, tuple[str, ...]], str] = {}
+        self.hits = 0           # years read from the cache by this object
 
     def key(self, plan: Plan, seed: int, value_rules: tuple[str, ...]) -> str:
-        memo = (id(plan), seed, value_rules)
-        if memo not in self._keys:
-            played = plan.model_dump_json(exclude=NOT_PLAYED, fallback=_plain)
-            text = f"{model_code()}|{seed}|{','.join(value_rules)}|{played}"
-            self._keys[memo] = hashlib.sha256(text.encode()).hexdigest()
-        return self._keys[memo]
+        """The same in every process: sets are written sorted (their order follows the hash
+        seed), a parsed condition as its tree's dump."""
+        played = json.dumps(plan.model_dump(exclude=NOT_PLAYED), default=_plain, ensure_ascii=False)
+        text = f"{model_code()}|{seed}|{','.join(value_rules)}|{played}"
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def _path(self, key: str, replication: int) -> Path:
         return self.root / key[:2] / key / f"{replication}.pkl"

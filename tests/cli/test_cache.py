@@ -102,3 +102,18 @@ def test_load_refuses_a_broken_file(tmp_path, garbage):
     key = cache.key(plan, 3, ())
     (tmp_path / key[:2] / key / "0.pkl").write_bytes(garbage)
     assert cache.load(plan, 3, (), range(0, 20)) is None
+
+
+def test_a_years_key_is_the_same_in_every_interpreter():
+    """Sets in a plan (a condition's metrics) iterate in hash-seed order: the key must not."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, SCENARIOS
+    code = ("from pathlib import Path; from simulate.load.loader import load_plan; "
+            "from simulate.run.cache import ReplicationCache; "
+            f"print(ReplicationCache(Path('.')).key(load_plan({str(SCENARIOS / 'perfect_storm.yaml')!r}), 1, ('r',)))")
+    keys = {subprocess.run([sys.executable, "-c", code], env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
+                           capture_output=True, text=True, cwd=ROOT, check=True).stdout
+            for seed in ("1", "2", "3", "2718281828")}
+    assert len(keys) == 1 and len(keys.pop().strip()) == 64
