@@ -24,6 +24,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..plan.plan import Plan
 from ..version import __version__
 
@@ -45,19 +47,29 @@ def model_code() -> str:
     return h.hexdigest()
 
 
-def _plain(value: Any) -> Any:
-    """JSON for the rest of a dumped plan: dates, sets (sorted), a parsed condition's tree,
-    a distribution or any other object by its fields."""
+def canonical(value: Any) -> Any:
+    """A plan as plain JSON data, every field of every part by its own type: pydantic's dump
+    writes a field by its declared type, so a triangular size declared as a distribution came
+    out empty and an edited size kept its key. Sets come out sorted (their order follows the
+    hash seed), a parsed condition as its tree's dump."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, BaseModel):
+        return {"__type__": type(value).__name__,
+                **{k: canonical(getattr(value, k)) for k in type(value).model_fields}}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"__type__": type(value).__name__,
+                **{f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(json.dumps(canonical(v), sort_keys=True) for v in value)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
-    if isinstance(value, (set, frozenset)):
-        return sorted(json.dumps(v, default=_plain, sort_keys=True) for v in value)
     if isinstance(value, ast.AST):
         return ast.dump(value)
-    if dataclasses.is_dataclass(value):
-        return {"__type__": type(value).__name__, **{f.name: getattr(value, f.name) for f in dataclasses.fields(value)}}
-    if hasattr(value, "model_dump"):
-        return {"__type__": type(value).__name__, **value.model_dump()}
     raise TypeError(f"cannot key the cache on {type(value).__name__}")
 
 
@@ -74,7 +86,7 @@ class ReplicationCache:
     def key(self, plan: Plan, seed: int, value_rules: tuple[str, ...]) -> str:
         """The same in every process: sets are written sorted (their order follows the hash
         seed), a parsed condition as its tree's dump."""
-        played = json.dumps(plan.model_dump(exclude=NOT_PLAYED), default=_plain, ensure_ascii=False)
+        played = json.dumps({k: v for k, v in canonical(plan).items() if k not in NOT_PLAYED}, ensure_ascii=False)
         text = f"{model_code()}|{seed}|{','.join(value_rules)}|{played}"
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -117,3 +117,35 @@ def test_a_years_key_is_the_same_in_every_interpreter():
                            capture_output=True, text=True, cwd=ROOT, check=True).stdout
             for seed in ("1", "2", "3", "2718281828")}
     assert len(keys) == 1 and len(keys.pop().strip()) == 64
+
+
+@pytest.mark.parametrize("path", sorted(p.name for p in (Path(__file__).parents[2] / "scenarios").glob("*.yaml")))
+def test_every_part_of_a_plan_reaches_its_key(path, tmp_path):
+    """An edited distribution (pydantic's own dump writes it by its declared type: empty) or
+    an edited condition changes the key; a name or a description does not."""
+    import dataclasses
+
+    from conftest import SCENARIOS
+
+    from simulate.load.loader import load_plan
+    from simulate.plan.conditions import parse_condition
+    plan = load_plan(SCENARIOS / path)
+    cache = ReplicationCache(tmp_path)
+    key = cache.key(plan, 1, ())
+    assert cache.key(plan.model_copy(update={"name": "x", "description": "y"}), 1, ()) == key
+    seg = plan.segments[0]
+    units = seg.funnel.units
+    field = dataclasses.fields(units)[0].name
+    funnel = seg.funnel.model_copy(update={"units": dataclasses.replace(units, **{field: getattr(units, field) + 1})})
+    segments = [seg.model_copy(update={"funnel": funnel}), *plan.segments[1:]]
+    assert cache.key(plan.model_copy(update={"segments": segments}), 1, ()) != key
+    for i, shock in enumerate(plan.shocks):
+        size = shock.size if hasattr(shock, "size") else None
+        if size is not None and dataclasses.fields(size):
+            f = dataclasses.fields(size)[-1].name
+            edited = shock.model_copy(update={"size": dataclasses.replace(size, **{f: getattr(size, f) * 0.9})})
+            shocks = [*plan.shocks[:i], edited, *plan.shocks[i + 1:]]
+            assert cache.key(plan.model_copy(update={"shocks": shocks}), 1, ()) != key
+    if plan.rules:
+        rule = plan.rules[0].model_copy(update={"when": parse_condition("week > 3")})
+        assert cache.key(plan.model_copy(update={"rules": [rule, *plan.rules[1:]]}), 1, ()) != key
