@@ -141,16 +141,17 @@ def advice(a: dict[str, Any], figs: dict[str, tuple[str, str]]) -> list[str]:
     r = a["recommended"]
     levers = ", ".join(f"{esc(k)} {v:g}" for k, v in r["levers"].items())
     stress = "; ".join(f"{esc(n)} {pct(v['p_hit'], 0)}" for n, v in r["stress"].items())
-    said = ("clears the bar" if r["passes"] else "does not clear the bar (the closest found)")
-    out = ["<h3>What to change</h3>",
-           f"<p><b>{levers}: cost {money(r['cost'])}; P(hit) {pct(r['p_hit'], 0)} "
-           f"({ci(r['p_hit_ci95'])}){'; ' + stress if stress else ''}.</b> It {said}; "
-           f"{esc(r['chosen'])}, confirmed on {a['confirm']['runs']:,} fresh years per plan.</p>",
+    said = say("adv.clears" if r["passes"] else "adv.closest")
+    line = say("adv.line", levers=levers, cost=money(r["cost"]), p=pct(r["p_hit"], 0), ci=ci(r["p_hit_ci95"]),
+               stress="; " + stress if stress else "")
+    out = [f"<h3>{say('adv.h')}</h3>",
+           f"<p><b>{line}</b> {said}; "
+           + esc(say("adv.confirmed", chosen=r["chosen"], runs=f"{a['confirm']['runs']:,}")) + "</p>",
            figure(figs, "advice_frontier")]
-    out.append(table(["candidate", "levers", "cost", "P(hit)", "95 % CI", "vs recommended", "clears"],
+    out.append(table(say("adv.cols").split("|"),
                      ([esc(c["name"]), esc(", ".join(f"{k} {v:g}" for k, v in c["levers"].items())),
                        money(c["cost"]), pct(c["p_hit"]), ci(c["p_hit_ci95"]), pts(c["p_hit_diff"]),
-                       "yes" if c["passes"] else "no"] for c in a["candidates"])))
+                       say("adv.yes" if c["passes"] else "adv.no")] for c in a["candidates"])))
     return out
 
 
@@ -160,8 +161,7 @@ def variants(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     comps = s.get("comparisons")
     if not comps and s.get("matrix"):
         finding = esc(matrix_title(s["matrix"]))
-        return out + [(f"<p><b>Under stress: {finding}.</b> Each plan variant under each stress "
-                       "scenario: see the stress matrix in section 3.</p>")]
+        return out + [f"<p><b>{say('mx.under_stress', finding=finding)}</b> {say('mx.see_matrix')}</p>"]
     if not comps:
         return []
     out.append(figure(figs, "variants"))
@@ -298,7 +298,7 @@ def playbook(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
         for rule, r in rules.items():
             day = (r.get("first_firing_day") or {}).get("p50")
             known = day is not None and math.isfinite(day)
-            when = f"{view.date(day).day} {view.date(day):%b}" if known else "-"
+            when = day_month(view.date(day)) if known else "-"
             value = r.get("value") or {}
             rows.append([esc(rule), pct(r.get("fired_share"), 0), when,
                          pct(r.get("attainment_fired")), pct(r.get("attainment_not_fired"))]
@@ -312,10 +312,20 @@ def playbook(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     return out
 
 
+def day_month(day: Any) -> str:
+    """A day of the year, short: '27 Apr', or '4月27日'."""
+    return f"{day.month}月{day.day}日" if language() == "zh" else f"{day.day} {day:%b}"
+
+
 def assumptions(manifest: dict[str, Any]) -> list[str]:
     """The resolved plan (after `extends`), in the units the plan's author wrote."""
     out = [f"<h2>{say('h.assumptions')}</h2>", f"<p>{say('assume.intro')}</p>"]
-    out += section("plan", manifest.get("plan") or {})
+    plan = manifest.get("plan") or {}
+    out += section("plan", plan)
+    for seg in plan.get("segments") or []:
+        contracts = ((seg.get("accounts") or {}) if isinstance(seg, dict) else {}).get("contracts")
+        if is_items(contracts):
+            out += section(say("book.h", segment=seg.get("name", "")), contracts)
     files = "".join(f"<li><code>{esc(f['path'])}</code> sha256 {esc(f['sha256'][:16])}…</li>"
                     for f in manifest.get("files", []))
     deps = ", ".join(f"{k} {v}" for k, v in (manifest.get("dependencies") or {}).items() if v)
@@ -323,7 +333,7 @@ def assumptions(manifest: dict[str, Any]) -> list[str]:
     folder = esc(manifest.get("folder", "RUN_FOLDER"))
     out.append(f"<h3>{say('h.reproduce')}</h3><p><code>python -m simulate rerun "
                f"{folder}/manifest.json</code></p><ul>{files}</ul>"
-               f"<p class=small>Command: <code>{command}</code>; Python "
+               f"<p class=small>{say('assume.command')}: <code>{command}</code>; Python "
                f"{esc(manifest.get('python'))}; {esc(deps)}.</p>")
     return out
 
@@ -337,7 +347,7 @@ def section(title: str, value: Any) -> list[str]:
         return [f"<h3>{esc(title)}</h3>", table(cols, rows, len(cols))]
     rows = [[esc(k), cell(v)] for k, v in value.items() if not is_items(v) and
             not (title == "plan" and isinstance(v, dict))]
-    out = [f"<h3>{esc(title)}</h3>", table(["setting", "value"], rows, 2)] if rows else []
+    out = [f"<h3>{esc(title)}</h3>", table([say("col.setting"), say("col.value")], rows, 2)] if rows else []
     for k, v in value.items():
         if is_items(v) or (title == "plan" and isinstance(v, dict)):
             out += section(k if title == "plan" else f"{title}: {k}", v)
@@ -364,10 +374,20 @@ def is_items(value: Any) -> bool:
 def cell(value: Any) -> str:
     """A plan value as readable text: mappings one entry per line, distributions as name(args)."""
     if isinstance(value, dict) and not is_distribution(value):
-        return "<br>".join(f"{esc(k)}: {inline(v)}" for k, v in value.items())
+        return "<br>".join(f"{esc(k)}: {book(v) if k == 'contracts' and is_items(v) else inline(v)}"
+                           for k, v in value.items())
     if is_items(value):   # a rule's actions: one per line
         return "<br>".join(inline(item) for item in value)
     return inline(value)
+
+
+def book(contracts: list[dict[str, Any]]) -> str:
+    """A book of contracts in one line (the table of them follows the plan's tables)."""
+    values = [float(c.get("contract_value") or 0) for c in contracts]
+    dates = sorted(str(c.get("renewal_date", "")) for c in contracts)
+    top = max(range(len(contracts)), key=values.__getitem__)
+    return esc(say("book.summary", n=len(contracts), value=money(sum(values)), first=dates[0], last=dates[-1],
+                   largest=money(values[top]), account=contracts[top].get("account", "")))
 
 
 def inline(value: Any) -> str:

@@ -175,36 +175,31 @@ def breaking_points(so: dict[str, Any]) -> list[str]:
         declared = size_text(b["declared_size"], unit)
         if b["status"] == "breaks":
             at = size_text(b["breaks_at"], unit)
-            bracket = (f"holds at {size_text(held, unit)} (P(hit) {pct(p_held, 0)}), fails at "
-                       f"{size_text(failed, unit)} (P(hit) {pct(p_failed, 0)})")
+            bracket = say("bp.holds_fails", held=size_text(held, unit), p_held=pct(p_held, 0),
+                          failed=size_text(failed, unit), p_failed=pct(p_failed, 0))
             room = b["breaks_at"] - b["declared_size"]
-            status = (f"<span class=fail>breaks below the declared {declared}</span>: the "
-                      "scenario as written already fails the bar" if room <= 0 else
-                      f"<span class=pass>{headroom(room, unit)} of room</span> beyond the "
-                      f"declared {declared}")
+            status = (say("bp.breaks_below", declared=declared) if room <= 0 else
+                      say("bp.room", room=headroom(room, unit), declared=declared))
         elif b["status"] == "holds at any size":
-            at = "never"
-            bracket = f"P(hit) {pct(p_failed, 0)} at {size_text(failed, unit)}, the largest tried"
-            status = "<span class=pass>holds at any size</span>"
+            at = say("bp.never")
+            bracket = say("bp.largest", p=pct(p_failed, 0), size=size_text(failed, unit))
+            status = say("bp.any_size")
         else:
             at = size_text(0.0, unit)
-            bracket = f"P(hit) {pct(p_held, 0)} with the shock at 0"
-            status = ("<span class=fail>already fails at 0</span>: the rest of the scenario "
-                      "breaks the target")
+            bracket = say("bp.at_zero", p=pct(p_held, 0))
+            status = say("bp.fails_zero")
         rows.append([esc(b["scenario"]), esc(b["shock"]), declared, at, bracket, status])
     out.append(table([say("col.scenario"), say("col.shock"), say("col.declared"),
                       say("col.breaks_at"), say("col.bracket"), say("col.status")], rows, 2, 4))
-    playbook = "with the playbook on" if search.get("playbook") else "without a playbook"
-    out.append(f"<p class=small>Breaking point: the smallest size at which the scenario's P(hit) "
-               f"falls below {bar}. The search assumes the shock <b>happens</b> (probability "
-               f"100 %), at its declared start, {playbook}, the scenario's other shocks as "
-               f"declared; {search.get('runs', 0):,} simulated years per size tried.</p>")
+    playbook = say("bp.on") if search.get("playbook") else say("bp.off")
+    out.append("<p class=small>" + say("bp.note", bar=bar, playbook=playbook, runs=f"{search.get('runs', 0):,}")
+               + "</p>")
     return out
 
 
 def headroom(x: float, unit: str) -> str:
     if unit == "fraction":
-        return f"{100 * x:.1f} pts"
+        return say("bp.pts", x=f"{100 * x:.1f}")
     return size_text(x, unit)
 
 
@@ -218,7 +213,7 @@ def stress_matrix(s: dict[str, Any], figs: dict[str, tuple[str, str]]) -> list[s
         return []
     out.append(figure(figs, "stress_matrix"))
     scenarios, weakest = m["scenarios"], m.get("weakest") or {}
-    head = "".join(f"<th>{esc(sc)}{' (no stress)' if sc == m.get('baseline') else ''}</th>"
+    head = "".join(f"<th>{esc(sc)}{' ' + say('mx.no_stress') if sc == m.get('baseline') else ''}</th>"
                    for sc in scenarios)
     body = []
     for v, row in m["variants"].items():
@@ -230,16 +225,12 @@ def stress_matrix(s: dict[str, Any], figs: dict[str, tuple[str, str]]) -> list[s
                 continue
             weak = weakest.get(v) == sc
             cells.append(f"<td class='cellm{' weak' if weak else ''}'>"
-                         f"{'<span class=tag>weakest</span><br>' if weak else ''}"
-                         f"<b>P(hit) {pct(c['p_hit'])}</b><br><span class=small>"
+                         f"{'<span class=tag>' + say('mx.weakest_tag') + '</span><br>' if weak else ''}"
+                         f"<b>{say('mx.cell_p', p=pct(c['p_hit']))}</b><br><span class=small>"
                          f"{ci(c['p_hit_ci95'])}</span><br>P10 {pct(c['attainment_p10'])}<br>"
-                         f"shortfall {money(c['expected_shortfall'])}</td>")
-        body.append(f"<tr><td>{esc(v)}<br><span class=small>weakest: "
-                    f"{esc(weakest.get(v) or '-')}</span></td>{''.join(cells)}</tr>")
-    out.append(f"<table><tr><th>variant</th>{head}</tr>{''.join(body)}</table>")
-    out.append("<p class=small>Each cell: P(hit) and its 95 % CI; P10, the attainment that 1 "
-               "year in 10 falls below; shortfall, the expected amount missing against the "
-               "variant's own target (years that hit count as zero). A variant's weakest "
-               "scenario has the lowest P(hit) (then the lowest P10). All cells play the same "
-               "simulated years.</p>")
+                         f"{say('mx.cell_short', amount=money(c['expected_shortfall']))}</td>")
+        body.append(f"<tr><td>{esc(v)}<br><span class=small>"
+                    f"{esc(say('mx.weakest_of', name=weakest.get(v) or '-'))}</span></td>{''.join(cells)}</tr>")
+    out.append(f"<table><tr><th>{say('mx.variant')}</th>{head}</tr>{''.join(body)}</table>")
+    out.append(f"<p class=small>{say('mx.note')}</p>")
     return out

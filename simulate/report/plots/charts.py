@@ -118,7 +118,7 @@ def attainment(view: RunView) -> Plot:
                label=say("chart.target", target=money_short(view.summary["target"])))
     ax.set_ylim(top=ax.get_ylim()[1] * 1.3)   # headroom: the legend and the box never hide a bar
     lo, hi = v["p_hit_ci95"]
-    box = f"P(hit) {100 * v['p_hit']:.1f} %\n95 % CI {100 * lo:.1f}–{100 * hi:.1f} %"
+    box = say("chart.phit_box", p=f"{100 * v['p_hit']:.1f} %", lo=f"{100 * lo:.1f}", hi=f"{100 * hi:.1f} %")
     ax.text(0.98, 0.95, box, transform=ax.transAxes, ha="right", va="top", fontsize=12,
             fontweight="bold", bbox={"facecolor": "white", "edgecolor": GREY, "alpha": 0.9})
     ax.set(xlabel=say("chart.attainment_x", metric=say(f"metric.{view.summary['metric']}")),
@@ -146,11 +146,18 @@ def month_name(day: dt.date) -> str:
     return f"{day.month}月" if language() == "zh" else f"{day:%B}"
 
 
+def short_month(day: dt.date, year: bool = False) -> str:
+    """A month on an axis: 'Mar' or '3月' (with the year: 'Mar 27', '27年3月')."""
+    if language() == "zh":
+        return f"{day:%y}年{day.month}月" if year else f"{day.month}月"
+    return f"{day:%b %y}" if year else f"{day:%b}"
+
+
 def month_axis(ax: Any, view: RunView) -> None:
     """Dates as month names (with the year when the horizon spans more than one)."""
     many = view.days > 366
     ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=range(1, 13, 3 if many else 1)))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y" if many else "%b"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: short_month(mdates.num2date(x).date(), many)))
 
 
 def fan(view: RunView) -> Plot:
@@ -196,43 +203,41 @@ def pipeline(view: RunView) -> Plot:
     shares = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
     open_deals = counts[["lead", "intent", "negotiation"]].sum(axis=1)
     negotiation = (counts["negotiation"] / open_deals.replace(0, np.nan)).fillna(0.0)
-    labels = [dt.datetime.strptime(m, "%Y-%m").strftime("%b" if len(counts) <= 12 else "%b %y")
-              for m in counts.index]
+    labels = [short_month(dt.datetime.strptime(m, "%Y-%m").date(), year=len(counts) > 12) for m in counts.index]
     # The year opens on an empty funnel: until deals reach negotiation, the shares mislead.
     filling = negotiation.iloc[0] < 0.5 * negotiation.median()
     if filling:
-        labels[0] += "\n(filling)"
+        labels[0] += "\n" + say("chart.pipe_filling")
     steady = shares.iloc[1:] if filling and len(shares) > 1 else shares
     hot = [lab for lab, s in zip(labels, negotiation, strict=True) if s > NEGOTIATION_WARNING]
     gap = steady.mean() - HEALTHY
     stage = gap.abs().idxmax()
-    title = ("Negotiation stays under 40 % of the open pipeline all year" if not hot else
-             f"Negotiation holds over 40 % of the open pipeline in {', '.join(hot[:4])}"
-             f"{'...' if len(hot) > 4 else ''}: signings may slip")
+    title = (say("chart.pipe_ok") if not hot else
+             say("chart.pipe_hot", months=", ".join(h.replace("\n", " ") for h in hot[:4]) + ("..." if len(hot) > 4 else "")))
     if abs(gap[stage]) > 0.05:
-        title += (f"; {stage} averages {100 * steady[stage].mean():.0f} % of the funnel "
-                  f"vs {100 * HEALTHY[STAGES.index(stage)]:.0f} % at 5:3:2:1")
+        title += say("chart.pipe_gap", stage=say(f"stage.{stage}"), share=f"{100 * steady[stage].mean():.0f} %",
+                     healthy=f"{100 * HEALTHY[STAGES.index(stage)]:.0f} %")
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), height_ratios=[2.2, 1], sharex=True)
     x = np.arange(len(labels) + 1)
     table = np.vstack([HEALTHY, shares.to_numpy()]) * 100
     below = np.zeros(len(x))
     for i, (name, colour) in enumerate(zip(STAGES, STAGE_COLOURS, strict=True)):
-        top.bar(x, table[:, i], bottom=below, color=colour, edgecolor="white", label=name)
+        top.bar(x, table[:, i], bottom=below, color=colour, edgecolor="white", label=say(f"stage.{name}"))
         below += table[:, i]
     top.axvline(0.5, color=GREY, linewidth=1)
-    top.set(ylabel="share of the funnel (%)\nopen deals + month's signings", ylim=(0, 100))
+    top.set(ylabel=say("chart.pipe_share"), ylim=(0, 100))
     top.yaxis.set_major_formatter(PERCENT)
     top.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=4, frameon=False,
                fontsize=9)
     colours = [RED if s > NEGOTIATION_WARNING else STAGE_COLOURS[2] for s in negotiation]
     bottom.bar(x[1:], negotiation.to_numpy() * 100, color=colours)
     bottom.axhline(100 * NEGOTIATION_WARNING, color=RED, linestyle="--", linewidth=1.5)
-    bottom.text(-0.4, 100 * NEGOTIATION_WARNING, "warning: 40 %", color=RED, va="bottom",
+    bottom.text(-0.4, 100 * NEGOTIATION_WARNING, say("chart.pipe_warn"), color=RED, va="bottom",
                 fontsize=9)
-    bottom.set(ylabel="negotiation share\nof open deals (%)",
+    bottom.set(ylabel=say("chart.pipe_neg"),
                ylim=(0, max(60, 110 * negotiation.max())))
     bottom.yaxis.set_major_formatter(PERCENT)
-    bottom.set_xticks(x, ["plan\n5:3:2:1", *labels])
+    bottom.set_xticks(x, [say("chart.pipe_plan"), *labels])
     return Plot("pipeline_health", title, fig)
 
 
@@ -254,7 +259,7 @@ def breakdown(view: RunView, dim: str) -> Plot | None:
     if targeted:
         ax.axhline(100, color=RED, linewidth=2, label=say("chart.target_line"))
         for i, n in enumerate(names, 1):
-            ax.annotate(f"P(hit) {100 * entries[n]['p_hit']:.0f} %",
+            ax.annotate(say("chart.phit_short", p=f"{100 * entries[n]['p_hit']:.0f} %"),
                         (i, np.percentile(data[i - 1], 90)), xytext=(0, 6),
                         textcoords="offset points", ha="center", fontsize=9.5)
         weakest = min(names, key=lambda n: entries[n]["p_hit"])
@@ -297,9 +302,9 @@ def firing_timeline(view: RunView) -> Plot | None:
     rule, days = max(contingent.items(), key=lambda item: len(item[1]) / runs - usual(view, item[0]))
     rules = view.summary["variants"][view.headline].get("rules") or firsts
     half = view.date(np.median(days))
-    title = (f"{len(firsts)} of {len(rules)} rules fire: '{rule}' in "
-             f"{100 * len(days) / runs:.0f} % of years, half of those by {half.day}\u00a0{half:%B}")
-    ax.set(xlabel="date of the rule's first firing", ylabel="years in which it has fired",
+    title = say("chart.fire_title", n=len(firsts), total=len(rules), rule=rule,
+                share=f"{100 * len(days) / runs:.0f} %", day=say("chart.day", d=half.day, month=month_name(half)))
+    ax.set(xlabel=say("chart.fire_x"), ylabel=say("chart.fire_y"),
            ylim=(0, 105), xlim=(view.start, view.date(view.days)))
     ax.yaxis.set_major_formatter(PERCENT)
     below(ax)

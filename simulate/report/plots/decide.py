@@ -17,6 +17,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Patch, Rectangle
 
 from ...format import money_short
+from ...words import say
 from ..view import RunView
 from .charts import BLUE, GREY, LIGHT, MISS, MONEY, PERCENT, RED, Plot
 
@@ -41,22 +42,21 @@ def comparison_title(names: list[str], diffs: np.ndarray, ci: np.ndarray, plan: 
     up, down = significance(ci)
 
     def said(i: int, others: int) -> str:
-        also = f"; {others} other variant{'s' if others > 1 else ''} too" if others else ""
-        return f"{signed(diffs[i])} pts (95 % CI {signed(ci[i, 0])} to {signed(ci[i, 1])}{also})"
+        also = say("cmp.also1") if others == 1 else say("cmp.also_n", n=others) if others else ""
+        return say("cmp.said", d=signed(diffs[i]), lo=signed(ci[i, 0]), hi=signed(ci[i, 1]), also=also)
 
     if not up.any() and not down.any():
-        return (f"No variant changes P(hit) clearly against '{plan}': every 95 % interval "
-                "includes zero")
+        return say("cmp.none", plan=plan)
     if up.any():
         best = int(np.argmax(np.where(up, diffs, -np.inf)))
-        first = f"'{names[best]}' clearly raises P(hit): {said(best, int(up.sum()) - 1)}"
+        first = say("cmp.up", name=names[best], said=said(best, int(up.sum()) - 1))
     else:
-        first = f"No variant clearly beats '{plan}'"
+        first = say("cmp.no_up", plan=plan)
     if not down.any():
         return first
     worst = int(np.argmin(np.where(down, diffs, np.inf)))
-    what = "it" if up.any() else "P(hit)"
-    return f"{first}; '{names[worst]}' clearly lowers {what}: {said(worst, int(down.sum()) - 1)}"
+    what = say("cmp.it") if up.any() else say("mx.colour")
+    return say("cmp.down", first=first, name=names[worst], what=what, said=said(worst, int(down.sum()) - 1))
 
 
 def comparison(view: RunView) -> Plot | None:
@@ -77,16 +77,14 @@ def comparison(view: RunView) -> Plot | None:
                 capsize=4)
     ax.axvline(0, color=GREY, linewidth=1.5)
     for yi, n, d, hi in zip(y, names, diffs, ci[:, 1], strict=True):
-        ax.annotate(f"P(hit) {100 * comps[n]['p_hit']:.0f} % ({d:+.1f} pts)", (max(hi, 0), yi),
+        ax.annotate(say("cmp.bar", p=f"{100 * comps[n]['p_hit']:.0f} %", d=f"{d:+.1f}"), (max(hi, 0), yi),
                     xytext=(8, 0), textcoords="offset points", va="center", fontsize=9.5)
     ax.margins(x=0.25)
     ax.set_yticks(y, names)
     base, plan = 100 * view.summary["variants"][view.headline]["p_hit"], view.headline
-    ax.set_xlabel(f"change in P(hit) against '{plan}' (P(hit) {base:.0f} %), "
-                  "in points, with 95 % CI")
-    fig.legend(handles=[Patch(color=BLUE, label="clear gain (CI above 0)"),
-                        Patch(color=RED, label="clear loss (CI below 0)"),
-                        Patch(color=LIGHT, label="within noise (CI includes 0)")],
+    ax.set_xlabel(say("cmp.x", plan=plan, base=f"{base:.0f} %"))
+    fig.legend(handles=[Patch(color=BLUE, label=say("cmp.gain")), Patch(color=RED, label=say("cmp.loss")),
+                        Patch(color=LIGHT, label=say("cmp.noise"))],
                loc="outside lower center", ncol=3, frameon=False, fontsize=9)
     return Plot("variants", comparison_title(names, diffs, ci, plan), fig)
 
@@ -100,16 +98,15 @@ def tornado(view: RunView) -> Plot | None:
     factors = factors[::-1]     # the summary ranks by swing (ties: median swing); the top bar goes last
     fig, ax = plt.subplots(figsize=(9, 1.6 + 0.55 * len(factors)))
     y = np.arange(len(factors))
-    for key, colour, label in (("p_hit_low", MISS, "factor at its low value"),
-                               ("p_hit_high", BLUE, "factor at its high value")):
+    for key, colour, label in (("p_hit_low", MISS, say("tor.low")), ("p_hit_high", BLUE, say("tor.high"))):
         ax.barh(y, np.array([100 * f[key] for f in factors]) - base, left=base, color=colour,
                 height=0.6, label=label)
     ax.axvline(base, color="black", linewidth=1.2)
     ax.set_yticks(y, [f"{f['name']}\n({f['low']} → {f['high']})" for f in factors])
     top = factors[-1]
-    title = (f"P(hit) moves most with {top['name']}: {100 * top['p_hit_low']:.0f} % to "
-             f"{100 * top['p_hit_high']:.0f} % (plan {base:.0f} %)")
-    ax.set_xlabel("P(hit) (%)")
+    title = say("tor.title", name=top["name"], lo=f"{100 * top['p_hit_low']:.0f} %",
+                hi=f"{100 * top['p_hit_high']:.0f} %", base=f"{base:.0f} %")
+    ax.set_xlabel(say("tor.x"))
     ax.xaxis.set_major_formatter(PERCENT)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1 - 1.2 / (1.6 + 0.55 * len(factors))),
               ncol=2, frameon=False, fontsize=9)
@@ -120,15 +117,15 @@ def matrix_title(matrix: dict) -> str:
     """Which scenario is weakest, for how many variants, and how low P(hit) falls there."""
     weakest = {v: s for v, s in (matrix.get("weakest") or {}).items() if s}
     if not weakest:
-        return "No stress scenario was played"
+        return say("mx.none")
     (scenario, count), = Counter(weakest.values()).most_common(1)
     cells = matrix["variants"]
     there = [100 * cells[v][scenario]["p_hit"] for v, s in weakest.items() if s == scenario]
     lo, hi = min(there), max(there)
-    odds = f"P(hit) {lo:.0f} %" if round(lo) == round(hi) else f"P(hit) {lo:.0f} to {hi:.0f} %"
-    who = ("every variant" if count == len(cells) else
-           f"{count} of {len(cells)} variants")
-    return f"'{scenario}' is the weakest scenario for {who}: {odds} there"
+    odds = say("mx.one_odds", p=f"{lo:.0f} %") if round(lo) == round(hi) else \
+        say("mx.odds", lo=f"{lo:.0f}", hi=f"{hi:.0f} %")
+    who = say("mx.every") if count == len(cells) else say("mx.some", n=count, total=len(cells))
+    return say("mx.title", scenario=scenario, who=who, odds=odds)
 
 
 def stress_heatmap(view: RunView) -> Plot | None:
@@ -156,12 +153,12 @@ def stress_heatmap(view: RunView) -> Plot | None:
             ax.add_patch(Rectangle((scenarios.index(s) - 0.5, i - 0.5), 1, 1, fill=False,
                                    edgecolor="black", linewidth=3))
     ax.set_xticks(range(len(scenarios)),
-                  [f"{s}\n(no stress)" if s == m.get("baseline") else s for s in scenarios])
+                  [f"{s}\n{say('mx.no_stress')}" if s == m.get("baseline") else s for s in scenarios])
     ax.set_yticks(range(len(variants)), variants)
     ax.tick_params(axis="x", top=True, bottom=False, labeltop=True, labelbottom=False)
-    ax.set_xlabel("scenario (framed: the variant's weakest)")
+    ax.set_xlabel(say("mx.x"))
     bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
-    bar.set_label("P(hit)")
+    bar.set_label(say("mx.colour"))
     bar.ax.yaxis.set_major_formatter(PERCENT)
     return Plot("stress_matrix", matrix_title(m), fig)
 
@@ -175,25 +172,24 @@ def frontier(view: RunView) -> Plot | None:
         return None
     fig, ax = plt.subplots(figsize=(9, 5))
     ax.step([f["cost"] for f in front], [100 * f["p_hit"] for f in front], where="post", color=LIGHT,
-            linewidth=2, marker="o", label="best P(hit) found at each cost (search years)")
+            linewidth=2, marker="o", label=say("adv.front"))
     for c in advice.get("candidates") or []:
         lo, hi = (100 * x for x in c["p_hit_ci95"])
         ax.errorbar([c["cost"]], [100 * c["p_hit"]], yerr=[[100 * c["p_hit"] - lo], [hi - 100 * c["p_hit"]]],
                     fmt="s", color=BLUE if c["passes"] else MISS, capsize=4)
     rec, bar = advice["recommended"], 100 * advice["bar"]["confidence"]
-    ax.axhline(bar, color=RED, linewidth=1.5, linestyle="--", label=f"the bar, {bar:.0f} %")
+    ax.axhline(bar, color=RED, linewidth=1.5, linestyle="--", label=say("adv.bar", bar=f"{bar:.0f} %"))
     ax.plot([rec["cost"]], [100 * rec["p_hit"]], marker="*", markersize=18, color=BLUE, linestyle="none",
-            label="recommended (confirmed on fresh years, 95 % CI)")
-    ax.set_xlabel("cost")
+            label=say("adv.rec"))
+    ax.set_xlabel(say("adv.x"))
     ax.xaxis.set_major_formatter(MONEY)
-    ax.set_ylabel("P(hit) on the plan")
+    ax.set_ylabel(say("adv.y"))
     ax.yaxis.set_major_formatter(PERCENT)
     ax.legend(loc="lower right", frameon=False, fontsize=9)
-    what = "clears the bar" if rec["passes"] else "comes closest to the bar"
-    title = (f"The cheapest lever set that {what} costs {money_short(rec['cost'])}: "
-             f"P(hit) {100 * rec['p_hit']:.0f} %" if advice.get("budget") is None else
-             f"Within {money_short(advice['budget'])}: P(hit) {100 * rec['p_hit']:.0f} % "
-             f"for {money_short(rec['cost'])}")
+    p = f"{100 * rec['p_hit']:.0f} %"
+    title = (say("adv.title_clears" if rec["passes"] else "adv.title_closest", cost=money_short(rec["cost"]), p=p)
+             if advice.get("budget") is None else
+             say("adv.title_budget", budget=money_short(advice["budget"]), p=p, cost=money_short(rec["cost"])))
     return Plot("advice_frontier", title, fig)
 
 
