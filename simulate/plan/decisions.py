@@ -14,9 +14,12 @@ visits_per_quarter`, merged like a variant's `set`) or takes a typed `action`:
 - `loyalty_rebate`: R off the key accounts' renewal uplift, raising their renewal
   probabilities by `renewal_gain` x R (relative);
 - `backup_supplier`: 0 or 1, a backup contracted for a supplier, so that its delays last at
-  most `delay` days.
+  most `delay` days;
+- `drop_rule`: 0 or 1, the playbook with or without one `rule` (a rule whose value is
+  significantly negative is flagged by every run: this lets `advise` try the plan without it).
 
-Each lever costs something, charged to one of: money (`90k per hire-year`: salary for the
+Each lever costs something, charged to one of: `none` (dropping a rule: what the rule spent is
+already in the simulated bookings), money (`90k per hire-year`: salary for the
 months each hire is employed within the horizon; `40k per unit`: per unit above the range's
 low end), `marketing budget` (the extra budget the value needs; a share moved within the
 budget costs none), `rep time` (capacity taken from other work, no money) and `price` (a
@@ -35,16 +38,16 @@ from pydantic import BeforeValidator, Field, model_validator
 from . import quantities as q
 from .types import Days, Model, Name, NonNegative, ReferenceProblem
 
-ACTIONS = ("hire", "spend", "budget_share", "loyalty_rebate", "backup_supplier")
-CHARGES = ("money", "marketing budget", "rep time", "price")
+ACTIONS = ("hire", "spend", "budget_share", "loyalty_rebate", "backup_supplier", "drop_rule")
+CHARGES = ("money", "marketing budget", "rep time", "price", "none")
 # The parameters each action takes (besides name, description, range, step, cost).
 PARAMETERS = {"hire": {"segment", "quarter", "region", "skill"}, "spend": {"channel"},
               "budget_share": {"channel"}, "loyalty_rebate": {"segment", "renewal_gain"},
-              "backup_supplier": {"supplier", "delay"}, None: set()}
+              "backup_supplier": {"supplier", "delay"}, "drop_rule": {"rule"}, None: set()}
 REQUIRED = {"hire": ("segment", "quarter"), "spend": ("channel",), "budget_share": ("channel",),
             "loyalty_rebate": ("segment", "renewal_gain"), "backup_supplier": ("supplier", "delay"),
-            None: ()}
-WHOLE = ("hire", "backup_supplier")     # counted in whole units
+            "drop_rule": ("rule",), None: ()}
+WHOLE = ("hire", "backup_supplier", "drop_rule")     # counted in whole units
 HIRE_SPACING_DAYS = 14                  # hires of one quarter start two weeks apart
 MAX_GRID = 10_000                       # values of one lever: more is a typo in `step`
 _PATH_STEP = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[([^\[\]]+)\]")
@@ -71,13 +74,13 @@ Value = Annotated[float, BeforeValidator(lever_value)]
 class Cost(Model):
     """What a lever costs and what it is charged to; `rate` is money per `per` (money only)."""
 
-    charge: Literal["money", "marketing budget", "rep time", "price"]
+    charge: Literal["money", "marketing budget", "rep time", "price", "none"]
     rate: float = 0.0
     per: Literal["hire-year", "unit"] | None = None
 
 
 def parse_cost(value: Any) -> Any:
-    """`90k per hire-year`, `40k per unit`, `marketing budget`, `rep time` or `price`."""
+    """`90k per hire-year`, `40k per unit`, `marketing budget`, `rep time`, `price` or `none`."""
     if not isinstance(value, str):
         return value
     text = " ".join(value.split())
@@ -86,7 +89,7 @@ def parse_cost(value: Any) -> Any:
     match = _COST.fullmatch(text)
     if match is None:
         raise ValueError(f"expected a cost such as '90k per hire-year', '40k per unit', 'marketing "
-                         f"budget', 'rep time' or 'price', got {value!r}")
+                         f"budget', 'rep time', 'price' or 'none', got {value!r}")
     rate = q.parse_money(match["rate"])
     if not 0 <= rate <= 1e15:
         raise ValueError(f"expected a rate between 0 and 1e15, got {match['rate']!r}")
@@ -117,13 +120,14 @@ class Lever(Model):
     description: str = ""
     set: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
         default=None, description="a path in the plan, e.g. segments[KA].accounts.visits_per_quarter")
-    action: Literal["hire", "spend", "budget_share", "loyalty_rebate", "backup_supplier"] | None = None
+    action: Literal["hire", "spend", "budget_share", "loyalty_rebate", "backup_supplier", "drop_rule"] | None = None
     segment: Name | None = None
     quarter: Literal["Q1", "Q2", "Q3", "Q4"] | None = None
     region: Name | None = None
     skill: Annotated[float, Field(gt=0, le=3)] = 1.0
     channel: Name | None = None
     supplier: Name | None = None
+    rule: Name | None = Field(default=None, description="drop_rule: the rule the plan is tried without")
     delay: Days | None = Field(default=None, description="backup_supplier: the longest delay left")
     renewal_gain: NonNegative | None = Field(default=None, le=100, description=(
         "loyalty_rebate: relative rise in renewal probability per unit of rebate (at most 100: "
@@ -141,7 +145,7 @@ class Lever(Model):
         if self.set is not None:
             parse_path(self.set)
         given = {k for k in ("segment", "quarter", "region", "channel", "supplier", "delay",
-                             "renewal_gain") if getattr(self, k) is not None}
+                             "renewal_gain", "rule") if getattr(self, k) is not None}
         if self.skill != 1.0:
             given.add("skill")
         stray = sorted(given - PARAMETERS[self.action])
@@ -168,6 +172,8 @@ class Lever(Model):
             raise ReferenceProblem(("range",), f"expected hires >= 0, got {lo:g}")
         if self.action == "backup_supplier" and (lo, hi) != (0, 1):
             raise ReferenceProblem(("range",), "a backup supplier is contracted or not: expected [0, 1]")
+        if self.action == "drop_rule" and (lo, hi) != (0, 1):
+            raise ReferenceProblem(("range",), "a rule is kept (0) or dropped (1): expected [0, 1]")
         if self.action in ("budget_share", "loyalty_rebate") and not 0 <= lo < hi <= 1:
             raise ReferenceProblem(("range",), f"expected shares between 0% and 100%, got [{lo:g}, {hi:g}]")
         if self.action == "spend" and lo < 0:
@@ -220,6 +226,8 @@ def check_levers(plan: Any) -> None:
             known(base + ("channel",), lever.channel, channels, "channel")
         if lever.supplier is not None:
             known(base + ("supplier",), lever.supplier, suppliers, "supplier (no product uses it)")
+        if lever.rule is not None:
+            known(base + ("rule",), lever.rule, {r.name for r in plan.rules}, "rule")
         if lever.region is not None and plan.regions:
             known(base + ("region",), lever.region, set(plan.regions), "region")
         if lever.action == "loyalty_rebate":
@@ -322,6 +330,8 @@ def overlay(lever: Lever, x: float, plan: Any) -> dict:
             "renewal_without_visits": min(1.0, acc.renewal_without_visits * gain),
             "renewal_with_full_visits": min(1.0, acc.renewal_with_full_visits * gain),
             "renewal_after_rep_left": min(1.0, acc.renewal_after_rep_left * gain)}}]}
+    if lever.action == "drop_rule" and x >= 1:
+        return {"rules": [{"name": lever.rule, "remove": True}]}
     if lever.action == "backup_supplier" and x >= 1:
         shocks = [s for s in plan.shocks if s.type == "supplier_delay" and s.supplier == lever.supplier
                   and s.name and s.size.mean > (lever.delay or 0.0)]

@@ -88,3 +88,22 @@ def test_the_front_keeps_only_what_no_cheaper_set_matches():
     points = [{"cost": 30, "p_hit": 0.7}, {"cost": 10, "p_hit": 0.5}, {"cost": 20, "p_hit": 0.5},
               {"cost": 10, "p_hit": 0.6}, {"cost": 40, "p_hit": 0.65}, {"cost": 0, "p_hit": 0.4}]
     assert frontier(points) == [{"cost": 0, "p_hit": 0.4}, {"cost": 10, "p_hit": 0.6}, {"cost": 30, "p_hit": 0.7}]
+
+
+def test_advise_drops_a_rule_that_hurts(tmp_path):
+    """A rule that halves every win at once is in the playbook; a drop_rule lever lets advise try
+    the plan without it. Dropping it costs nothing and restores the known funnel, so the advice
+    drops it and spends what the plan without the rule needs (40k, within a step)."""
+    import yaml
+    drop = {"name": "no_panic", "action": "drop_rule", "rule": "panic", "range": [0, 1], "cost": "none"}
+    path = known_plan(tmp_path, levers=[SPEND, drop])
+    data = yaml.safe_load(path.read_text())
+    data["rules"] = [{"name": "panic", "when": True, "once": True,
+                      "then": [{"action": "scale_win_rate", "factor": 0.5}]}]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    rec = advise(path, tmp_path / "run", "--trials", "16", "--runs", "200", "--confirm-runs", "600",
+                 "--seed", "3")["recommended"]
+    assert rec["levers"]["no_panic"] == 1 and rec["passes"], rec
+    assert abs(rec["levers"]["web_spend"] - 40_000) <= STEP, rec
+    advised = plan_from_document(load_scenario(tmp_path / "run" / "advised.yaml"))
+    assert [r.name for r in advised.rules] == []
