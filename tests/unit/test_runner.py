@@ -205,8 +205,17 @@ def options(*argv: str) -> dict:
 def test_command_line_options_reach_the_runner():
     o = options("--workers", "3", "--precision", "1%", "--max-runs", "5000", "--batch-size", "50")
     assert o == {"workers": 3, "batch_size": 50, "precision": 0.01, "max_runs": 5000,
-                 "backend": "local", "scheduler": None}
+                 "backend": "local", "scheduler": None, "cache": None}     # the suite plays every year
     assert options("--backend", "dask", "--scheduler", "tcp://127.0.0.1:8786")["backend"] == "dask"
+
+
+def test_the_cache_lives_under_the_results_root_unless_switched_off(monkeypatch):
+    from pathlib import Path
+    monkeypatch.delenv("SIMULATE_NO_CACHE")
+    assert options("--results", "runs")["cache"].root == Path("runs") / ".cache"
+    assert options("--no-cache")["cache"] is None
+    monkeypatch.setenv("SIMULATE_NO_CACHE", "1")
+    assert options()["cache"] is None
 
 
 @pytest.mark.parametrize("argv, message", [
