@@ -14,6 +14,16 @@ LANGUAGES = ("en", "zh")
 LANGUAGE: ContextVar[str] = ContextVar("language", default="en")
 
 EN: dict[str, str] = {
+    "dim.rep": "Rep",
+    "split.head": "Split of {target}: every part of a dimension as likely to be reached as the others (the whole: P(hit) {p} [{lo}, {hi}], {runs} fresh years)",
+    "split.dim": "{dim}: each part reached with P {level}",
+    "split.own": "plan's own {own}, {gap} apart",
+    "split.fixed": "(fixed)",
+    "split.seconds": "in {seconds} s",
+    "h.split": "The target split",
+    "split.intro": "Each dimension's parts add up to the annual target {target}, each set where it is reached as often as every other part of the dimension (that probability, on the years it was fitted on, heads each table); shares fixed with --fix stay as given. P(hit) is measured again on {runs} fresh years. The whole target is reached with P(hit) {p}: parts are less sure than their sum, since they do not rise and fall together.",
+    "split.cols": "part|proposed target|share|P(hit)|95 % CI|plan's own|gap",
+    "split.rep_note": "A rep's part is their quota: what their book, ramp-up and capacity make as likely as every other rep's; (none) holds deals no part of the dimension has (a deal without a region or rep).",
     "col.setting": "setting",
     "assume.command": "Command",
     "book.h": "{segment}: the contracts held",
@@ -305,6 +315,16 @@ EN: dict[str, str] = {
 }
 
 ZH: dict[str, str] = {
+    "dim.rep": "销售代表",
+    "split.head": "{target} 的分解：同一维度的各部分达成可能性相同（整体达成概率 {p} [{lo}, {hi}]，{runs} 个新模拟年份）",
+    "split.dim": "{dim}：每部分的达成概率 {level}",
+    "split.own": "计划原分解 {own}，相差 {gap}",
+    "split.fixed": "（固定）",
+    "split.seconds": "用时 {seconds} 秒",
+    "h.split": "目标分解",
+    "split.intro": "每个维度的各部分合计等于年度目标 {target}，每部分设在与同维度其他部分同样可能达成的水平（该概率按拟合年份计算，见各表标题）；用 --fix 固定的份额保持不变。达成概率在 {runs} 个新模拟年份上重新测量。整体目标的达成概率为 {p}：各部分不会同涨同跌，因此单个部分比整体更难确保。",
+    "split.cols": "部分|建议目标|占比|达成概率|95 % 置信区间|计划原分解|差额",
+    "split.rep_note": "销售代表的部分即其配额：按其客户、爬坡与产能，与其他代表同样可能达成；(none) 为该维度下不属于任何部分的签约（没有区域或代表的交易）。",
     "col.setting": "设置项",
     "assume.command": "命令",
     "book.h": "{segment}：已签合同",

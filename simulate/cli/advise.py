@@ -81,7 +81,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--confirm", type=positive_int, default=CONFIRM, metavar="K",
                    help=f"the best K lever sets played again on fresh seeds (default {CONFIRM})")
     p.add_argument("--confirm-runs", type=positive_int, metavar="N",
-                   help="years per plan when confirming (default: enough for +-2 pp at the bar)")
+                   help="years per plan when confirming (default: enough for +-2 pp at the bar; "
+                        "with --split, 1000)")
+    p.add_argument("--split", action="store_true",
+                   help="propose a split of the annual target by segment, product, region, quarter "
+                        "and rep, each part as likely to be reached as the others, instead of levers")
+    p.add_argument("--fix", action="append", metavar="DIM:PART=SHARE",
+                   help="with --split: a part whose share is fixed, e.g. segment:KA=60%% (repeatable)")
 
 
 def confirm_runs(confidence: float) -> int:
@@ -231,6 +237,11 @@ class Search:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.split:
+        from .split import run_split
+        return run_split(args)
+    if args.fix:
+        raise UsageError("--fix goes with --split")
     t0 = time.perf_counter()
     problem = Problem(args)
     seed = problem.base.seed if args.seed is None else args.seed

@@ -133,6 +133,24 @@ def verdict(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     out += variants(view, figs)
     if s.get("advice"):
         out += advice(s["advice"], figs)
+    if s.get("split"):
+        out += split(s["split"])
+    return out
+
+
+def split(sp: dict[str, Any]) -> list[str]:
+    """`advise --split`: each dimension's parts, their targets and P(hit) on fresh years."""
+    out = [f"<h3>{say('h.split')}</h3>",
+           "<p>" + say("split.intro", target=money(sp["target"]), runs=f"{sp['confirm_runs']:,}",
+                       p=pct(sp["p_hit_total"], 0)) + "</p>"]
+    for dim, d in sp["dimensions"].items():
+        out.append(f"<h3>{say('split.dim', dim=say('dim.' + dim), level=pct(d['level'], 0))}</h3>")
+        out.append(table(say("split.cols").split("|"),
+                         ([esc(part) + (" " + say("split.fixed") if r["fixed"] else ""), money(r["target"]),
+                           pct(r["share"], 0), pct(r["p_hit"], 0), ci(r["p_hit_ci95"]),
+                           "-" if r["plan_target"] is None else money(r["plan_target"]),
+                           "-" if r["gap"] is None else money(r["gap"])] for part, r in d["parts"].items())))
+    out.append(f"<p class=small>{say('split.rep_note')}</p>")
     return out
 
 

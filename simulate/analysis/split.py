@@ -1,0 +1,70 @@
+"""Split the annual target the way the methodology does: by customer tier, product, region,
+quarter and rep, each part as sure of being reached as every other.
+
+Strategy decoding breaks a target into parts that add up to it. A split is fair when no part
+is a long shot while another is a formality: every part is reached with the same probability
+c. With X_i a part's simulated bookings, its target is the (1 - c) quantile of X_i, and c is
+the one level at which those quantiles add up to the annual target (the sum falls as c rises,
+so a bisection finds it). Shares the manager fixes (`KA` at 60 % of the target) stay fixed,
+and the rest is split the same way. A rep's part is their quota: what their book, ramp-up and
+capacity make as likely as every other rep's.
+
+Because parts are not perfectly correlated, the level c is below the whole target's P(hit):
+each part is harder to be sure of than the sum. The command confirms the split on fresh
+years: each part's P(hit) at its proposed target, with its interval.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+DIMENSIONS = ("segment", "product", "region", "quarter", "rep")
+BISECTIONS = 60
+
+
+def parts_of(records: Any, dimension: str) -> dict[str, np.ndarray]:
+    """Each part's simulated value per year, from the run's records (`segment:KA`, ...); a
+    part that never books anything (no new hires in the plan) is no part of the split."""
+    prefix = f"{dimension}:"
+    parts = {c[len(prefix):]: records[c].to_numpy(dtype=float) for c in records.columns if c.startswith(prefix)}
+    return {k: v for k, v in parts.items() if np.any(v != 0)}
+
+
+def equal_confidence(parts: dict[str, np.ndarray], total: float,
+                     fixed: dict[str, float] | None = None) -> tuple[dict[str, float], float]:
+    """Targets for `parts` that add up to `total`, the `fixed` ones as given and the others at
+    the (1 - c) quantile of their simulated values, with c the same for all; and c.
+
+    c is 0 when even the parts' highest values fall short of what is left to split (no split
+    can be reached), 1 when their lowest values already exceed it."""
+    fixed = {k: v for k, v in (fixed or {}).items() if k in parts}
+    free = {k: v for k, v in parts.items() if k not in fixed}
+    rest = total - sum(fixed.values())
+    if not free:
+        return dict(fixed), float("nan")
+
+    def targets(c: float) -> dict[str, float]:
+        return {k: float(np.quantile(v, 1.0 - c)) for k, v in free.items()}
+
+    lo, hi = 0.0, 1.0          # sum(targets(lo)) >= rest >= sum(targets(hi)), when feasible
+    if sum(targets(0.0).values()) < rest:
+        c = 0.0
+    elif sum(targets(1.0).values()) > rest:
+        c = 1.0
+    else:
+        for _ in range(BISECTIONS):
+            mid = (lo + hi) / 2
+            if sum(targets(mid).values()) > rest:
+                lo = mid
+            else:
+                hi = mid
+        c = (lo + hi) / 2
+    out = targets(c)
+    # the quantiles add up to `rest` only within the bisection's tolerance: the largest part
+    # takes the last cents, so that the split adds up exactly
+    if out:
+        biggest = max(out, key=out.__getitem__)
+        out[biggest] += rest - sum(out.values())
+    return {**fixed, **out}, c

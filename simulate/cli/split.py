@@ -1,0 +1,136 @@
+"""`python -m simulate advise PLAN.yaml --split`: the annual target broken into parts.
+
+The plan is played (`--runs` years), each dimension's parts are given targets that add up to
+the annual target and are each reached with the same probability (analysis/split.py), with
+the shares fixed by `--fix segment:KA=60%` kept; then the split is played again on fresh
+years (`--confirm-runs`) and each part's P(hit) at its proposed target is measured with its
+interval, beside the plan's own split where it has one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..analysis.split import DIMENSIONS, equal_confidence, parts_of
+from ..analysis.summary import build_summary
+from ..errors import UsageError
+from ..format import money, pct
+from ..load.loader import load_scenario, plan_from_document
+from ..plan import quantities as q
+from ..run.scenario import apply_rule_switches
+from ..stats.sample_stats import wilson
+from ..words import say
+from .decide import Simulator, finish, open_folder, speak
+
+SPLIT_RUNS = 1000
+NONE = "(none)"          # bookings no part of a dimension holds (a deal without a region)
+_FIX = re.compile(r"^(?P<dim>[a-z]+):(?P<part>[^=]+)=(?P<share>.+)$")
+
+
+def fixed_shares(texts: list[str], target: float) -> dict[str, dict[str, float]]:
+    """`--fix segment:KA=60%` (a share of the annual target, or an amount) as targets."""
+    out: dict[str, dict[str, float]] = {}
+    for text in texts:
+        m = _FIX.match(text.strip())
+        if m is None or m["dim"] not in DIMENSIONS:
+            raise UsageError(f"--fix {text}: expected DIMENSION:PART=SHARE such as segment:KA=60% "
+                             f"(dimensions: {', '.join(DIMENSIONS)})")
+        share = m["share"].strip()
+        try:
+            value = q.parse_fraction(share) * target if share.endswith("%") else q.parse_money(share)
+        except ValueError:
+            raise UsageError(f"--fix {text}: expected a share such as 60% or an amount such as 5.8M") from None
+        out.setdefault(m["dim"], {})[m["part"].strip()] = value
+    return out
+
+
+def run_split(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    doc = load_scenario(args.scenario)
+    plan = apply_rule_switches(plan_from_document(doc), args)
+    speak(args, plan)
+    if plan.target.metric != "bookings":
+        raise UsageError(f"--split splits a bookings target; the plan's target is {plan.target.metric}")
+    home, total = Path(args.scenario).stem, plan.target.annual
+    fixed = fixed_shares(args.fix or [], total)
+    seed = plan.seed if args.seed is None else args.seed
+    runs, n_confirm = args.runs or SPLIT_RUNS, args.confirm_runs or SPLIT_RUNS
+    folder = open_folder(args, home, "split", str(args.scenario))
+    with Simulator(args, seed, runs) as sim:
+        fitted = sim.run({home: plan}, runs, phase="split: fit").variants[home].records
+        fresh = int(np.random.SeedSequence(seed).generate_state(1)[0])
+        sim.seed = fresh
+        results = sim.run({home: plan}, n_confirm, phase="split: confirm")
+    checked = results.variants[home].records
+    dims: dict[str, Any] = {}
+    for dim in DIMENSIONS:
+        parts = with_rest(parts_of(fitted, dim), fitted["bookings"].to_numpy(dtype=float))
+        if not parts:
+            continue
+        unknown = sorted(set(fixed.get(dim, {})) - set(parts))
+        if unknown:
+            raise UsageError(f"--fix {dim}:{unknown[0]}: no such {dim}; the plan has {', '.join(parts)}")
+        targets, level = equal_confidence(parts, total, fixed.get(dim))
+        again = with_rest(parts_of(checked, dim), checked["bookings"].to_numpy(dtype=float))
+        own = getattr(plan.target, f"by_{dim}", None) or {}
+        dims[dim] = {"level": level, "parts": {
+            part: part_row(t, total, parts[part], again[part], own.get(part) if dim != "quarter" else
+                           (own[part] * total if part in own else None), part in fixed.get(dim, {}))
+            for part, t in targets.items()}}
+    hits = checked["hit"].to_numpy() >= 0.5
+    lo, hi = wilson(int(hits.sum()), len(hits))
+    split = {"target": total, "runs": runs, "confirm_runs": n_confirm, "seed": seed, "confirm_seed": fresh,
+             "p_hit_total": float(hits.mean()), "p_hit_total_ci95": [lo, hi], "dimensions": dims,
+             "fixed": {d: dict(v) for d, v in fixed.items()}, "seconds": time.perf_counter() - t0}
+    summary = build_summary(results, home, with_rule_values=False)
+    summary["split"] = split
+    summary["years_reused"] = sim.reused
+    return finish(folder, args, [doc], doc.data, home, fresh, n_confirm, results, summary, plan, render(split))
+
+
+def with_rest(parts: dict[str, np.ndarray], total: np.ndarray) -> dict[str, np.ndarray]:
+    """The parts, and what none of them holds as a part of its own (when there is any)."""
+    if not parts:
+        return parts
+    rest = total - np.sum(list(parts.values()), axis=0)
+    if np.abs(rest).max() > 1e-6 * max(float(np.abs(total).max()), 1.0):
+        parts = {**parts, NONE: rest}
+    return parts
+
+
+def part_row(target: float, total: float, fitted: np.ndarray, values: np.ndarray, own: float | None,
+             fixed: bool) -> dict[str, Any]:
+    """One part: its proposed target, share, P(hit) on the fitting years (at least the level:
+    bookings come in whole deals, so a quantile may sit on an atom) and on the fresh years, and
+    the plan's own target."""
+    floor = target - 1e-6 * max(abs(target), 1.0)
+    hits = values >= floor
+    lo, hi = wilson(int(hits.sum()), len(hits))
+    return {"target": target, "share": target / total if total else None, "p_hit": float(hits.mean()),
+            "p_hit_ci95": [lo, hi], "p_hit_fitted": float(np.mean(fitted >= floor)), "plan_target": own,
+            "gap": None if own is None else target - own, "fixed": fixed}
+
+
+def render(split: dict[str, Any]) -> str:
+    lo, hi = split["p_hit_total_ci95"]
+    lines = [say("split.head", target=money(split["target"]), p=pct(split["p_hit_total"], 0),
+                 lo=pct(lo, 0), hi=pct(hi, 0), runs=f"{split['confirm_runs']:,}")]
+    for dim, d in split["dimensions"].items():
+        lines.append("")
+        lines.append("  " + say("split.dim", dim=say(f"dim.{dim}"), level=pct(d["level"], 0)))
+        for part, r in d["parts"].items():
+            a, b = r["p_hit_ci95"]
+            own = "" if r["plan_target"] is None else "  " + say("split.own", own=money(r["plan_target"]),
+                                                                 gap=money(r["gap"]))
+            lines.append(f"    {part:<22} {money(r['target']):>10} {pct(r['share'], 0):>5}   "
+                         f"P(hit) {pct(r['p_hit'], 0):>5} [{pct(a, 0)}, {pct(b, 0)}]"
+                         f"{'  ' + say('split.fixed') if r['fixed'] else ''}{own}")
+    lines.append("")
+    lines.append("  " + say("split.seconds", seconds=f"{split['seconds']:.0f}"))
+    return "\n".join(lines) + "\n"

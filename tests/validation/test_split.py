@@ -1,0 +1,73 @@
+"""`advise --split`: parts that add up to the target, each as likely to be reached as the others.
+
+The known answer: for independent normal parts N(m_i, s_i), the equal-confidence targets are
+m_i - z s_i with z = (sum m - T) / sum s, each reached with P = Phi(z). The command's split
+adds up to the target in every dimension, and each part, played again on fresh years, is
+reached as often as the stated level (a binomial test at the suite's level).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from factory import minimal_plan_data
+from scipy import stats
+from stats_checks import Z, assert_close
+
+from simulate.analysis.split import equal_confidence
+from simulate.cli.main import main
+
+N = 200_000
+
+
+def test_equal_confidence_targets_of_normal_parts_are_the_analytic_ones():
+    rng = np.random.default_rng(7)
+    means, sds, total = np.array([6.0, 3.0, 1.0]), np.array([0.6, 0.5, 0.3]), 9.4
+    parts = {f"p{i}": rng.normal(m, s, N) for i, (m, s) in enumerate(zip(means, sds))}
+    targets, level = equal_confidence(parts, total)
+    z = (means.sum() - total) / sds.sum()
+    assert sum(targets.values()) == pytest.approx(total, abs=1e-9)
+    # the level is a share of N draws: its binomial standard error bounds the tolerance
+    assert level == pytest.approx(stats.norm.cdf(z), abs=Z * np.sqrt(0.25 / N) * 2)
+    for (name, t), m, s in zip(targets.items(), means, sds):
+        assert t == pytest.approx(m - z * s, abs=0.02 * s)
+        assert np.mean(parts[name] >= t) == pytest.approx(level, abs=Z * np.sqrt(level * (1 - level) / N) + 1e-3)
+
+
+def test_a_fixed_part_keeps_its_target_and_the_rest_splits_the_remainder():
+    rng = np.random.default_rng(8)
+    parts = {"KA": rng.normal(6, 0.5, N), "SMB": rng.normal(3, 0.4, N), "WB": rng.normal(1, 0.2, N)}
+    targets, level = equal_confidence(parts, 10.0, {"KA": 6.5})
+    assert targets["KA"] == 6.5 and sum(targets.values()) == pytest.approx(10.0)
+    z = (4.0 - 3.5) / 0.6
+    assert level == pytest.approx(stats.norm.cdf(z), abs=0.01)
+
+
+def test_a_split_no_year_reaches_says_so():
+    parts = {"a": np.array([1.0, 2.0]), "b": np.array([1.0, 1.5])}
+    targets, level = equal_confidence(parts, 10.0)
+    assert level == 0.0 and sum(targets.values()) == pytest.approx(10.0)
+
+
+@pytest.mark.slow
+def test_the_split_adds_up_and_each_part_is_reached_at_the_level_on_fresh_years(tmp_path):
+    data = minimal_plan_data()
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main(["advise", str(path), "--split", "--runs", "1500", "--confirm-runs", "1500", "--workers", "1",
+                 "--quiet", "--out", str(tmp_path / "run")]) == 0
+    split = json.loads((tmp_path / "run" / "summary.json").read_text())["split"]
+    assert split["dimensions"], split
+    for dim, d in split["dimensions"].items():
+        parts = d["parts"]
+        assert sum(r["target"] for r in parts.values()) == pytest.approx(split["target"], rel=1e-9)
+        for part, r in parts.items():
+            # whole deals make bookings lumpy: a part's share on the fitting years is at least the
+            # level, and the fresh years reach it as often (both samples' errors count)
+            c = r["p_hit_fitted"]
+            assert c >= d["level"] - 1e-9
+            sd = np.sqrt(max(c * (1 - c), 1e-4) * (1 / split["runs"] + 1 / split["confirm_runs"]))
+            assert_close(r["p_hit"], c, sd, f"{dim} {part} reached on fresh years")
