@@ -263,12 +263,19 @@ def run(args: argparse.Namespace) -> int:
         if not short:
             raise UsageError(f"no lever set costs at most {money(args.budget)}: the cheapest costs "
                              f"{money(problem.cost({lv.name: lv.range[0] for lv in problem.levers}))}")
-        say(f"advise: confirming {len(short)} lever sets on fresh seeds, {n_confirm:,} years per plan")
+        say(f"advise: confirming {len(short)} lever sets on fresh seeds, up to {n_confirm:,} years per plan "
+            "(until each set passes or fails the bar)")
         fresh = int(np.random.SeedSequence(seed).generate_state(1)[0])
         sim.seed = fresh
         plays = {f"c{k + 1}": problem.plans(e["levers"]) for k, e in enumerate(short)}
-        results = sim.run({f"{c} @ {n}" if n != problem.home else c: p
-                           for c, ps in plays.items() for n, p in ps.items()}, n_confirm)
+        named = {c: {n: f"{c} @ {n}" if n != problem.home else c for n in ps} for c, ps in plays.items()}
+        # each lever set's verdict (every check passes, or one fails) settles the confirmation;
+        # a budget's best P(hit) needs all the years
+        groups = None if args.budget is not None else \
+            {c: {named[c][n]: problem.required[n] for n in ps} for c, ps in plays.items()}
+        results = sim.run({named[c][n]: p for c, ps in plays.items() for n, p in ps.items()}, n_confirm,
+                          phase="advise: confirm", groups=groups)
+        n_confirm = results.runs
     candidates = []
     for (c, ps), e in zip(plays.items(), short):
         hits = {n: results.variants[c if n == problem.home else f"{c} @ {n}"].records["hit"].to_numpy() >= 0.5

@@ -30,7 +30,7 @@ from ..run.executors import make_executor
 from ..run.options import common_options
 from ..run.runner import RunResults, cache_of, run_replications
 from ..stats.sample_stats import spread, wilson
-from ..stats.sequential import bars_settled
+from ..stats.sequential import bars_settled, verdicts_settled
 from ..words import language, say
 
 WORST_SHARE = 0.10      # cvar10: the mean attainment of the worst tenth of years
@@ -69,13 +69,20 @@ class Simulator:
         self.executor.close()
 
     def run(self, plans: dict[str, Plan], runs: int | None = None,
-            bars: dict[str, float] | None = None, phase: str | None = None) -> RunResults:
+            bars: dict[str, float] | None = None, phase: str | None = None,
+            groups: dict[str, dict[str, float]] | None = None) -> RunResults:
         """Play `runs` years of each plan; with `bars` (P(hit) each named plan must reach),
-        stop once every one is settled against its bar (`sequential`; not with --all-runs).
-        Each call is one phase with its own named bar: `phase`, else the plans' names."""
+        stop once every one is settled against its bar; with `groups` (checks of several
+        plans that pass or fail together), once every group's verdict is settled
+        (`sequential`; neither with --all-runs). Each call is one phase with its own named
+        bar: `phase`, else the plans' names."""
         from .run import progress_bar
         n = runs or self.runs
-        settle = bars_settled(bars, n) if bars and self.sequential else None
+        settle = None
+        if self.sequential and groups:
+            settle = verdicts_settled(groups, n)
+        elif self.sequential and bars:
+            settle = bars_settled(bars, n)
         name = phase or ", ".join(plans)
         with progress_bar(enabled=self.show_progress, total=n * len(plans), phase=name) as progress:
             results = run_replications(plans, n, self.seed, executor=self.executor, batch_size=self.batch_size,

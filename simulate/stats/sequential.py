@@ -67,6 +67,19 @@ def bars_settled(bars: dict[str, float], cap: int) -> Settle:
     return settle
 
 
+def verdicts_settled(groups: dict[str, dict[str, float]], cap: int) -> Settle:
+    """Settled when every group's verdict is: one check settled below its bar fails the group,
+    all settled at or above pass it. `groups` maps a group (a lever set) to its checks
+    (variant -> bar); a failed group needs no more years of its other checks."""
+    def settle(hits: dict[str, np.ndarray]) -> bool:
+        for checks in groups.values():
+            sides = [side_of_bar(int(np.count_nonzero(hits[v])), len(hits[v]), bar, cap) for v, bar in checks.items()]
+            if False not in sides and None in sides:
+                return False
+        return True
+    return settle
+
+
 def value_settled(hit_with: np.ndarray, hit_without: np.ndarray, cap: int) -> str | None:
     """Why a rule's paired ΔP(hit) needs no more years ('sign settled', 'narrow'), or None."""
     _, (lo, hi) = paired_proportion(hit_with, hit_without, z_spent(cap))

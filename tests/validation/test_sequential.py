@@ -68,3 +68,15 @@ def test_where_a_run_stops_does_not_depend_on_workers_or_batches(monkeypatch):
     """Looks fall on fixed replication counts: any batching stops at the same year."""
     stops = {tuple(years for years, _ in play(0.7, range(5), monkeypatch, batch_size=b)) for b in (7, 30, 100)}
     assert len(stops) == 1
+
+
+def test_a_lever_sets_verdict_settles_when_one_check_fails_or_all_pass():
+    """advise's confirmation stops once each lever set is decided: one check settled below its
+    bar fails the set whatever its other checks say; all settled at or above pass it."""
+    from simulate.stats.sequential import verdicts_settled
+    n = 400
+    low, high, near = np.zeros(n, bool), np.ones(n, bool), np.arange(n) % 5 < 4    # 0 %, 100 %, 80 %
+    settle = verdicts_settled({"c1": {"c1": 0.8, "c1 @ war": 0.5}, "c2": {"c2": 0.8}}, 1000)
+    assert settle({"c1": near, "c1 @ war": low, "c2": high})          # c1 fails on its war check
+    assert not settle({"c1": near, "c1 @ war": high, "c2": high})     # c1's own check still open
+    assert settle({"c1": high, "c1 @ war": high, "c2": high})
