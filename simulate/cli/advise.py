@@ -152,13 +152,14 @@ class Search:
         self.evaluated: dict[tuple, dict[str, Any]] = {}
         self.best_cost = math.inf
         self.pruned = 0
+        self.seen: dict[str, list[float]] = {}     # each scenario's P(hit) in the trials played
 
     def levers_of(self, trial: Any) -> Values:
         return {lv.name: lv.grid()[trial.suggest_int(lv.name, 0, len(lv.grid()) - 1)]
                 for lv in self.problem.levers}
 
     def play(self, levers: Values) -> dict[str, Any]:
-        """P(hit) of each check at these values; scenarios only if the plan can still pass."""
+        """P(hit) of each check at these values; the scenarios only while the set can still pass."""
         key = tuple(levers.values())
         if key in self.evaluated:
             return self.evaluated[key]
@@ -168,9 +169,14 @@ class Search:
         plan_p = float(hits[p.home].mean())
         upper = wilson(int(hits[p.home].sum()), len(hits[p.home]))[1]
         raced = self.budget is not None or upper < p.required[p.home]
-        if not raced and p.names:
-            records = self.sim.records({n: plans[n] for n in p.names}, self.runs)
-            hits |= {n: records[n]["hit"].to_numpy() >= 0.5 for n in p.names}
+        # the scenarios one at a time, the weakest so far first: once one of them cannot pass
+        # (its Wilson upper bound below its bar), the lever set fails and the rest are not played
+        for n in sorted(p.names, key=lambda n: np.mean(self.seen.get(n, [-1.0]))):
+            if raced:
+                break
+            hits[n] = self.sim.records({n: plans[n]}, self.runs)[n]["hit"].to_numpy() >= 0.5
+            self.seen.setdefault(n, []).append(float(hits[n].mean()))
+            raced = wilson(int(hits[n].sum()), len(hits[n]))[1] < p.required[n]
         # a scenario not played is estimated at the plan's P(hit): a shock does not help
         probs = {n: float(hits[n].mean()) if n in hits else plan_p for n in p.required}
         out = {"levers": dict(levers), "cost": p.cost(levers), "p": probs, "played": sorted(hits),
