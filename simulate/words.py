@@ -14,6 +14,10 @@ LANGUAGES = ("en", "zh")
 LANGUAGE: ContextVar[str] = ContextVar("language", default="en")
 
 EN: dict[str, str] = {
+    "board.advise_yes": "with the changes advise recommends",
+    "board.advise_no": "no lever set in the plan's ranges clears the bar",
+    "board.lever_none": "No paid change: the plan's levers as they stand.",
+    "board.lever_fails": "No lever set in range clears the bar; the closest supports {target}.",
     "dim.rep": "Rep",
     "split.head": "Split of {target}: every part of a dimension as likely to be reached as the others (the whole: P(hit) {p} [{lo}, {hi}], {runs} fresh years)",
     "split.dim": "{dim}: each part reached with P {level}",
@@ -152,6 +156,8 @@ EN: dict[str, str] = {
     "title.stress": "Stress test: {scenario}, target {target}",
     "title.signoff": "Sign-off: {scenario}, target {target}",
     "title.sensitivity": "What moves the odds: {scenario}, target {target}",
+    "title.advise": "What to change to sign: {scenario}, target {target}",
+    "title.split": "Split the target: {scenario}, target {target}",
     "report.meta": "{runs} simulated years, seed {seed}, run in {seconds} s.",
     "report.partial": "PARTIAL: the run was interrupted; these figures cover only the {runs} years completed.",
     "report.warning": "Warning: {text}",
@@ -315,6 +321,10 @@ EN: dict[str, str] = {
 }
 
 ZH: dict[str, str] = {
+    "board.advise_yes": "按 advise 推荐的改变",
+    "board.advise_no": "计划范围内没有杠杆组合能达到签字门槛",
+    "board.lever_none": "无需付费的改变：杠杆维持现状。",
+    "board.lever_fails": "范围内没有杠杆组合能达到门槛；最接近的方案可支撑 {target}。",
     "dim.rep": "销售代表",
     "split.head": "{target} 的分解：同一维度的各部分达成可能性相同（整体达成概率 {p} [{lo}, {hi}]，{runs} 个新模拟年份）",
     "split.dim": "{dim}：每部分的达成概率 {level}",
@@ -449,6 +459,8 @@ ZH: dict[str, str] = {
     "title.stress": "压力测试：{scenario}，目标 {target}",
     "title.signoff": "签约评审：{scenario}，目标 {target}",
     "title.sensitivity": "敏感性分析：{scenario}，目标 {target}",
+    "title.advise": "签约需要改变什么：{scenario}，目标 {target}",
+    "title.split": "目标分解：{scenario}，目标 {target}",
     "report.meta": "模拟 {runs} 年，随机种子 {seed}，用时 {seconds} 秒。",
     "report.partial": "部分结果：运行被中断，以下数字仅覆盖已完成的 {runs} 年。",
     "report.warning": "警告：{text}",

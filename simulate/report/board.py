@@ -64,14 +64,7 @@ def board_content(view: RunView) -> dict[str, Any]:
     same figures and sentences as board.html, plus the recommended levers after `advise`."""
     s = view.summary
     v = s["variants"][view.headline]
-    so = s.get("signoff")
-    if so:
-        sign = so["verdict"] == "sign"
-        kind = "yes" if sign else "no"
-        verdict = f"{say('board.sign' if sign else 'board.no_sign')} {money(so['target'])}"
-        sub = ""
-    else:
-        kind, verdict, sub = "open", odds_phrase(v["p_hit"]), say("board.no_bar")
+    kind, verdict, sub = decision(s, v)
     out: dict[str, Any] = {
         "title": say("board.title", scenario=s["scenario"], target=money(s["target"])),
         "kind": kind, "verdict": verdict, "verdict_sub": sub, "odds": None, "signable": None,
@@ -91,27 +84,39 @@ def board_content(view: RunView) -> dict[str, Any]:
     return out
 
 
+def decision(s: dict[str, Any], v: dict[str, Any]) -> tuple[str, str, str]:
+    """SIGN / DO NOT SIGN when the run checked the bar (`signoff`, or `advise` with its
+    recommended levers), else the odds in words: (kind, verdict, the line under it)."""
+    so, r = s.get("signoff"), (s.get("advice") or {}).get("recommended")
+    if so:
+        sign = so["verdict"] == "sign"
+        return ("yes" if sign else "no"), f"{say('board.sign' if sign else 'board.no_sign')} {money(so['target'])}", ""
+    if r:
+        sign = bool(r["passes"])
+        return (("yes" if sign else "no"), f"{say('board.sign' if sign else 'board.no_sign')} {money(s['target'])}",
+                say("board.advise_yes" if sign else "board.advise_no"))
+    return "open", odds_phrase(v["p_hit"]), say("board.no_bar")
+
+
 def levers(s: dict[str, Any]) -> list[str]:
-    """After `advise`: the recommended plan's levers (at most three), its cost and its odds."""
-    a = s.get("advice") or {}
-    r = a.get("recommended")
+    """After `advise`: the changes that cost something (at most three), the cost and odds, and
+    when nothing clears the bar, the target the closest set supports."""
+    r = (s.get("advice") or {}).get("recommended")
     if not r:
         return []
-    out = [say("board.lever", name=k, value=f"{x:g}") for k, x in list(r["levers"].items())[:3]]
+    costs = r.get("costs") or {}
+    paid = [(k, x) for k, x in r["levers"].items() if costs.get(k, 0) > 0]
+    out = [say("board.lever", name=k, value=f"{x:g}") for k, x in paid[:3]] or [say("board.lever_none")]
     out.append(say("board.lever_cost", cost=money(r["cost"]), p=pct(r["p_hit"], 0)))
+    if not r["passes"] and r.get("signable_target"):
+        out.append(say("board.lever_fails", target=money(r["signable_target"])))
     return out
 
 
 def call(s: dict[str, Any], v: dict[str, Any]) -> str:
-    """SIGN / DO NOT SIGN when the run checked the bar, else the odds in words."""
-    so = s.get("signoff")
-    if so:
-        sign = so["verdict"] == "sign"
-        word = say("board.sign" if sign else "board.no_sign")
-        return (f"<div class='call {'yes' if sign else 'no'}'>{word} "
-                f"{esc(money(so['target']))}</div>")
-    return (f"<div class='call open'>{esc(odds_phrase(v['p_hit']))}"
-            f"<div class=sub>{say('board.no_bar')}</div></div>")
+    kind, verdict, sub = decision(s, v)
+    return (f"<div class='call {kind}'>{esc(verdict)}" + (f"<div class=sub>{esc(sub)}</div>" if sub else "")
+            + "</div>")
 
 
 def odds_box(v: dict[str, Any]) -> str:
@@ -126,6 +131,9 @@ def signable(view: RunView) -> tuple[float, float, str]:
     so = s.get("signoff")
     if so:
         return so["signable_target"], so["bar"]["confidence"], so.get("signable_binding") or ""
+    r = (s.get("advice") or {}).get("recommended") or {}
+    if r.get("signable_target"):        # what the closest lever set supports, every check counted
+        return r["signable_target"], r["bar"]["confidence"], ""
     values = view.rows()[s["metric"]].to_numpy(dtype=float)
     return highest_target(values, CONFIDENCE) if values.size else np.nan, CONFIDENCE, ""
 

@@ -68,8 +68,8 @@ def numbered(parts: list[str]) -> list[str]:
 
 def command(s: dict[str, Any]) -> str:
     """Which command made the run, from the sections it added to the summary."""
-    return next((c for key, c in (("signoff", "signoff"), ("matrix", "stress"),
-                                  ("comparisons", "compare"), ("sensitivity", "sensitivity"))
+    return next((c for key, c in (("signoff", "signoff"), ("matrix", "stress"), ("advice", "advise"),
+                                  ("split", "split"), ("comparisons", "compare"), ("sensitivity", "sensitivity"))
                  if s.get(key)), "run")
 
 

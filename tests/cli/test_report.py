@@ -345,15 +345,37 @@ def test_every_run_writes_the_board_page_as_png_and_pdf(run: Path, tmp_path: Pat
     assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") + pdf.count(b"/Type/Page\n") <= 1
     summary = json.loads((run / "summary.json").read_text())
     summary["signoff"] = signoff_section()
-    summary["advice"] = {"recommended": {"levers": {"hire_smb": 2, "price": 0.95, "visits": 12,
-                                                    "extra": 1}, "cost": 90_000, "p_hit": 0.83}}
+    summary["advice"] = {"recommended": {
+        "levers": {"hire_smb": 2, "price": 0.95, "visits": 12, "extra": 1, "rebate": 0},
+        "costs": {"hire_smb": 60_000, "price": 20_000, "visits": 5_000, "extra": 5_000, "rebate": 0},
+        "cost": 90_000, "p_hit": 0.83, "passes": True, "bar": {"confidence": 0.8, "stress_confidence": 0.5}}}
     content = board_content(view_of(run, summary))
-    assert content["verdict"] == "DO NOT SIGN 9.60M" and content["kind"] == "no"
+    assert content["verdict"] == "DO NOT SIGN 9.60M" and content["kind"] == "no"    # sign-off's verdict rules
     assert content["signable"][1] == "9.08M" and len(content["risks"]) == 3
-    assert content["levers"][:3] == ["hire_smb: 2", "price: 0.95", "visits: 12"]
-    assert "Cost 90.00k" in content["levers"][3]
+    assert content["levers"][:3] == ["hire_smb: 2", "price: 0.95", "visits: 12"]    # paid changes, three
+    assert "Cost 90.00k" in content["levers"][3] and len(content["levers"]) == 4
     files = board_files(view_of(run, summary))
     assert files["png"].startswith(b"\x89PNG") and files["pdf"].startswith(b"%PDF")
+
+
+def test_after_advise_the_board_says_whether_the_levers_make_the_target_signable(run) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    rec = {"levers": {"hire_smb": 0, "visits": 4}, "costs": {"hire_smb": 0.0, "visits": 0.0}, "cost": 0.0,
+           "p_hit": 0.72, "passes": False, "signable_target": 9_110_000.0,
+           "bar": {"confidence": 0.8, "stress_confidence": 0.5}}
+    summary["advice"] = {"recommended": rec}
+    from simulate.format import money
+    target = money(summary["target"])
+    content = board_content(view_of(run, summary))
+    assert (content["kind"], content["verdict"]) == ("no", f"DO NOT SIGN {target}")
+    assert content["verdict_sub"] == "no lever set in the plan's ranges clears the bar"
+    assert content["signable"][1] == "9.11M"                       # what the closest set supports
+    assert content["levers"][0].startswith("No paid change") and "supports 9.11M" in content["levers"][-1]
+    summary["advice"] = {"recommended": {**rec, "passes": True, "costs": {"hire_smb": 90_000.0, "visits": 0.0},
+                                         "levers": {"hire_smb": 1, "visits": 4}, "cost": 90_000.0}}
+    content = board_content(view_of(run, summary))
+    assert (content["kind"], content["verdict"]) == ("yes", f"SIGN {target}")
+    assert content["levers"][0] == "hire_smb: 1" and not any("supports" in x for x in content["levers"])
 
 
 def test_the_board_page_wraps_chinese_without_orphaned_punctuation() -> None:
