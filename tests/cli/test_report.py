@@ -22,7 +22,8 @@ from factory import minimal_plan_data
 from simulate.cli.main import main
 from simulate.format import money, odds_phrase, pct
 from simulate.report.board import board_content
-from simulate.report.plots.board import board_files, width, wrap
+from simulate.report.plots.board import board_files
+from simulate.report.plots.charts import width, wrap
 from simulate.report.plots.decide import comparison_title, matrix_title
 from simulate.report.report import render_page, write_report
 from simulate.report.view import RunView

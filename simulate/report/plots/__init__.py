@@ -6,12 +6,10 @@ commands (variants, tornado, stress matrix), built on the same style.
 
 from __future__ import annotations
 
-import textwrap
-
 import matplotlib
 
 from ..view import RunView
-from .charts import PLOTS, STYLE, Plot
+from .charts import PLOTS, STYLE, Plot, wrap
 from .decide import DECIDE_PLOTS
 
 
@@ -21,7 +19,7 @@ def draw_all(view: RunView) -> list[Plot]:
         return []
     with matplotlib.rc_context(STYLE):
         plots = [p for p in (make(view) for make in PLOTS + DECIDE_PLOTS) if p is not None]
-    for p in plots:   # a long finding wraps rather than running off the slide
-        text = textwrap.fill(p.title.replace(" %", "\u00a0%"), 78)
+    for p in plots:   # a long finding wraps rather than running off the slide (CJK counts double)
+        text = "\n".join(wrap(p.title, 78))
         p.figure.axes[0].set_title(text, fontsize=STYLE["axes.titlesize"], fontweight="bold")
     return plots

@@ -8,7 +8,6 @@ levers to change. Large type for a projector; Chinese in the bundled font; no br
 from __future__ import annotations
 
 import io
-import unicodedata
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -17,7 +16,7 @@ from matplotlib.patches import Rectangle
 
 from ..board import board_content
 from ..view import RunView
-from .charts import BLUE, STYLE
+from .charts import BLUE, STYLE, wrap
 
 PAGE = (11.69, 8.27)            # A4 landscape, inches
 DPI = 150
@@ -27,8 +26,6 @@ CALL = {"yes": ("#e8f5ec", "#2e7d4f", "#1e6b3e"), "no": ("#fdecea", "#c0392b", "
 MARGIN = 0.045
 SIZES = (15.5, 14, 12.5, 11)    # the lists' type, largest first
 FOOT = 0.05                     # the footer's rule
-OPENING = "（《「『(“"
-CLOSING = "。，、；：！？）》」』%,.;:!?)"
 
 
 def board_files(view: RunView) -> dict[str, bytes]:
@@ -56,41 +53,6 @@ def fit(span: float, size: float) -> int:
     return max(10, int(span * PAGE[0] * 72 / (size * em)))
 
 
-def width(text: str) -> int:
-    """Display width: a CJK character takes two columns."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def wrap(text: str, columns: int) -> list[str]:
-    """Lines of at most `columns` display columns: at spaces, or anywhere in CJK text, but
-    never before closing punctuation (。，）...) nor between a number and its %."""
-    lines, line = [], ""
-    columns -= 2                        # room for a closing mark that may not start a line
-    for token in _tokens(text.replace(" %", "\u00a0%")):
-        if line and width(line + token) > columns and token[0] not in CLOSING:
-            carry = line[-1] if line[-1] in OPENING else ""      # an opening mark moves on
-            lines.append(line[:len(line) - len(carry)].rstrip())
-            line = carry + token.lstrip()
-        else:
-            line += token
-    return lines + [line.rstrip()] if line.strip() else lines
-
-
-def _tokens(text: str) -> list[str]:
-    """Words with their trailing space, each CJK character on its own."""
-    out, word = [], ""
-    for c in text:
-        if unicodedata.east_asian_width(c) in "WF":
-            if word:
-                out.append(word)
-                word = ""
-            out.append(c)
-        else:
-            word += c
-            if c == " ":
-                out.append(word)
-                word = ""
-    return out + [word] if word else out
 
 
 class Page:

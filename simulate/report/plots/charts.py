@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -59,6 +60,47 @@ COMPANION_LINES = (("#8e44ad", "-."), ("#16a085", (0, (1, 1.5))), ("#b7950b", (0
 OPENING_WEEKS = 4      # the fan's finding ignores the year's first weeks: a few deals' noise
 PERCENT = FuncFormatter(lambda x, _pos: f"{x:.0f} %")
 MONEY = FuncFormatter(money_short)
+
+
+OPENING = "（《「『(“"
+CLOSING = "。，、；：！？）》」』%,.;:!?)"
+
+
+def width(text: str) -> int:
+    """Display width: a CJK character takes two columns."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def wrap(text: str, columns: int) -> list[str]:
+    """Lines of at most `columns` display columns: at spaces, or anywhere in CJK text, but
+    never before closing punctuation (。，）...) nor between a number and its %."""
+    lines, line = [], ""
+    columns -= 2                        # room for a closing mark that may not start a line
+    for token in _tokens(text.replace(" %", "\u00a0%")):
+        if line and width(line + token) > columns and token[0] not in CLOSING:
+            carry = line[-1] if line[-1] in OPENING else ""      # an opening mark moves on
+            lines.append(line[:len(line) - len(carry)].rstrip())
+            line = carry + token.lstrip()
+        else:
+            line += token
+    return lines + [line.rstrip()] if line.strip() else lines
+
+
+def _tokens(text: str) -> list[str]:
+    """Words with their trailing space, each CJK character on its own."""
+    out, word = [], ""
+    for c in text:
+        if unicodedata.east_asian_width(c) in "WF":
+            if word:
+                out.append(word)
+                word = ""
+            out.append(c)
+        else:
+            word += c
+            if c == " ":
+                out.append(word)
+                word = ""
+    return out + [word] if word else out
 
 
 @dataclass
