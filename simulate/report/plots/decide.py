@@ -108,8 +108,7 @@ def tornado(view: RunView) -> Plot | None:
                 hi=f"{100 * top['p_hit_high']:.0f} %", base=f"{base:.0f} %")
     ax.set_xlabel(say("tor.x"))
     ax.xaxis.set_major_formatter(PERCENT)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1 - 1.2 / (1.6 + 0.55 * len(factors))),
-              ncol=2, frameon=False, fontsize=9)
+    fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)   # under the axes, no gap
     return Plot("sensitivity", title, fig)
 
 
