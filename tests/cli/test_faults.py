@@ -369,7 +369,7 @@ def test_a_real_ctrl_c_then_resume_gives_the_uninterrupted_run(tmp_path):
     data["channels"][0]["leads_per_year"] = 1200    # ~15 ms a year: still running at 3.5 CPU s
     plan = tmp_path / "busy.yaml"
     plan.write_text(yaml.safe_dump(data, sort_keys=False))
-    runs = 400
+    runs = 700          # ~10 s of years: the interrupt at 3.5 CPU s lands mid-run on any machine
     proc = subprocess.Popen([sys.executable, "-m", "simulate", str(plan), "--runs", str(runs), "--out",
                              str(tmp_path / "partial"), "--workers", "1", "--batch-size", "10", "--quiet",
                              "--all-runs"],     # every year, so the resumed run must hold all of them
