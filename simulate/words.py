@@ -2,7 +2,7 @@
 
 `say(key, **values)` gives the sentence in the language in force (`format.style`), English
 by default. Chinese uses the methodology's own terms (大客户, 签约目标, PDCA...).
-`tests/test_words.py` fails when a key is missing in either language or the two disagree on
+`tests/unit/test_words.py` fails when a key is missing in either language or the two disagree on
 the values they take.
 """
 
