@@ -21,7 +21,7 @@ from ..errors import UsageError
 from ..plan import quantities as q
 from ..plan.market import market_ceiling, market_warning
 from ..plan.plan import Market
-from ..run.options import nonnegative_int, worker_count
+from ..run.options import day, nonnegative_int, worker_count
 from .backcast import RUNS
 from .calibration import Calibration
 from .plan_yaml import PlanYaml, money, pct, yaml_str
@@ -96,7 +96,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "(without it: canonical names, else standard Salesforce and HubSpot names)")
     p.add_argument("--out", type=Path, required=True, help="the plan to write, e.g. scenarios/calibrated.yaml; "
                    "the review goes next to it as NAME.review.md")
-    p.add_argument("--as-of", type=q.parse_date, metavar="DATE",
+    p.add_argument("--as-of", type=day, metavar="DATE",
                    help="the export's date (default: the end of the month of its latest date)")
     p.add_argument("--target", type=q.parse_money, help="annual target (default: last year's bookings)")
     p.add_argument("--budget", type=q.parse_money, help="marketing budget (default: 800k, the baseline's)")

@@ -32,9 +32,8 @@ import numpy as np
 
 from ..load.crm_formats import STYLES
 from ..load.loader import load_plan
-from ..plan import quantities as q
 from ..plan.plan import Horizon, Plan
-from ..run.options import fraction, nonnegative_int
+from ..run.options import day, fraction, nonnegative_int
 
 DEAL_HEADER = ("deal_id", "created", "intent_date", "negotiation_date", "closed_date",
                "last_stage", "outcome", "amount", "segment", "product", "channel", "rep", "region")
@@ -223,16 +222,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     shape.add_argument("--amounts", choices=("plain", "currency"), default="plain", help="12500.00 or $12,500.00")
     shape.add_argument("--stale", type=fraction, default=0.0, metavar="SHARE",
                        help="share of lost deals nobody closed in the CRM, left open (e.g. 60%%)")
-    shape.add_argument("--since", type=_day, metavar="DATE",
+    shape.add_argument("--since", type=day, metavar="DATE",
                        help="leave out deals created before DATE (a left-truncated export)")
     shape.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="CSV files or Excel workbooks")
 
-
-def _day(text: str) -> dt.date:
-    try:
-        return q.parse_date(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date such as 2027-03-01, got '{text}'") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import new_run_folder, point_latest, prepare_out, write_bytes, write_json, write_text
-from ..plan import quantities as q
-from ..run.options import nonnegative_int, positive_int, worker_count
+from ..run.options import day, nonnegative_int, positive_int, worker_count
 
 RUNS = 200
 
@@ -26,7 +25,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="the export: DEALS.csv, then optionally ACCOUNTS.csv and REPS.csv")
     p.add_argument("--map", type=Path, metavar="MAP.yaml", dest="crm_map",
                    help="how to read the deals file of a CRM: its columns, stage names and date format")
-    p.add_argument("--cut", type=q.parse_date, nargs="+", action="extend", required=True, metavar="DATE",
+    p.add_argument("--cut", type=day, nargs="+", action="extend", required=True, metavar="DATE",
                    help="the days to forecast from, e.g. --cut 2027-03-31 2027-06-30 (repeatable)")
     p.add_argument("--horizon", default="3mo",
                    help="how far each forecast reaches: year-end, a duration such as 3mo (default) or a date")

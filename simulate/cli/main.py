@@ -13,8 +13,8 @@ import argparse
 import contextvars
 import json
 import sys
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ..calibrate import calibrate, synth
 from ..errors import InputError, SimulateError

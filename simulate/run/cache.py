@@ -82,12 +82,18 @@ class ReplicationCache:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.hits = 0           # years read from the cache by this object
+        self._played: dict[int, tuple[Plan, str]] = {}
 
     def key(self, plan: Plan, seed: int, value_rules: tuple[str, ...]) -> str:
         """The same in every process: sets are written sorted (their order follows the hash
-        seed), a parsed condition as its tree's dump."""
-        played = json.dumps({k: v for k, v in canonical(plan).items() if k not in NOT_PLAYED}, ensure_ascii=False)
-        text = f"{model_code()}|{seed}|{','.join(value_rules)}|{played}"
+        seed), a parsed condition as its tree's dump. A plan is written once per cache (every
+        batch asks twice); the memo holds the plan itself, so a recycled id never matches."""
+        held = self._played.get(id(plan))
+        if held is None or held[0] is not plan:
+            held = (plan, json.dumps({k: v for k, v in canonical(plan).items() if k not in NOT_PLAYED},
+                                     ensure_ascii=False))
+            self._played[id(plan)] = held
+        text = f"{model_code()}|{seed}|{','.join(value_rules)}|{held[1]}"
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _path(self, key: str, replication: int) -> Path:

@@ -7,11 +7,12 @@ and where it lands; the command line declares them once here and each command ad
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 from ..errors import UsageError
 from ..plan.plan import MAX_RUNS
-from ..plan.quantities import parse_fraction, parse_money
+from ..plan.quantities import parse_date, parse_fraction, parse_money
 from ..version import __version__
 from .executors import BACKENDS
 
@@ -147,3 +148,11 @@ def amount(text: str) -> float:
     if not 0 <= value <= 1e15:
         raise argparse.ArgumentTypeError(f"expected an amount between 0 and 1e15, got {text}")
     return value
+
+
+def day(text: str) -> dt.date:
+    """A command-line date: 2027-03-01."""
+    try:
+        return parse_date(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date such as 2027-03-01, got '{text}'") from None

@@ -247,7 +247,10 @@ def test_deals_lost_without_being_closed_are_measured(stale, tmp_path):
     assert rule.cohort == len(cohort)
     assert_binomial(round(rule.share * len(cohort)), len(cohort), silent / len(cohort), "silent losses")
     if stale == 0:
-        assert rule.share < 0.01 and rule.lost_already(20) < 0.01
+        # every deal closes: those still open are the slow tail the closed cycles predict
+        # (a sum of Bernoulli draws: its sd is at most the square root of its mean)
+        assert_close(rule.still_open, rule.expected, max(rule.expected, 1.0) ** 0.5, "open in the cohort")
+        assert rule.share == 0 or rule.lost_already(20) < rule.share
     else:
         ages = [1, 20, 40, after]
         chances = [rule.lost_already(a) for a in ages]

@@ -29,12 +29,17 @@ def test_equal_confidence_targets_of_normal_parts_are_the_analytic_ones():
     parts = {f"p{i}": rng.normal(m, s, N) for i, (m, s) in enumerate(zip(means, sds))}
     targets, level = equal_confidence(parts, total)
     z = (means.sum() - total) / sds.sum()
+    c = stats.norm.cdf(z)
     assert sum(targets.values()) == pytest.approx(total, abs=1e-9)
-    # the level is a share of N draws: its binomial standard error bounds the tolerance
-    assert level == pytest.approx(stats.norm.cdf(z), abs=Z * np.sqrt(0.25 / N) * 2)
+    # Each sample quantile errs by s_i sqrt(c(1-c)/N) / phi(z) (sd); the level moves the sum of
+    # those errors over the sum of the slopes s_i / phi(z): sd sqrt(c(1-c)/N) sqrt(sum s^2) / sum s.
+    binomial = np.sqrt(c * (1 - c) / N)
+    assert level == pytest.approx(c, abs=Z * binomial * np.sqrt((sds ** 2).sum()) / sds.sum())
     for (name, t), m, s in zip(targets.items(), means, sds):
-        assert t == pytest.approx(m - z * s, abs=0.02 * s)
-        assert np.mean(parts[name] >= t) == pytest.approx(level, abs=Z * np.sqrt(level * (1 - level) / N) + 1e-3)
+        # a target errs by its own quantile's error plus the level's shift, each at most that sd
+        assert t == pytest.approx(m - z * s, abs=2 * Z * s * binomial / stats.norm.pdf(z))
+        # in sample, the share above a part's own quantile is the level, up to one draw
+        assert np.mean(parts[name] >= t) == pytest.approx(level, abs=2 / N)
 
 
 def test_a_fixed_part_keeps_its_target_and_the_rest_splits_the_remainder():
@@ -42,8 +47,10 @@ def test_a_fixed_part_keeps_its_target_and_the_rest_splits_the_remainder():
     parts = {"KA": rng.normal(6, 0.5, N), "SMB": rng.normal(3, 0.4, N), "WB": rng.normal(1, 0.2, N)}
     targets, level = equal_confidence(parts, 10.0, {"KA": 6.5})
     assert targets["KA"] == 6.5 and sum(targets.values()) == pytest.approx(10.0)
-    z = (4.0 - 3.5) / 0.6
-    assert level == pytest.approx(stats.norm.cdf(z), abs=0.01)
+    sds = np.array([0.4, 0.2])
+    z = (4.0 - 3.5) / sds.sum()
+    c = stats.norm.cdf(z)
+    assert level == pytest.approx(c, abs=Z * np.sqrt(c * (1 - c) / N) * np.sqrt((sds ** 2).sum()) / sds.sum())
 
 
 def test_a_split_no_year_reaches_says_so():
