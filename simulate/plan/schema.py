@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .distributions import DISTRIBUTION_JSON_SCHEMA
 from .plan import Plan
 from .rules import Playbook
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 KINDS = ("plan", "partial", "playbook")
-# Parsed values a manager writes as text or a number: a distribution (`20%`, `triangular ...`),
-# a lever's cost (`90k per hire-year`).
-WRITTEN_AS_TEXT = ("Distribution", "Cost")
+# Parsed values a manager writes as text or a number: a lever's cost (`90k per hire-year`).
+WRITTEN_AS_TEXT = ("Cost",)
 TEXT = {"type": "string"}
 
 
@@ -27,6 +27,10 @@ def editor_schema(kind: str = "plan") -> dict[str, Any]:
     required) or of a playbook file (`playbook`)."""
     schema = (Playbook if kind == "playbook" else Plan).model_json_schema()
     schema = _widen(schema, partial=kind == "partial")
+    if "Distribution" in schema.get("$defs", {}):
+        # Written out here, not as the library renders a plain class (an empty object, which
+        # pydantic 2.14 closes with `additionalProperties: false`, refusing `{triangular: ...}`).
+        schema["$defs"]["Distribution"] = DISTRIBUTION_JSON_SCHEMA
     for name in WRITTEN_AS_TEXT:
         if name in schema.get("$defs", {}):
             schema["$defs"][name] = {"anyOf": [schema["$defs"][name], TEXT, {"type": "number"}]}

@@ -51,6 +51,15 @@ def test_every_bundled_file_passes_the_schema_it_names(path):
     assert _schema_of(path).name == expected
 
 
+@pytest.mark.parametrize("duration", ["3mo", 60, {"triangular": ["30d", "60d", "120d"]},
+                                      {"lognormal": {"mean": "60d", "sd": "20d"}}])
+def test_a_distribution_may_be_written_in_any_form_the_loader_reads(duration):
+    # An optional distribution is a `$ref` beside its own forms: both must take a family mapping.
+    shock = {"type": "price_cut", "name": "bundle", "start": "2027-03-01", "duration": duration}
+    errors = list(jsonschema.Draft202012Validator(editor_schema("partial")).iter_errors({"shocks": [shock]}))
+    assert not errors, [e.message for e in errors]
+
+
 @pytest.mark.parametrize("kind, data, where", [
     ("plan", {"targett": {"annual": "10M"}}, []),                    # a misspelt key
     ("partial", {"segments": [{"name": "SMB", "kind": "big"}]}, ["segments", 0, "kind"]),
