@@ -11,9 +11,9 @@ import math
 import unicodedata
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from typing import Iterator
+from typing import Any, Iterator
 
-from .words import LANGUAGE, LANGUAGES, say
+from .words import LANGUAGE, LANGUAGES, say, term
 
 CURRENCY: ContextVar[str] = ContextVar("currency", default="")
 SIGNS = {"CNY": "¥", "RMB": "¥", "JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£"}
@@ -95,12 +95,20 @@ def odds_phrase(p_hit: float | None) -> str:
 
 
 def size_text(x: float | None, unit: str) -> str:
-    """A shock size for people: 22 %, 28 days, 2 reps."""
+    """A shock size for people: 22 %, 28 days (28 天), 2 reps (2 名销售)."""
     if x is None or not math.isfinite(x):
         return "-"
     if unit == "fraction":
         return f"{100 * x:.1f} %"
-    return f"{x:.0f} {unit[:-1] if round(x) == 1 else unit}"
+    return say(f"unit.{unit[:-1] if round(x) == 1 else unit}", n=f"{x:.0f}")
+
+
+def level(factor: dict[str, Any], side: str) -> str:
+    """A sensitivity factor's `low` or `high` value as the outputs print it (a shock's low value:
+    its declared size)."""
+    if side == "low" and "declared_size" in factor:
+        return say("level.declared", size=size_text(factor["declared_size"], factor["unit"]))
+    return term("level", factor[side])
 
 
 def width(text: str) -> int:
@@ -113,3 +121,11 @@ def pad(text: str, columns: int, align: str = "<") -> str:
     """`text` padded to `columns` terminal columns, left ('<') or right ('>') aligned."""
     fill = " " * max(0, columns - width(text))
     return text + fill if align == "<" else fill + text
+
+
+def aligned(rows: list[list[str]], indent: str = "  ", gap: int = 2) -> list[str]:
+    """Rows of cells as terminal lines: the first column left-aligned, the others right-aligned,
+    each as wide as its widest cell in display columns (a Chinese character takes two)."""
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [indent + pad(r[0], widths[0]) + "".join(" " * gap + pad(c, w, ">") for c, w in zip(r[1:], widths[1:]))
+            for r in rows]

@@ -34,7 +34,7 @@ import yaml
 from ..analysis.advice import Candidate, describe, frontier, select
 from ..analysis.summary import build_summary
 from ..errors import UsageError
-from ..format import money, pct
+from ..format import money, pad, pct
 from ..load.decisions import apply_levers, check_lever_ends
 from ..load.loader import load_scenario, plan_from_document
 from ..plan.decisions import Lever, cost
@@ -42,6 +42,7 @@ from ..plan.plan import Plan
 from ..run.options import amount, fraction, positive_int
 from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import Z95, highest_target, wilson
+from ..words import say
 from .decide import (
     Simulator,
     add_options,
@@ -349,21 +350,22 @@ def render(a: dict[str, Any], problem: Problem) -> str:
     lo, hi = r["p_hit_ci95"]
     stress = "; ".join(f"{s} {pct(v['p_hit'], 0)}" for s, v in r["stress"].items())
     if a["budget"] is not None:
-        head = f"Within {money(a['budget'])}: {levers}"
+        head = say("adv.term_within", budget=money(a["budget"]), levers=levers)
     elif r["passes"]:
-        head = f"To sign {target} at {pct(bar['confidence'], 0)}: {levers}"
+        head = say("adv.term_to_sign", target=target, bar=pct(bar["confidence"], 0), levers=levers)
     else:
-        head = (f"No lever set tried clears the bar for {target}; the closest: {levers} "
-                f"(it supports {money(r.get('signable_target'))})")
-    lines = [head, f"  cost {money(r['cost'])}; P(hit) {pct(r['p_hit'], 0)} [{pct(lo, 0)}, {pct(hi, 0)}]"
-             + (f"; {stress}" if stress else "") + f"  ({'passes' if r['passes'] else 'FAILS'} the bar)",
-             f"  confirmed on {a['confirm']['runs']:,} fresh years per plan; {len(a['candidates'])} candidates:"]
+        head = say("adv.term_none", target=target, levers=levers, supports=money(r.get("signable_target")))
+    lines = [head, "  " + say("adv.term_cost", cost=money(r["cost"]), p=pct(r["p_hit"], 0), lo=pct(lo, 0),
+                              hi=pct(hi, 0), stress=f"; {stress}" if stress else "",
+                              result=say("adv.term_passes" if r["passes"] else "adv.term_fails")),
+             "  " + say("adv.term_confirmed", runs=f"{a['confirm']['runs']:,}", n=len(a["candidates"]))]
     for c in a["candidates"]:
         lo, hi = c["p_hit_diff_ci"]
-        lines.append(f"    {c['name']}: cost {money(c['cost']):>8}  P(hit) {pct(c['p_hit'], 0):>5}  "
-                     f"vs recommended {100 * c['p_hit_diff']:+.1f} pts [{100 * lo:+.1f}, {100 * hi:+.1f}]  "
-                     f"{'clears' if c['passes'] else 'fails'}")
-    lines.append("  cost vs P(hit) front (search years): " + ", ".join(
-        f"{money(f['cost'])} -> {pct(f['p_hit'], 0)}" for f in a["frontier"]))
-    lines.append(f"  {a['years_simulated']:,} years simulated in {a['seconds']:.0f} s")
+        lines.append("    " + say("adv.term_candidate", name=c["name"], cost=pad(money(c["cost"]), 8, ">"),
+                                  p=pad(pct(c["p_hit"], 0), 5, ">"), d=f"{100 * c['p_hit_diff']:+.1f}",
+                                  lo=f"{100 * lo:+.1f}", hi=f"{100 * hi:+.1f}",
+                                  result=say("adv.term_clears") if c["passes"] else say("adv.term_short")))
+    lines.append("  " + say("adv.term_front", front=", ".join(
+        f"{money(f['cost'])} -> {pct(f['p_hit'], 0)}" for f in a["frontier"])))
+    lines.append("  " + say("adv.term_years", years=f"{a['years_simulated']:,}", seconds=f"{a['seconds']:.0f}"))
     return "\n".join(lines) + "\n"

@@ -20,12 +20,13 @@ import pandas as pd
 
 from ..analysis.summary import build_summary
 from ..errors import InputError
-from ..format import money, pct
+from ..format import aligned, money, pct
 from ..load.loader import load_scenario, load_variants
 from ..plan.plan import Plan
 from ..run.scenario import apply_rule_switches
 from ..stats.paired import p_beats, paired_mean, paired_proportion
 from ..stats.sample_stats import spread, wilson
+from ..words import say
 from .decide import Simulator, add_options, finish, open_folder, speak, values
 
 BASE = "plan"
@@ -118,24 +119,19 @@ def run(args: argparse.Namespace) -> int:
 
 def render(summary: dict[str, Any]) -> str:
     comps = summary["comparisons"]
-    width = max(len("variant"), *(len(n) for n in comps)) + 2
-    lines = [(f"{summary['scenario']}: {len(comps)} plan variants on the same {summary['runs']:,} "
-              "simulated years (common random numbers)"),
-             (f"  {'variant':<{width}}{'target':>10}{'P(hit)':>9}{'vs plan':>10}{'95 % CI':>18}"
-              f"{'books more':>12}{'attain P50':>12}{'precision gain':>16}")]
+    rows = [say("cmp.cols").split("|")]
     for name, c in comps.items():
         lo, hi = c["p_hit_diff_ci95"]
         base = name == BASE
         diff = "-" if base else f"{100 * c['p_hit_diff']:+.1f} pp"
-        ci = "-" if base else f"{100 * lo:+.1f} to {100 * hi:+.1f}"
-        beats = "-" if base else "same" if c.get("target_only") else pct(c["p_beats_base"], 0)
+        ci = "-" if base else say("cmp.term_ci", lo=f"{100 * lo:+.1f}", hi=f"{100 * hi:+.1f}")
+        beats = "-" if base else say("cmp.term_same") if c.get("target_only") else pct(c["p_beats_base"], 0)
         ratio = c["variance_ratio"]
         gain = "-" if base or ratio is None or math.isnan(ratio) else (
-            "no noise" if math.isinf(ratio) else f"{ratio:.1f}x")
-        lines.append(f"  {name:<{width}}{money(c['target']):>10}{pct(c['p_hit']):>9}{diff:>10}{ci:>18}"
-                     f"{beats:>12}{pct(c['attainment']['p50']):>12}{gain:>16}")
-    lines.append("  books more: the share of years in which the variant books more than the plan "
-                 "('same': it changes only the target, so the years only read differently).")
-    lines.append("  precision gain: how many times more precise the difference is than with two "
-                 "separate runs, thanks to the shared simulated years.")
+            say("cmp.term_no_noise") if math.isinf(ratio) else f"{ratio:.1f}x")
+        rows.append([name, money(c["target"]), pct(c["p_hit"]), diff, ci, beats, pct(c["attainment"]["p50"]), gain])
+    lines = [say("cmp.term_head", scenario=summary["scenario"], n=len(comps), runs=f"{summary['runs']:,}"),
+             *aligned(rows)]
+    lines.append("  " + say("cmp.term_books"))
+    lines.append("  " + say("cmp.term_gain"))
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from ..analysis.summary import build_summary
-from ..format import pct, size_text
+from ..format import aligned, level, pct, size_text, style
 from ..load.loader import load_scenario, plan_from_document
 from ..load.yamlio import Document
 from ..plan import distributions as d
@@ -31,6 +31,7 @@ from ..plan.plan import STAGES, Plan
 from ..plan.quantities import parse_days
 from ..run.runner import RunResults
 from ..run.scenario import apply_rule_switches
+from ..words import say, term
 from .decide import (
     Simulator,
     add_options,
@@ -140,20 +141,23 @@ def factor_plans(doc: Document, plan: Plan, factor: Factor) -> tuple[Plan, Plan]
     return at(factor.low), at(factor.high)
 
 
-def shock_plans(paths: list[Path], plan: Plan) -> dict[str, tuple[Plan, str]]:
-    """Each shock of the stress scenarios, alone, in its scenario, against the plan's target."""
-    out: dict[str, tuple[Plan, str]] = {}
+def shock_plans(paths: list[Path], plan: Plan) -> dict[str, tuple[Plan, dict[str, Any]]]:
+    """Each shock of the stress scenarios, alone, in its scenario, against the plan's target,
+    with its declared size and unit."""
+    out: dict[str, tuple[Plan, dict[str, Any]]] = {}
     for name, path in zip(unique_names(paths), paths):
         scenario = plan_from_document(load_scenario(path))
         for shock in scenario.shocks:
-            label = f"as declared ({size_text(declared_size(shock), shock.unit)})"
             alone = scenario.model_copy(update={"shocks": [shock], "target": plan.target})
-            out[f"{shock.label()} ({name})"] = (alone, label)
+            out[f"{shock.label()} ({name})"] = (alone, {"declared_size": declared_size(shock), "unit": shock.unit})
     return out
 
 
-def tornado(records: dict[str, pd.DataFrame], rows: list[tuple[str, str, str, str, str]]) -> dict[str, Any]:
-    """The `sensitivity` section: one row per factor (name, labels, low and high runs), by swing."""
+def tornado(records: dict[str, pd.DataFrame], rows: list[tuple[str, str, str, str, str]],
+            declared: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The `sensitivity` section: one row per factor (name, labels, low and high runs), by swing;
+    a shock's row also carries its `declared_size` and `unit`."""
+    declared = declared or {}
     def p_hit(r: pd.DataFrame) -> float:
         return float(r["hit"].mean())
 
@@ -164,7 +168,8 @@ def tornado(records: dict[str, pd.DataFrame], rows: list[tuple[str, str, str, st
                 "p_hit_low": p_hit(records[lo]), "p_hit_high": p_hit(records[hi]),
                 "p50_low": p50(records[lo]), "p50_high": p50(records[hi]),
                 "swing": abs(p_hit(records[hi]) - p_hit(records[lo])),
-                "p50_swing": abs(p50(records[hi]) - p50(records[lo]))}
+                "p50_swing": abs(p50(records[hi]) - p50(records[lo])),
+                **declared.get(name, {})}
                for name, low, high, lo, hi in rows]
     factors.sort(key=lambda f: (-f["swing"], -f["p50_swing"]))
     return {"factors": factors, "base": {"p_hit": p_hit(records["plan"]), "p50": p50(records["plan"])}}
@@ -193,16 +198,20 @@ def run(args: argparse.Namespace) -> int:
         plans[f"{f.name}: low"] = apply_rule_switches(low, args)
         plans[f"{f.name}: high"] = apply_rule_switches(high, args)
         rows.append((f.name, *f.labels, f"{f.name}: low", f"{f.name}: high"))
-    for label, (shocked, declared) in shock_plans(paths, plan).items():
+    declared: dict[str, dict[str, Any]] = {}
+    for label, (shocked, size) in shock_plans(paths, plan).items():
         plans[f"{label}: low"] = apply_rule_switches(shocked, args)
-        rows.append((label, declared, "none", f"{label}: low", "plan"))
+        with style("en"):   # summary.json's labels are English in every language
+            rows.append((label, f"as declared ({size_text(size['declared_size'], size['unit'])})", "none",
+                         f"{label}: low", "plan"))
+        declared[label] = size
     folder = open_folder(args, name, "sensitivity", " ".join(map(str, [args.scenario, *paths])))
     with Simulator(args, seed, runs) as sim:
         results = sim.run(plans)
     records = {n: v.records for n, v in results.variants.items()}
     headline = RunResults({"plan": results.variants["plan"]}, seed, runs, results.seconds, extra=results.extra)
     summary = build_summary(headline, name, with_rule_values=False)
-    summary["sensitivity"] = tornado(records, rows)
+    summary["sensitivity"] = tornado(records, rows, declared)
     table = pd.concat({n: r[["hit", "attainment", base.target.metric]] for n, r in records.items()},
                       names=["plan_as", "replication"]).reset_index()
     write_table(folder, "sensitivity", table)
@@ -212,16 +221,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render(s: dict[str, Any], runs: int) -> str:
-    width = max(len("factor"), *(len(f["name"]) for f in s["factors"])) + 2
-    lines = [(f"What moves the target most: each input at its low and high value, {runs:,} simulated "
-              f"years each, on the same worlds (plan: P(hit) {pct(s['base']['p_hit'])}, median "
-              f"attainment {pct(s['base']['p50'])})"),
-             (f"  {'factor':<{width}}{'low':>26}{'high':>10}{'P(hit) low':>12}{'high':>8}"
-              f"{'median low':>12}{'high':>8}{'swing':>9}")]
-    for f in s["factors"]:
-        lines.append(f"  {f['name']:<{width}}{f['low']:>26}{f['high']:>10}{pct(f['p_hit_low'], 0):>12}"
-                     f"{pct(f['p_hit_high'], 0):>8}{pct(f['p50_low'], 0):>12}{pct(f['p50_high'], 0):>8}"
-                     f"{100 * f['swing']:>6.0f} pp")
+    rows = [say("sens.cols").split("|")] + [
+        [term("factor", f["name"]), level(f, "low"), level(f, "high"), pct(f["p_hit_low"], 0),
+         pct(f["p_hit_high"], 0), pct(f["p50_low"], 0), pct(f["p50_high"], 0), f"{100 * f['swing']:.0f} pp"]
+        for f in s["factors"]]
+    lines = [say("sens.head", runs=f"{runs:,}", p=pct(s["base"]["p_hit"]), p50=pct(s["base"]["p50"])),
+             *aligned(rows)]
     return "\n".join(lines) + "\n"
 
 

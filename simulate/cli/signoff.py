@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 from ..analysis.summary import build_summary
-from ..format import money, pct, size_text
+from ..format import money, pad, pct, size_text, width
 from ..load.loader import load_scenario, plan_from_document
 from ..plan.distributions import Fixed
 from ..plan.plan import Plan
@@ -30,6 +30,7 @@ from ..run.options import fraction, positive_int
 from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import TOLERANCE, Z95, highest_target, wilson
 from ..stats.sequential import z_spent
+from ..words import say
 from .decide import (
     Simulator,
     add_options,
@@ -263,35 +264,37 @@ def run(args: argparse.Namespace) -> int:
 
 def render(s: dict[str, Any], runs: int) -> str:
     bar = s["bar"]
-    lines = [f"Sign-off: target {money(s['target'])} {s['metric']}, {runs:,} simulated years per scenario "
-             f"({s['years_simulated']:,} in all)",
-             (f"  VERDICT: {s['verdict'].upper()}   (bar: P(hit) >= {pct(bar['confidence'], 0)} on the "
-              f"plan, >= {pct(bar['stress_confidence'], 0)} under each stress scenario)")]
-    width = max(len("scenario"), *(len(c["scenario"]) for c in s["checks"])) + 2
-    lines.append(f"  {'scenario':<{width}}{'P(hit)':>9}{'95 % CI':>20}{'required':>10}   ")
+    lines = [say("so.term_head", target=money(s["target"]), metric=say(f"metric.{s['metric']}"),
+                 runs=f"{runs:,}", total=f"{s['years_simulated']:,}"),
+             "  " + say("so.term_verdict", verdict=say("so.sign" if s["verdict"] == "sign" else "so.no_sign"),
+                        plan=pct(bar["confidence"], 0), stress=pct(bar["stress_confidence"], 0))]
+    w = max(width(say("col.scenario")), *(width(c["scenario"]) for c in s["checks"])) + 2
+    lines.append("  " + pad(say("col.scenario"), w) + pad(say("col.p_hit"), 9, ">") + pad(say("col.ci"), 20, ">")
+                 + pad(say("col.required"), 10, ">"))
     for c in s["checks"]:
         lo, hi = c["p_hit_ci95"]
-        close = "  (close: the CI includes the bar)" if lo < c["required"] <= hi else ""
-        lines.append(f"  {c['scenario']:<{width}}{pct(c['p_hit']):>9}{pct(lo) + ' to ' + pct(hi):>20}"
-                     f"{pct(c['required'], 0):>10}   {'passes' if c['passes'] else 'FAILS'}{close}")
+        close = "  " + say("so.close") if lo < c["required"] <= hi else ""
+        lines.append("  " + pad(c["scenario"], w) + pad(pct(c["p_hit"]), 9, ">")
+                     + pad(say("so.term_range", lo=pct(lo), hi=pct(hi)), 20, ">") + pad(pct(c["required"], 0), 10, ">")
+                     + "   " + say("so.passes" if c["passes"] else "so.fails") + close)
     lo, hi = s["signable_target_ci95"]
-    note = "" if s["signable_converged"] else " (did not settle: check it with more runs)"
-    lines.append(f"  The target you can sign at this bar: {money(s['signable_target'])} "
-                 f"(95 % CI {money(lo)} to {money(hi)}), set by {s['signable_binding']}{note}")
+    lines.append("  " + say("so.term_signable", target=money(s["signable_target"]), lo=money(lo), hi=money(hi),
+                            by=s["signable_binding"])
+                 + ("" if s["signable_converged"] else " " + say("so.term_unsettled")))
     if s["breaking_points"]:
         search = s["search"]
-        lines.append(f"  Breaking points (up to {search['runs']:,} years per size tried, {s['search_years']:,} in all; "
-                     f"the shock assumed to "
-                     f"happen{', playbook active' if search['playbook'] else ''}):")
-        w = max(len(b["shock"]) for b in s["breaking_points"]) + 2
+        lines.append("  " + say("so.term_bp_head_rules" if search["playbook"] else "so.term_bp_head",
+                                runs=f"{search['runs']:,}", total=f"{s['search_years']:,}"))
+        shock_w = max(width(b["shock"]) for b in s["breaking_points"]) + 2
         for b in s["breaking_points"]:
             if b["status"] == "breaks":
-                what = (f"breaks at {size_text(b['breaks_at'], b['unit'])} (holds at "
-                        f"{size_text(b['searched'][0], b['unit'])}, P(hit) {pct(b['p_hit_searched'][0], 0)})")
+                what = say("so.term_breaks", at=size_text(b["breaks_at"], b["unit"]),
+                           holds=size_text(b["searched"][0], b["unit"]), p=pct(b["p_hit_searched"][0], 0))
             elif b["status"] == "holds at any size":
-                what = f"holds at any size up to {size_text(b['searched'][1], b['unit'])}"
+                what = say("so.term_holds", up_to=size_text(b["searched"][1], b["unit"]))
             else:
-                what = "already fails at size 0"
-            lines.append(f"    {b['scenario']:<{width}}{b['shock']:<{w}}declared "
-                         f"{size_text(b['declared_size'], b['unit']):>8}: {what}")
+                what = say("so.term_fails_at_zero")
+            lines.append("    " + pad(b["scenario"], w) + pad(b["shock"], shock_w)
+                         + say("so.term_declared", size=pad(size_text(b["declared_size"], b["unit"]), 8, ">"),
+                               what=what))
     return "\n".join(lines) + "\n"

@@ -20,11 +20,12 @@ from typing import Any
 
 from ..analysis.summary import build_summary
 from ..errors import UsageError
-from ..format import money, pct
+from ..format import money, pad, pct, width
 from ..load.loader import load_scenario, load_variants, plan_from_document
 from ..load.yamlio import Document
 from ..plan.plan import Plan
 from ..run.scenario import apply_rule_switches
+from ..words import say
 from .decide import (
     Simulator,
     add_options,
@@ -101,25 +102,22 @@ def render(matrix: dict[str, Any], runs: int, bars: tuple[float, float]) -> str:
     (`bars`: the plan's own, then under stress), P10 attainment and the expected shortfall,
     each variant's weakest scenario."""
     scenarios, rows = matrix["scenarios"], matrix["variants"]
-    width = max(len("variant"), *(len(v) for v in rows)) + 2
-    col = max(22, *(len(s) + 2 for s in scenarios))
+    w = max(width(say("col.variant")), *(width(v) for v in rows)) + 2
+    col = max(22, *(width(s) + 2 for s in scenarios))
 
     def odds(c: dict[str, Any], scenario: str) -> str:
         lo, hi = c["p_hit_ci95"]
         bar = bars[0] if scenario == matrix["baseline"] else bars[1]
-        mark = "ok" if c["p_hit"] >= bar else "FAIL"
+        mark = say("mx.term_ok") if c["p_hit"] >= bar else say("mx.term_fail")
         return f"{pct(c['p_hit'], 0)} ({100 * lo:.0f}-{100 * hi:.0f}) {mark}"
 
-    lines = [(f"Stress matrix: {len(rows)} variants x {len(scenarios)} scenarios, {runs:,} simulated "
-              f"years each, on the same worlds ('{matrix['baseline']}' is the plan's own year)")]
-    for title, fmt in ((f"P(hit) (95 % CI) against the sign-off bar: {pct(bars[0], 0)} on "
-                        f"'{matrix['baseline']}', {pct(bars[1], 0)} under stress", odds),
-                       ("P10 attainment (1 year in 10 is worse)",
-                        lambda c, _s: pct(c["attainment_p10"], 0)),
-                       ("expected shortfall against the target",
-                        lambda c, _s: money(c["expected_shortfall"]))):
-        lines += ["", f"  {title}", f"  {'variant':<{width}}" + "".join(f"{s:>{col}}" for s in scenarios)]
-        lines += [f"  {v:<{width}}" + "".join(f"{fmt(row[s], s):>{col}}" for s in scenarios)
+    lines = [say("mx.term_head", n=len(rows), m=len(scenarios), runs=f"{runs:,}", plan=matrix["baseline"])]
+    for title, fmt in ((say("mx.term_odds", bar=pct(bars[0], 0), plan=matrix["baseline"],
+                            stress=pct(bars[1], 0)), odds),
+                       (say("mx.term_p10"), lambda c, _s: pct(c["attainment_p10"], 0)),
+                       (say("mx.term_shortfall"), lambda c, _s: money(c["expected_shortfall"]))):
+        lines += ["", f"  {title}", "  " + pad(say("col.variant"), w) + "".join(pad(s, col, ">") for s in scenarios)]
+        lines += ["  " + pad(v, w) + "".join(pad(fmt(row[s], s), col, ">") for s in scenarios)
                   for v, row in rows.items()]
-    lines += ["", "  weakest scenario: " + "; ".join(f"{v}: {s}" for v, s in matrix["weakest"].items())]
+    lines += ["", "  " + say("mx.term_weakest", list="; ".join(f"{v}: {s}" for v, s in matrix["weakest"].items()))]
     return "\n".join(lines) + "\n"

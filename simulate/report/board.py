@@ -13,7 +13,7 @@ import numpy as np
 
 from ..format import money, odds_phrase, pct, size_text
 from ..stats.sample_stats import highest_target
-from ..words import language, say
+from ..words import language, say, term
 from .sections import esc
 from .view import RunView
 
@@ -161,7 +161,7 @@ def risks(s: dict[str, Any], v: dict[str, Any]) -> list[str]:
                            at=size_text(b["breaks_at"], b["unit"]),
                            declared=size_text(b["declared_size"], b["unit"])))
     for f in ((s.get("sensitivity") or {}).get("factors") or [])[:2]:
-        out.append(say("board.risk_factor", name=f["name"], low=pct(f["p_hit_low"], 0),
+        out.append(say("board.risk_factor", name=term("factor", f["name"]), low=pct(f["p_hit_low"], 0),
                        high=pct(f["p_hit_high"], 0)))
     if v.get("impact"):
         out.append(say("board.risk_shock", diff=f"{-100 * v['impact']['p_hit_diff']:.1f}",
@@ -208,7 +208,7 @@ def todo(s: dict[str, Any], v: dict[str, Any], view: RunView) -> list[str]:
         out.append(say("board.todo_playbook", diff=f"{100 * book['p_hit_diff']:+.1f}"))
     factors = (s.get("sensitivity") or {}).get("factors") or []
     if factors:
-        out.append(say("board.todo_factor", name=factors[0]["name"]))
+        out.append(say("board.todo_factor", name=term("factor", factors[0]["name"])))
     p_hit = v["p_hit"] if v["runs"] else 0.0
     out.append(say("board.todo_safe" if p_hit >= CONFIDENCE else "board.todo_risky"))
     return out[:3]

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_bytes, write_text
-from ..format import money, odds_phrase, pct, style
+from ..format import level, money, odds_phrase, pct, style
 from ..plan.distributions import FAMILIES
 from ..stats.sample_stats import highest_target
-from ..words import CATALOGUE, language, say
+from ..words import language, say, term
 from .plots import draw_all
 from .plots.charts import Plot, companions
 from .plots.decide import matrix_title
@@ -270,7 +270,7 @@ def risks(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
         sizes = ([spoken(w.get("size")) for w in written] if len(written) == len(s["shocks"])
                  else [None] * len(s["shocks"]))
         cols = [c for c in SHOCK_COLUMNS if any(x.get(c) is not None for x in s["shocks"])]
-        out.append(table(cols, ([pct(x[c], 0) if c == "probability" and x.get(c) is not None
+        out.append(table([say(f"shock.{c}") for c in cols], ([pct(x[c], 0) if c == "probability" and x.get(c) is not None
                                  else esc(size) if c == "size" and size
                                  else cell(x.get(c)) for c in cols]
                                 for x, size in zip(s["shocks"], sizes)), len(cols)))
@@ -279,16 +279,15 @@ def risks(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
                  pts(i.get("attainment_mean_diff")), ci(i.get("attainment_mean_diff_ci95"), True)]
                 for n, x in s["variants"].items() if (i := x.get("impact"))]
         if rows:
-            out.append(table(["variant", "P(hit)", "against", "its P(hit)", "impact on P(hit)",
-                              "95 % CI", "impact on mean attainment", "95 % CI"], rows))
+            out.append(table(say("impact.cols").split("|"), rows))
     out += stress_matrix(s, figs)
     if not (s.get("sensitivity") or {}).get("factors"):
         return [f"<h2>{say('h.risks')}</h2>"] + out if out else []
     out = [f"<h2>{say('h.risks')}</h2>"] + out
     out += [f"<h3>{say('h.moves')}</h3>", figure(figs, "sensitivity")]
-    out.append(table(["factor", "low", "high", "P(hit) at low", "P(hit) at high", "median at low",
-                      "median at high"],
-                     ([esc(f["name"]), esc(f["low"]), esc(f["high"]), pct(f["p_hit_low"]),
+    out.append(table(say("sens.report_cols").split("|"),
+                     ([esc(term("factor", f["name"])), esc(level(f, "low")), esc(level(f, "high")),
+                       pct(f["p_hit_low"]),
                        pct(f["p_hit_high"]), pct(f.get("p50_low")), pct(f.get("p50_high"))]
                       for f in s["sensitivity"]["factors"])))
     return out
@@ -361,7 +360,7 @@ def section(title: str, value: Any) -> list[str]:
     lists of items nested in a mapping (the team's reps) get a table of their own."""
     if is_items(value):
         cols = list(dict.fromkeys(k for item in value for k in item))
-        rows = ([term(c, item[c]) if c in item else "" for c in cols] for item in value)
+        rows = ([plan_cell(c, item[c]) if c in item else "" for c in cols] for item in value)
         return [f"<h3>{esc(title)}</h3>", table(cols, rows, len(cols))]
     rows = [[esc(k), cell(v)] for k, v in value.items() if not is_items(v) and
             not (title == "plan" and isinstance(v, dict))]
@@ -375,13 +374,11 @@ def section(title: str, value: Any) -> list[str]:
 TERMS = {"kind": "segment", "portfolio": "class"}   # columns whose values the methodology names
 
 
-def term(column: str, value: Any) -> str:
+def plan_cell(column: str, value: Any) -> str:
     """A cell of a plan table: a segment's kind and a product's portfolio class in the
     methodology's words (大客户 / 中小客户 / 老客户召回, 明星 / 金牛 / 问题 / 瘦狗), the rest as written."""
     if column in TERMS and isinstance(value, str):
-        key = f"{TERMS[column]}.{value}"
-        if key in CATALOGUE["en"]:
-            return esc(say(key))
+        return esc(term(TERMS[column], value))
     return cell(value)
 
 

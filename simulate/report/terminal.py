@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..format import money, odds_phrase, pad, pct, style, width
+from ..format import aligned, money, odds_phrase, pad, pct, style, width
 from ..words import say
 
 
@@ -68,14 +68,8 @@ def _render(summary: dict[str, Any]) -> str:
 def _table(label: str, rows: dict[str, Any]) -> list[str]:
     if not rows:
         return []
-    first = max(width(label), *(width(n) for n in rows)) + 2
-    heads = [say("col.target"), "P10", "P50", "P90", say("col.attain_p50"), say("col.p_hit")]
-    body = {name: [money(r["target"]), money(r["value"]["p10"]), money(r["value"]["p50"]),
-                   money(r["value"]["p90"]), pct((r.get("attainment") or {}).get("p50"), 0),
-                   pct(r.get("p_hit"), 0)] for name, r in rows.items()}
-    columns = [max(9, width(h) + 2, *(width(c[i]) + 2 for c in body.values()))
-               for i, h in enumerate(heads)]
-    out = ["", "  " + pad(label, first) + "".join(pad(h, c, ">") for h, c in zip(heads, columns))]
-    out += ["  " + pad(name, first) + "".join(pad(x, c, ">") for x, c in zip(cells, columns))
-            for name, cells in body.items()]
-    return out
+    heads = [label, say("col.target"), "P10", "P50", "P90", say("col.attain_p50"), say("col.p_hit")]
+    body = [[name, money(r["target"]), money(r["value"]["p10"]), money(r["value"]["p50"]),
+             money(r["value"]["p90"]), pct((r.get("attainment") or {}).get("p50"), 0),
+             pct(r.get("p_hit"), 0)] for name, r in rows.items()]
+    return ["", *aligned([heads, *body], gap=3)]

@@ -15,7 +15,8 @@ from conftest import SCENARIOS
 from factory import minimal_plan_data, write_plan_with_slump
 
 from simulate.cli.main import main
-from simulate.cli.sensitivity import FACTORS, as_data, factor_plans, shock_plans, tornado
+from simulate.cli.sensitivity import FACTORS, as_data, factor_plans, render, shock_plans, tornado
+from simulate.format import style, width
 from simulate.load.loader import load_scenario, plan_from_document
 from simulate.load.yamlio import Document
 from simulate.plan import distributions as d
@@ -79,10 +80,9 @@ def test_each_shock_of_the_signoff_scenarios_is_a_factor(baseline):
     shocks = shock_plans(paths, plan)
     assert list(shocks) == ["competitor_bundle (price_war)", "top_reps_resign (key_rep_leaves)",
                             "h2_budget_cut (budget_cut)", "cloudhost_backlog (supplier_delay)"]
-    for shocked, label in shocks.values():
+    for shocked, _size in shocks.values():
         assert len(shocked.shocks) == 1 and shocked.target == plan.target
-        assert label.startswith("as declared")
-    assert shocks["h2_budget_cut (budget_cut)"][1] == "as declared (30.0 %)"
+    assert shocks["h2_budget_cut (budget_cut)"][1] == {"declared_size": pytest.approx(0.3), "unit": "fraction"}
 
 
 def test_tornado_is_sorted_by_swing():
@@ -95,6 +95,25 @@ def test_tornado_is_sorted_by_swing():
     assert out["factors"][0]["swing"] == 1.0 and out["factors"][1]["swing"] == 0.25
     assert out["base"] == {"p_hit": 0.5, "p50": pytest.approx(0.95)}
     assert set(out["factors"][0]) >= {"name", "low", "high", "p_hit_low", "p_hit_high", "p50_low", "p50_high", "swing"}
+
+
+def test_the_tornado_speaks_the_language_of_the_run():
+    """Factor names, levels and a shock's declared size in Chinese; summary.json keeps its English."""
+    rec = lambda hits: pd.DataFrame({"hit": hits, "attainment": [1.0] * len(hits)})
+    records = {"plan": rec([1, 0]), "lead volume: low": rec([0, 0]), "lead volume: high": rec([1, 1]),
+               "cut (slump): low": rec([0, 1])}
+    out = tornado(records, [("lead volume", "x0.8", "x1.2", "lead volume: low", "lead volume: high"),
+                            ("cut (slump)", "as declared (2 reps)", "none", "cut (slump): low", "plan")],
+                  {"cut (slump)": {"declared_size": 2.0, "unit": "reps"}})
+    assert [f["name"] for f in out["factors"]] == ["lead volume", "cut (slump)"]
+    assert out["factors"][1]["declared_size"] == 2 and "declared_size" not in out["factors"][0]
+    english = render(out, 2)
+    with style("zh"):
+        chinese = render(out, 2)
+    assert "lead volume" in english and "as declared (2 reps)" in english
+    assert "线索量" in chinese and "按设定（2 名销售）" in chinese and "无" in chinese
+    assert "lead volume" not in chinese and "as declared" not in chinese
+    assert len({width(line) for line in chinese.splitlines()[1:]}) == 1, "right-aligned columns line up"
 
 
 def test_sensitivity_command_writes_the_tornado(tmp_path, capsys):

@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Patch, Rectangle
 
-from ...format import money_short
-from ...words import say
+from ...format import level, money_short
+from ...words import say, term
 from ..view import RunView
 from .charts import BLUE, GREY, LIGHT, MISS, MONEY, PERCENT, RED, Plot
 
@@ -102,9 +102,9 @@ def tornado(view: RunView) -> Plot | None:
         ax.barh(y, np.array([100 * f[key] for f in factors]) - base, left=base, color=colour,
                 height=0.6, label=label)
     ax.axvline(base, color="black", linewidth=1.2)
-    ax.set_yticks(y, [f"{f['name']}\n({f['low']} → {f['high']})" for f in factors])
+    ax.set_yticks(y, [f"{term('factor', f['name'])}\n({level(f, 'low')} → {level(f, 'high')})" for f in factors])
     top = factors[-1]
-    title = say("tor.title", name=top["name"], lo=f"{100 * top['p_hit_low']:.0f} %",
+    title = say("tor.title", name=term("factor", top["name"]), lo=f"{100 * top['p_hit_low']:.0f} %",
                 hi=f"{100 * top['p_hit_high']:.0f} %", base=f"{base:.0f} %")
     ax.set_xlabel(say("tor.x"))
     ax.xaxis.set_major_formatter(PERCENT)
