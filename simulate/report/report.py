@@ -126,7 +126,7 @@ def verdict(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     if s.get("signoff") or s.get("matrix"):
         pass    # the checks above, or the stress matrix in section 3, hold every column
     elif len(s["variants"]) > 1:
-        out.append(table([say("col.variant"), say("col.years"), "P(hit)", say("col.ci"),
+        out.append(table([say("col.variant"), say("col.years"), say("col.p_hit"), say("col.ci"),
                           say("col.attainment_p50")],
                          ([esc(n), f"{x['runs']:,}", pct(x["p_hit"]), ci(x["p_hit_ci95"]),
                            pct(x["attainment"]["p50"])] for n, x in s["variants"].items())))
@@ -183,7 +183,7 @@ def variants(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
     if not comps:
         return []
     out.append(figure(figs, "variants"))
-    out.append(table([say("col.variant"), "P(hit)", say("col.change_vs", name=view.headline),
+    out.append(table([say("col.variant"), say("col.p_hit"), say("col.change_vs", name=view.headline),
                       say("col.ci"), say("col.beats")],
                      ([esc(n), pct(c["p_hit"]), pts(c["p_hit_diff"]),
                        ci(c["p_hit_diff_ci95"], True), "-" if n == view.headline else beats(c)]
@@ -237,7 +237,7 @@ def distributions(view: RunView, figs: dict[str, tuple[str, str]]) -> list[str]:
         if rows:
             out.append(f"<h3>{say('h.by', dim=say(f'dim.{dim}').lower())}</h3>")
             out.append(table([say(f"dim.{dim}").lower(), say("col.target"), "P10", say("col.median"),
-                              "P90", say("col.attainment_p50"), "P(hit)"],
+                              "P90", say("col.attainment_p50"), say("col.p_hit")],
                              ([esc(n), money(r.get("target")), money(r["value"]["p10"]),
                                money(r["value"]["p50"]), money(r["value"]["p90"]),
                                pct((r.get("attainment") or {}).get("p50"), 0),

@@ -145,7 +145,7 @@ def signoff_verdict(s: dict[str, Any]) -> list[str]:
         name = esc(c["scenario"]) + own
         rows.append([name, pct(c["p_hit"]), ci(c["p_hit_ci95"]), f"≥ {pct(c['required'], 0)}",
                      result + close])
-    out.append(table([say("col.scenario"), "P(hit)", say("col.ci"), say("col.required"),
+    out.append(table([say("col.scenario"), say("col.p_hit"), say("col.ci"), say("col.required"),
                       say("col.result")], rows, 1, 4))
     return out + breaking_points(so)
 
