@@ -88,7 +88,7 @@ class PlaybookRun:
                 continue
             if not rule.when.holds(values):
                 continue
-            if self.branches.wants(rule.name) and self.branches.split(rule.name):
+            if self.branches.wants(rule.name) and self.branches.split(rule.name, now):
                 self._drop(rule)    # this process is now the year without the rule
                 continue
             if not self._pay(rule):

@@ -18,7 +18,7 @@ from ..plan.opening import Opening
 from ..plan.plan import Plan, Rep
 from ..plan.rules import STAGE_INDEX
 from .accounts import KeyAccountBook, WinBackCampaign
-from .branch import Branches
+from .branch import FORK_FROM, Branches
 from .funnel import ChannelFlow
 from .ledger import Booking, ReplicationResult
 from .levers import Levers
@@ -253,10 +253,13 @@ def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None
     With `trace=True` the result also carries the year's deals, renewals and reps as rows
     (a synthetic CRM export); the outcome is identical either way. For each rule named in
     `value_rules` that fires, `without[rule]` holds the record of the same year without it,
-    played from the rule's first firing on in a forked process (see `branch`).
+    played from the rule's first firing on in a forked process, or from day 0 when it fired
+    early (see `branch`).
     """
     with collector_paused():
-        year = SalesYear(World(plan, seed, replication, levers, trace), Branches(value_rules))
+        world = World(plan, seed, replication, levers, trace)
+        start = world.env.now
+        year = SalesYear(world, Branches(value_rules, start + FORK_FROM * (world.horizon - start)))
         branches = year.branches
         try:
             result = year.run()
@@ -268,7 +271,10 @@ def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None
         if branches.is_child:
             branches.exit_child(result.record)
         result.without = branches.collect()
-        return result
+    for rule in branches.replays:
+        alone = plan.model_copy(update={"rules": [r for r in plan.rules if r.name != rule]})
+        result.without[rule] = simulate_year(alone, seed, replication, levers).record
+    return result
 
 
 @contextlib.contextmanager

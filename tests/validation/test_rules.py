@@ -24,6 +24,7 @@ from conftest import SCENARIOS
 from factory import make_plan, negotiation_funnel
 from stats_checks import assert_binomial, assert_poisson, assert_poisson_binomial
 
+import simulate.engine.year as year_module
 from simulate.analysis import rule_value
 from simulate.analysis.rule_value import rule_values
 from simulate.cli.main import main
@@ -696,11 +697,14 @@ def _same_record(a: dict, b: dict) -> bool:
     return list(a) == list(b) and all(x == y or (x != x and y != y) for x, y in zip(a.values(), b.values()))
 
 
+@pytest.mark.parametrize("fork_from", [0.0, 1.0], ids=["every firing forks", "every firing replays"])
 @pytest.mark.parametrize("scenario", ["price_war", "baseline"])
-def test_the_suffix_replay_equals_the_full_replay(scenario):
+def test_the_suffix_replay_equals_the_full_replay(scenario, fork_from, monkeypatch):
     """A year forked at a rule's first firing and finished without the rule is, record for
     record, the year played from day 0 by the plan without the rule; the parent's year is
-    the year with every rule, untouched by the forks."""
+    the year with every rule, untouched by the forks. The same holds when an early firing is
+    kept for a replay instead of a fork (`FORK_FROM`: here all or none of the year forks)."""
+    monkeypatch.setattr(year_module, "FORK_FROM", fork_from)
     plan = load_plan(SCENARIOS / f"{scenario}.yaml")
     names = tuple(r.name for r in plan.rules)
     forked = 0
