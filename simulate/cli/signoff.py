@@ -8,6 +8,10 @@ the same simulated worlds, and against the plan's target. Three answers come bac
 - the verdict on the proposed target, sign or do not sign, with every check behind it;
 - the highest target that clears the whole bar, "the target you can sign at 80 %";
 - each shock's breaking point: the size at which its scenario falls under the bar.
+
+The checks play until the verdict is settled (a sequential test: one check settled under
+its bar already decides "do not sign"), then on, doubling the years, until the signable
+target is known to +-1 % of the proposed target, never past `--runs`.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from .decide import (
 
 MAX_ROUNDS = 4          # re-simulations while looking for the signable target's fixed point
 SEARCH_RUNS = 300
+SIGNABLE_PRECISION = 0.01   # the signable target's 95 % half-width, as a share of the proposed target
 # How far each kind of shock is searched, and when the search stops (rep_leaves: the team).
 # Budget cuts stop at 99 %: with every channel's spend at zero the playbook's spend shift
 # divides by zero (playbook.shift_spend); 99 % is within the search's 1 pp of "everything".
@@ -82,6 +87,13 @@ def round_down(x: float) -> float:
         return 0.0
     step = 10.0 ** (math.floor(math.log10(x)) - 2)
     return math.floor(x / step) * step
+
+
+def sharp(signable: dict[str, Any], target: float) -> bool:
+    """Is the signable target known well enough to sign: its 95 % interval within
+    SIGNABLE_PRECISION of the proposed target on either side?"""
+    lo, hi = signable["signable_target_ci95"]
+    return (hi - lo) / 2 <= SIGNABLE_PRECISION * target
 
 
 def signable_target(sim: Simulator, plans: dict[str, Plan], required: dict[str, float],
@@ -239,12 +251,17 @@ def run(args: argparse.Namespace) -> int:
     search_runs = args.search_runs
     folder = open_folder(args, home, "signoff", " ".join(map(str, [args.scenario, *paths])))
     with Simulator(args, seed, runs) as sim:
-        results = sim.run(plans, bars=required, phase="checks: " + ", ".join(plans))
-        records = {n: v.records for n, v in results.variants.items()}
+        phase = "checks: " + ", ".join(plans)
+        results = sim.run(plans, groups={"verdict": required}, phase=phase)
+        while True:
+            records = {n: v.records for n, v in results.variants.items()}
+            signable = signable_target(sim, plans, required, {n: values(records[n], base) for n in plans},
+                                       results.runs)
+            if results.runs >= runs or sharp(signable, base.target.annual):
+                break
+            results = sim.run(plans, min(runs, 2 * results.runs), phase=phase + " (the signable target)")
         z = z_spent(runs) if sim.sequential else Z95
         checks = [check(n, records[n]["hit"].to_numpy() >= 0.5, required[n], z) for n in plans]
-        signable = signable_target(sim, plans, required, {n: values(records[n], base) for n in plans},
-                                   results.runs)
         before = sim.years
         points = breaking_points(sim, stressed, bar["stress_confidence"], search_runs)
         search_years = sim.years - before

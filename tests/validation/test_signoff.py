@@ -32,6 +32,7 @@ from simulate.cli.signoff import (
     highest_target,
     quantile_ci,
     round_down,
+    sharp,
     signable_target,
     verdict,
 )
@@ -279,3 +280,21 @@ def test_signoff_names_a_missing_stress_scenario(small_plan, capsys):
     assert main(["signoff", str(small_plan / "plan.yaml"), "--runs", "5"]) == 2
     err = capsys.readouterr().err
     assert "signoff.scenarios[0]" in err and "slump.yaml" in err
+
+
+def test_checks_play_until_the_verdict_is_settled_and_the_signable_target_is_sharp(small_plan):
+    """Years go to what the decision needs: the checks stop at the first look where the verdict
+    is settled, then play on (doubling) only until the signable target is known to +-1 % of
+    the proposed target, never past --runs. This plan's years are whole deals of 10k against
+    100k, too coarse for +-1 %, so the checks play all their years."""
+    out = small_plan / "run"
+    assert main(["signoff", str(small_plan / "plan.yaml"), "--runs", "400", "--search-runs", "12",
+                 "--stress-confidence", "99%", "--workers", "1", "--out", str(out), "--quiet"]) == 0
+    s = json.loads((out / "summary.json").read_text())["signoff"]
+    assert s["verdict"] == "do not sign" and all(c["runs"] == s["checks_runs"] for c in s["checks"])
+    assert s["checks_runs"] == 400 and not sharp(s, s["target"])
+
+
+def test_a_signable_target_is_sharp_within_one_percent_of_the_target():
+    assert sharp({"signable_target_ci95": [9.0e6, 9.19e6]}, 9.6e6)
+    assert not sharp({"signable_target_ci95": [8.9e6, 9.2e6]}, 9.6e6)
