@@ -98,7 +98,7 @@ def test_the_80_percent_interval_covers_80_percent_of_cuts(tmp_path, shape):
     paths = write_export(play_export(plan, plan.seed), tmp_path / "export", shape, plan.seed)
     cuts = [(dt.date(2027 + k // 12, k % 12 + 1, 1) - dt.timedelta(days=1)).isoformat() for k in range(24)]
     assert main(["backtest", str(paths[0]), str(paths[2]), "--cut", *cuts, "--horizon", "1mo", "--runs", "200",
-                 "--workers", "1", "--out", str(tmp_path / "bt"), "--quiet"]) == 0
+                 "--workers", "2", "--out", str(tmp_path / "bt"), "--quiet"]) == 0
     section = json.loads((tmp_path / "bt" / "summary.json").read_text())["backtest"]
     n = len(section["cuts"])
     covered = round(section["coverage80"] * n)
