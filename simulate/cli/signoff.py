@@ -253,6 +253,7 @@ def run(args: argparse.Namespace) -> int:
     with Simulator(args, seed, runs) as sim:
         phase = "checks: " + ", ".join(plans)
         results = sim.run(plans, groups={"verdict": required}, phase=phase)
+        settled = results.extra.get("sequential")     # where the verdict settled
         while True:
             records = {n: v.records for n, v in results.variants.items()}
             signable = signable_target(sim, plans, required, {n: values(records[n], base) for n in plans},
@@ -260,6 +261,8 @@ def run(args: argparse.Namespace) -> int:
             if results.runs >= runs or sharp(signable, base.target.annual):
                 break
             results = sim.run(plans, min(runs, 2 * results.runs), phase=phase + " (the signable target)")
+            if settled is not None:
+                results.extra["sequential"] = settled
         z = z_spent(runs) if sim.sequential else Z95
         checks = [check(n, records[n]["hit"].to_numpy() >= 0.5, required[n], z) for n in plans]
         before = sim.years

@@ -290,9 +290,11 @@ def test_checks_play_until_the_verdict_is_settled_and_the_signable_target_is_sha
     out = small_plan / "run"
     assert main(["signoff", str(small_plan / "plan.yaml"), "--runs", "400", "--search-runs", "12",
                  "--stress-confidence", "99%", "--workers", "1", "--out", str(out), "--quiet"]) == 0
-    s = json.loads((out / "summary.json").read_text())["signoff"]
+    summary = json.loads((out / "summary.json").read_text())
+    s = summary["signoff"]
     assert s["verdict"] == "do not sign" and all(c["runs"] == s["checks_runs"] for c in s["checks"])
     assert s["checks_runs"] == 400 and not sharp(s, s["target"])
+    assert summary["sequential"]["settled"] and summary["sequential"]["runs"] < 400, "where the verdict settled"
 
 
 def test_a_signable_target_is_sharp_within_one_percent_of_the_target():
