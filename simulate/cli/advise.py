@@ -39,13 +39,15 @@ from ..load.decisions import apply_levers, check_lever_ends
 from ..load.loader import load_scenario, plan_from_document
 from ..plan.decisions import Lever, cost
 from ..plan.plan import Plan
-from ..run.options import amount, fraction, positive_int
+from ..run.options import amount, positive_int
 from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import Z95, highest_target, wilson
 from ..words import say
 from .decide import (
     Simulator,
     add_options,
+    bar_of,
+    bar_options,
     finish,
     open_folder,
     stress_paths,
@@ -67,12 +69,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_options(p)
     next(a for a in p._actions if a.dest == "runs").help = (
         f"years per plan for each lever set tried in the search (default {SEARCH_RUNS})")
-    p.add_argument("--confidence", type=fraction, help="P(hit) required on the plan (default: "
-                   "the plan's signoff.confidence)")
-    p.add_argument("--stress-confidence", type=fraction, help="P(hit) required under each stress "
-                   "scenario (default: the plan's signoff.stress_confidence)")
-    p.add_argument("--scenario", dest="stress", action="append", metavar="FILE",
-                   help="a stress scenario (repeatable; replaces the plan's signoff.scenarios)")
+    bar_options(p)
     p.add_argument("--budget", type=amount, metavar="X",
                    help="find the highest P(hit) that costs at most X (e.g. 250k) instead")
     p.add_argument("--trials", type=positive_int, default=TRIALS, metavar="N",
@@ -108,9 +105,7 @@ class Problem:
             raise UsageError(f"{args.scenario}: the plan declares no `levers:` for advise to move "
                              "(see scenarios/baseline.yaml)")
         check_lever_ends(self.doc, self.base)
-        self.bar = {"confidence": self.base.signoff.confidence if args.confidence is None else args.confidence,
-                    "stress_confidence": (self.base.signoff.stress_confidence if args.stress_confidence is None
-                                          else args.stress_confidence)}
+        self.bar = bar_of(args, self.base)
         self.paths = stress_paths(self.doc, self.base, args.stress)
         self.home = Path(args.scenario).stem
         self.names = unique_names(self.paths, taken=(self.home,))

@@ -27,7 +27,7 @@ from ..format import use
 from ..load.yamlio import Document, overlay
 from ..plan.plan import Plan
 from ..run.executors import make_executor
-from ..run.options import common_options
+from ..run.options import common_options, fraction
 from ..run.runner import RunResults, cache_of, run_replications
 from ..stats.sample_stats import spread, wilson
 from ..stats.sequential import bars_settled, verdicts_settled
@@ -153,6 +153,23 @@ def with_overrides(doc: Document, source: Document, path: tuple) -> Document:
                       if p[: len(path)] == path})
     files = doc.files + tuple(f for f in source.files if f not in doc.files)
     return overlay(Document({**doc.data, key: over}, locations, files), (key,), drop=(key, "variants"))
+
+
+def bar_options(p: argparse.ArgumentParser) -> None:
+    """The sign-off bar and its stress scenarios, as `signoff` and `advise` take them."""
+    p.add_argument("--confidence", type=fraction, help="P(hit) required on the plan (default: "
+                   "the plan's signoff.confidence, 80%%)")
+    p.add_argument("--stress-confidence", type=fraction, help="P(hit) required under each stress "
+                   "scenario (default: the plan's signoff.stress_confidence, 50%%)")
+    p.add_argument("--scenario", dest="stress", action="append", metavar="FILE",
+                   help="a stress scenario (repeatable; replaces the plan's signoff.scenarios)")
+
+
+def bar_of(args: argparse.Namespace, plan: Plan) -> dict[str, float]:
+    """The bar in force: the command line's, else the plan's `signoff` block."""
+    return {"confidence": plan.signoff.confidence if args.confidence is None else args.confidence,
+            "stress_confidence": (plan.signoff.stress_confidence if args.stress_confidence is None
+                                  else args.stress_confidence)}
 
 
 def stress_paths(doc: Document, plan: Plan, chosen: list[str] | None) -> list[Path]:

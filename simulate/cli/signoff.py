@@ -30,7 +30,7 @@ from ..format import money, pad, pct, size_text, width
 from ..load.loader import load_scenario, plan_from_document
 from ..plan.distributions import Fixed
 from ..plan.plan import Plan
-from ..run.options import fraction, positive_int
+from ..run.options import positive_int
 from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import TOLERANCE, Z95, highest_target, wilson
 from ..stats.sequential import z_spent
@@ -38,6 +38,8 @@ from ..words import say
 from .decide import (
     Simulator,
     add_options,
+    bar_of,
+    bar_options,
     declared_size,
     finish,
     open_folder,
@@ -222,12 +224,7 @@ def breaking_points(sim: Simulator, scenarios: dict[str, Plan], bar: float, runs
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="the plan to sign off, e.g. scenarios/baseline.yaml")
     add_options(p)
-    p.add_argument("--confidence", type=fraction, help="P(hit) required on the plan (default: "
-                   "the plan's signoff.confidence, 80%%)")
-    p.add_argument("--stress-confidence", type=fraction, help="P(hit) required under each stress "
-                   "scenario (default: the plan's signoff.stress_confidence, 50%%)")
-    p.add_argument("--scenario", dest="stress", action="append", metavar="FILE",
-                   help="a stress scenario (repeatable; replaces the plan's signoff.scenarios)")
+    bar_options(p)
     p.add_argument("--search-runs", type=positive_int, default=SEARCH_RUNS, metavar="N",
                    help=f"replications per size tried in the breaking-point search (default {SEARCH_RUNS})")
 
@@ -236,9 +233,7 @@ def run(args: argparse.Namespace) -> int:
     doc = load_scenario(args.scenario)
     base = apply_rule_switches(plan_from_document(doc), args)
     speak(args, base)
-    bar = {"confidence": base.signoff.confidence if args.confidence is None else args.confidence,
-           "stress_confidence": (base.signoff.stress_confidence if args.stress_confidence is None
-                                 else args.stress_confidence)}
+    bar = bar_of(args, base)
     paths = stress_paths(doc, base, args.stress)
     home = Path(args.scenario).stem
     names = unique_names(paths, taken=(home,))
