@@ -100,7 +100,8 @@ def size_text(x: float | None, unit: str) -> str:
         return "-"
     if unit == "fraction":
         return f"{100 * x:.1f} %"
-    return say(f"unit.{unit[:-1] if round(x) == 1 else unit}", n=f"{x:.0f}")
+    words = term("unit", unit[:-1] if round(x) == 1 else unit)   # "{n} reps", or a unit it does not name
+    return words.format(n=f"{x:.0f}") if "{n}" in words else f"{x:.0f} {words}"
 
 
 def level(factor: dict[str, Any], side: str) -> str:

@@ -28,7 +28,7 @@ from ..load.yamlio import Document, overlay
 from ..plan.plan import Plan
 from ..run.executors import make_executor
 from ..run.options import common_options, fraction
-from ..run.runner import RunResults, cache_of, run_replications
+from ..run.runner import Collector, RunResults, cache_of, run_replications
 from ..stats.sample_stats import spread, wilson
 from ..stats.sequential import bars_settled, verdicts_settled
 from ..words import language, say
@@ -70,12 +70,14 @@ class Simulator:
 
     def run(self, plans: dict[str, Plan], runs: int | None = None,
             bars: dict[str, float] | None = None, phase: str | None = None,
-            groups: dict[str, dict[str, float]] | None = None) -> RunResults:
+            groups: dict[str, dict[str, float]] | None = None,
+            collector: Collector | None = None) -> RunResults:
         """Play `runs` years of each plan; with `bars` (P(hit) each named plan must reach),
         stop once every one is settled against its bar; with `groups` (checks of several
         plans that pass or fail together), once every group's verdict is settled
-        (`sequential`; neither with --all-runs). Each call is one phase with its own named
-        bar: `phase`, else the plans' names."""
+        (`sequential`; neither with --all-runs). A `collector` from an earlier call on the
+        same plans carries its sample on instead of starting again. Each call is one phase
+        with its own named bar: `phase`, else the plans' names."""
         from .run import progress_bar
         n = runs or self.runs
         settle = None
@@ -84,12 +86,13 @@ class Simulator:
         elif self.sequential and bars:
             settle = bars_settled(bars, n)
         name = phase or ", ".join(plans)
+        before = collector.folded if collector is not None else 0
         with progress_bar(enabled=self.show_progress, total=n * len(plans), phase=name) as progress:
             results = run_replications(plans, n, self.seed, executor=self.executor, batch_size=self.batch_size,
-                                       progress=progress, settle=settle, cache=self.cache)
+                                       progress=progress, settle=settle, cache=self.cache, collector=collector)
         if results.partial:
             raise RunError("interrupted: nothing was saved")
-        self.years += results.runs * len(plans)
+        self.years += (results.runs - before) * len(plans)
         return results
 
     @property

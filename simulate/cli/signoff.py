@@ -31,6 +31,7 @@ from ..load.loader import load_scenario, plan_from_document
 from ..plan.distributions import Fixed
 from ..plan.plan import Plan
 from ..run.options import positive_int
+from ..run.runner import Collector
 from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import TOLERANCE, Z95, highest_target, wilson
 from ..stats.sequential import z_spent
@@ -89,6 +90,14 @@ def round_down(x: float) -> float:
         return 0.0
     step = 10.0 ** (math.floor(math.log10(x)) - 2)
     return math.floor(x / step) * step
+
+
+def signable_interval(plans: dict[str, Plan], required: dict[str, float],
+                      vals: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The signable target's 95 % interval read off the years at the proposed target (the
+    binding scenario's quantile), before any replay at a candidate target."""
+    binding = min(plans, key=lambda s: highest_target(vals[s], required[s]))
+    return {"signable_target_ci95": list(quantile_ci(vals[binding], required[binding]))}
 
 
 def sharp(signable: dict[str, Any], target: float) -> bool:
@@ -246,18 +255,18 @@ def run(args: argparse.Namespace) -> int:
     search_runs = args.search_runs
     folder = open_folder(args, home, "signoff", " ".join(map(str, [args.scenario, *paths])))
     with Simulator(args, seed, runs) as sim:
-        phase = "checks: " + ", ".join(plans)
-        results = sim.run(plans, groups={"verdict": required}, phase=phase)
+        phase, sample = "checks: " + ", ".join(plans), Collector(list(plans))
+        results = sim.run(plans, groups={"verdict": required}, phase=phase, collector=sample)
         settled = results.extra.get("sequential")     # where the verdict settled
-        while True:
-            records = {n: v.records for n, v in results.variants.items()}
-            signable = signable_target(sim, plans, required, {n: values(records[n], base) for n in plans},
-                                       results.runs)
-            if results.runs >= runs or sharp(signable, base.target.annual):
-                break
-            results = sim.run(plans, min(runs, 2 * results.runs), phase=phase + " (the signable target)")
-            if settled is not None:
-                results.extra["sequential"] = settled
+        while results.runs < runs and not sharp(signable_interval(plans, required, {
+                n: values(v.records, base) for n, v in results.variants.items()}), base.target.annual):
+            results = sim.run(plans, min(runs, 2 * results.runs), phase=phase + " (the signable target)",
+                              collector=sample)
+        if settled is not None:
+            results.extra["sequential"] = settled
+        records = {n: v.records for n, v in results.variants.items()}
+        signable = signable_target(sim, plans, required, {n: values(records[n], base) for n in plans},
+                                   results.runs)
         z = z_spent(runs) if sim.sequential else Z95
         checks = [check(n, records[n]["hit"].to_numpy() >= 0.5, required[n], z) for n in plans]
         before = sim.years

@@ -10,6 +10,7 @@ the ledger's flat record and weekly KPIs. Shocks move the model's levers on the 
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import math
 from collections.abc import Iterator
@@ -256,6 +257,7 @@ def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None
     played from the rule's first firing on in a forked process, or from day 0 when it fired
     early (see `branch`).
     """
+    start_levers = copy.deepcopy(levers) if value_rules else None    # rules move the levers in play
     with collector_paused():
         world = World(plan, seed, replication, levers, trace)
         start = world.env.now
@@ -273,7 +275,7 @@ def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None
         result.without = branches.collect()
     for rule in branches.replays:
         alone = plan.model_copy(update={"rules": [r for r in plan.rules if r.name != rule]})
-        result.without[rule] = simulate_year(alone, seed, replication, levers).record
+        result.without[rule] = simulate_year(alone, seed, replication, copy.deepcopy(start_levers)).record
     return result
 
 

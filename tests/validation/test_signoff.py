@@ -295,6 +295,8 @@ def test_checks_play_until_the_verdict_is_settled_and_the_signable_target_is_sha
     assert s["verdict"] == "do not sign" and all(c["runs"] == s["checks_runs"] for c in s["checks"])
     assert s["checks_runs"] == 400 and not sharp(s, s["target"])
     assert summary["sequential"]["settled"] and summary["sequential"]["runs"] < 400, "where the verdict settled"
+    assert s["signable_rounds"] == 0, "no rules: the signable target needs no replay"
+    assert s["years_simulated"] == 400 * len(s["checks"]) + s["search_years"], "the sample grows, never replays"
 
 
 def test_a_signable_target_is_sharp_within_one_percent_of_the_target():
