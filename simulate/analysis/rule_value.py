@@ -19,11 +19,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..plan.plan import Plan
+from ..plan.plan import Plan, without_rules
 from ..run.executors import make_executor
 from ..run.options import VALUE_RUNS
 from ..run.runner import Collector, replay_records
-from ..run.scenario import is_companion, without_rules
+from ..run.scenario import is_companion
 from ..stats.paired import paired_mean, paired_proportion
 from ..stats.sample_stats import spread
 from ..stats.sequential import LOOK, level_spent, planned_looks, value_settled, z_spent

@@ -94,10 +94,11 @@ def round_down(x: float) -> float:
 
 def signable_interval(plans: dict[str, Plan], required: dict[str, float],
                       vals: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The signable target's 95 % interval read off the years at the proposed target (the
-    binding scenario's quantile), before any replay at a candidate target."""
+    """The scenario that binds the signable target on the years `vals` and the target's 95 %
+    interval there (its quantile's)."""
     binding = min(plans, key=lambda s: highest_target(vals[s], required[s]))
-    return {"signable_target_ci95": list(quantile_ci(vals[binding], required[binding]))}
+    return {"signable_target_ci95": list(quantile_ci(vals[binding], required[binding])),
+            "signable_binding": binding}
 
 
 def sharp(signable: dict[str, Any], target: float) -> bool:
@@ -139,10 +140,8 @@ def signable_target(sim: Simulator, plans: dict[str, Plan], required: dict[str, 
             target, vals = max(tried, key=lambda t: t[0])
         else:   # no candidate carried its own years: report the last, marked unconverged
             target, vals, converged = candidate, played, False
-    binding = min(plans, key=lambda s: highest_target(vals[s], required[s]))
-    return {"signable_target": target,
-            "signable_target_ci95": list(quantile_ci(vals[binding], required[binding])),
-            "signable_binding": binding, "signable_rounds": rounds, "signable_converged": converged,
+    return {"signable_target": target, **signable_interval(plans, required, vals),
+            "signable_rounds": rounds, "signable_converged": converged,
             "signable_p_hit": {s: float(np.mean(vals[s] >= target)) for s in plans}}
 
 
@@ -258,15 +257,16 @@ def run(args: argparse.Namespace) -> int:
         phase, sample = "checks: " + ", ".join(plans), Collector(list(plans))
         results = sim.run(plans, groups={"verdict": required}, phase=phase, collector=sample)
         settled = results.extra.get("sequential")     # where the verdict settled
-        while results.runs < runs and not sharp(signable_interval(plans, required, {
-                n: values(v.records, base) for n, v in results.variants.items()}), base.target.annual):
+        while True:
+            records = {n: v.records for n, v in results.variants.items()}
+            vals = {n: values(records[n], base) for n in plans}
+            if results.runs >= runs or sharp(signable_interval(plans, required, vals), base.target.annual):
+                break
             results = sim.run(plans, min(runs, 2 * results.runs), phase=phase + " (the signable target)",
                               collector=sample)
         if settled is not None:
             results.extra["sequential"] = settled
-        records = {n: v.records for n, v in results.variants.items()}
-        signable = signable_target(sim, plans, required, {n: values(records[n], base) for n in plans},
-                                   results.runs)
+        signable = signable_target(sim, plans, required, vals, results.runs)
         z = z_spent(runs) if sim.sequential else Z95
         checks = [check(n, records[n]["hit"].to_numpy() >= 0.5, required[n], z) for n in plans]
         before = sim.years

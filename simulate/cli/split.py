@@ -20,7 +20,7 @@ import numpy as np
 from ..analysis.split import DIMENSIONS, equal_confidence, parts_of
 from ..analysis.summary import build_summary
 from ..errors import UsageError
-from ..format import money, pct
+from ..format import aligned, money, pct
 from ..load.loader import load_scenario, plan_from_document
 from ..plan import quantities as q
 from ..run.scenario import apply_rule_switches
@@ -124,13 +124,13 @@ def render(split: dict[str, Any]) -> str:
     for dim, d in split["dimensions"].items():
         lines.append("")
         lines.append("  " + say("split.dim", dim=say(f"dim.{dim}"), level=pct(d["level"], 0)))
+        rows = [say("split.cols").split("|")]
         for part, r in d["parts"].items():
             a, b = r["p_hit_ci95"]
-            own = "" if r["plan_target"] is None else "  " + say("split.own", own=money(r["plan_target"]),
-                                                                 gap=money(r["gap"]))
-            lines.append(f"    {part:<22} {money(r['target']):>10} {pct(r['share'], 0):>5}   "
-                         f"P(hit) {pct(r['p_hit'], 0):>5} [{pct(a, 0)}, {pct(b, 0)}]"
-                         f"{'  ' + say('split.fixed') if r['fixed'] else ''}{own}")
+            rows.append([f"{part} {say('split.fixed')}" if r["fixed"] else part, money(r["target"]),
+                         pct(r["share"], 0), pct(r["p_hit"], 0), f"[{pct(a, 0)}, {pct(b, 0)}]",
+                         money(r["plan_target"]), money(r["gap"])])
+        lines += aligned(rows, indent="    ")
     lines.append("")
     lines.append("  " + say("split.seconds", seconds=f"{split['seconds']:.0f}"))
     return "\n".join(lines) + "\n"

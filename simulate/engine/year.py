@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterator
 
 from ..plan.opening import Opening
-from ..plan.plan import Plan, Rep
+from ..plan.plan import Plan, Rep, without_rules
 from ..plan.rules import STAGE_INDEX
 from .accounts import KeyAccountBook, WinBackCampaign
 from .branch import FORK_FROM, Branches
@@ -274,7 +274,7 @@ def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None
             branches.exit_child(result.record)
         result.without = branches.collect()
     for rule in branches.replays:
-        alone = plan.model_copy(update={"rules": [r for r in plan.rules if r.name != rule]})
+        alone = without_rules(plan, [rule])
         result.without[rule] = simulate_year(alone, seed, replication, copy.deepcopy(start_levers)).record
     return result
 

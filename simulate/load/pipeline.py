@@ -189,20 +189,21 @@ class SilentLosses:
     expected: float
     cycles: np.ndarray           # closed deals' cycles, created to closed, sorted
 
-    def survival(self, age: float) -> float:
-        """S(age): the share of closed deals' cycles longer than `age` (the cycles are sorted)."""
-        return 1.0 - float(np.searchsorted(self.cycles, age, side="right")) / len(self.cycles)
-
     def lost_already(self, age: float) -> float:
         z = self.share
         if z <= 0:
             return 0.0
-        survive = self.survival(age)
+        survive = float(survival(self.cycles, age))
         return round(z * (1 - survive) / (z * (1 - survive) + survive), 4) if survive < 1 else 0.0
 
     def spec(self) -> dict[str, Any]:
         return {"share": round(self.share, 4), "cohort": self.cohort, "still_open": self.still_open,
                 "expected_open": round(self.expected, 1)}
+
+
+def survival(cycles: np.ndarray, age: Any) -> Any:
+    """S(age): the share of closed deals' `cycles` (sorted) longer than `age` (a number or an array)."""
+    return 1.0 - np.searchsorted(cycles, age, side="right") / len(cycles)
 
 
 def silent_rule(deals: Sequence[Deal], as_of: dt.date, after_days: float) -> SilentLosses | None:
@@ -214,7 +215,7 @@ def silent_rule(deals: Sequence[Deal], as_of: dt.date, after_days: float) -> Sil
         return None
     still = sum(d.closed is None or d.closed > as_of for d in cohort)
     ages = np.array([(as_of - d.created).days for d in cohort], float)
-    expected = float(np.sum(1.0 - np.searchsorted(cycles, ages, side="right") / len(cycles)))
+    expected = float(np.sum(survival(cycles, ages)))
     share = max(0.0, (still - expected) / max(len(cohort) - expected, 1.0))
     return SilentLosses(share, len(cohort), still, expected, cycles)
 

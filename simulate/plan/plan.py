@@ -362,6 +362,11 @@ class Plan(Model):
         return next(s for s in self.segments if s.name == name)
 
 
+def without_rules(plan: Plan, names: list[str]) -> Plan:
+    """The plan as if its playbook never had the rules `names` (`--without`, a rule's value)."""
+    return plan.model_copy(update={"rules": [r for r in plan.rules if r.name not in names]})
+
+
 def check_references(plan: Plan) -> None:
     """Every name used must be declared once: products, segments, regions, reps."""
     from ..errors import did_you_mean

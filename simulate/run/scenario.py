@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UsageError, did_you_mean
-from ..plan.plan import Plan
+from ..plan.plan import Plan, without_rules
 
 BASELINE = "__baseline__"   # companion variants start with "__": they are not the user's
 NO_RULES = "__no_rules__"
@@ -43,10 +43,6 @@ def apply_rule_switches(plan: Plan, args: argparse.Namespace | None) -> Plan:
             raise UsageError(f"--without {name}: no such rule{did_you_mean(name, names)}; "
                              f"the playbook has: {', '.join(names) or 'no rules'}")
     return without_rules(plan, drop) if drop else plan
-
-
-def without_rules(plan: Plan, names: list[str]) -> Plan:
-    return plan.model_copy(update={"rules": [r for r in plan.rules if r.name not in names]})
 
 
 def without_shocks(plan: Plan) -> Plan:

@@ -35,9 +35,10 @@ from simulate.engine.world import World
 from simulate.engine.year import SalesYear, simulate_year
 from simulate.errors import UsageError
 from simulate.load.loader import load_plan
+from simulate.plan.plan import without_rules
 from simulate.plan.rules import ACTIONS
 from simulate.run.runner import run_replications
-from simulate.run.scenario import apply_rule_switches, without_rules
+from simulate.run.scenario import apply_rule_switches
 from simulate.stats.paired import paired_mean, paired_proportion
 
 YEAR = 365.0

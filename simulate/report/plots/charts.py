@@ -25,7 +25,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from ...format import money_short, odds_phrase  # noqa: E402
+from ...format import money_short, odds_phrase, width  # noqa: E402
 from ...run.scenario import BASELINE  # noqa: E402
 from ...words import language, say  # noqa: E402
 from ..view import RunView
@@ -64,11 +64,6 @@ MONEY = FuncFormatter(money_short)
 
 OPENING = "（《「『(“"
 CLOSING = "。，、；：！？）》」』%,.;:!?)"
-
-
-def width(text: str) -> int:
-    """Display width: a CJK character takes two columns."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def wrap(text: str, columns: int) -> list[str]:
