@@ -54,18 +54,26 @@ class Branches:
             self.replays.append(rule)
             return False
         read, write = os.pipe()
-        with warnings.catch_warnings():     # the child never touches the parent's threads' locks
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:
-            os.close(read)
-            for _, fd in self.children.values():
-                os.close(fd)
-            self.children, self.pending, self.replays, self.pipe = {}, set(), [], write
-            return True
-        os.close(write)
-        self.children[rule] = (pid, read)
-        return False
+        # Ctrl-C is held until the child is on record: Python drops a KeyboardInterrupt
+        # raised in its at-fork hooks (logging's lock release), and the run would carry on
+        # to exit 0. The child leaves Ctrl-C to the parent, which stops and reaps it (`abandon`).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            with warnings.catch_warnings():     # the child never touches the parent's threads' locks
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                os.close(read)
+                for _, fd in self.children.values():
+                    os.close(fd)
+                self.children, self.pending, self.replays, self.pipe = {}, set(), [], write
+            else:
+                os.close(write)
+                self.children[rule] = (pid, read)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        return pid == 0
 
     def exit_child(self, payload: Any) -> NoReturn:
         """Send the child's record (or the error that stopped it) and end the child process.

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -719,6 +721,40 @@ def test_the_suffix_replay_equals_the_full_replay(scenario, fork_from, monkeypat
             assert _same_record(record, alone), rule
             forked += 1
     assert forked >= 4, "the case needs rules that fire"
+
+
+_ctrl_c_at_fork = {"armed": False}
+
+
+def _press_ctrl_c_at_fork() -> None:
+    if _ctrl_c_at_fork["armed"]:
+        _ctrl_c_at_fork["armed"] = False
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+os.register_at_fork(after_in_parent=_press_ctrl_c_at_fork)
+
+
+def test_ctrl_c_during_a_fork_stops_the_year(monkeypatch):
+    """A Ctrl-C that lands while the year forks stops it: Python drops a KeyboardInterrupt
+    raised inside its at-fork hooks, so the fork holds the signal until it is done. The
+    child is reaped, not left behind."""
+    monkeypatch.setattr(year_module, "FORK_FROM", 0.0)
+    children, fork = [], os.fork
+    monkeypatch.setattr(os, "fork", lambda: children.append(fork()) or children[-1])
+    plan = load_plan(SCENARIOS / "price_war.yaml")
+    names = tuple(r.name for r in plan.rules)
+    _ctrl_c_at_fork["armed"] = True
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for r in range(4):
+                simulate_year(plan, plan.seed, r, value_rules=names)
+    finally:
+        _ctrl_c_at_fork["armed"] = False
+    assert children
+    for pid in children:
+        with pytest.raises(ChildProcessError):      # reaped already
+            os.waitpid(pid, os.WNOHANG)
 
 
 def test_a_rule_forked_alone_leaves_no_playbook_behind():
