@@ -17,15 +17,41 @@ the year is done (`replays`): the same record, without the fork.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
 import warnings
-from typing import Any, Iterable, NoReturn
+from typing import Any, Iterable, Iterator, NoReturn
 
 from ..errors import RunError
 
 FORK_FROM = 0.25    # share of the horizon after which a first firing forks (before: a replay)
+
+
+@contextlib.contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Hold Ctrl-C while forking, until the child is on record; it lands when the block ends.
+    Python drops a KeyboardInterrupt raised inside its at-fork hooks (logging's lock release),
+    so a Ctrl-C that lands mid-fork would be lost and the run carry on to exit 0. A child
+    forked in the block leaves Ctrl-C to its parent, which stops and reaps it."""
+    parent = os.getpid()
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        if os.getpid() != parent:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        else:
+            signal.signal(signal.SIGINT, previous)
+            if pressed:
+                signal.raise_signal(signal.SIGINT)
+
+
+def ctrl_c_released(handler: Any) -> None:
+    """In a worker process forked under `ctrl_c_held`: take Ctrl-C as its parent did."""
+    signal.signal(signal.SIGINT, handler)
 
 
 class Branches:
@@ -54,16 +80,11 @@ class Branches:
             self.replays.append(rule)
             return False
         read, write = os.pipe()
-        # Ctrl-C is held until the child is on record: Python drops a KeyboardInterrupt
-        # raised in its at-fork hooks (logging's lock release), and the run would carry on
-        # to exit 0. The child leaves Ctrl-C to the parent, which stops and reaps it (`abandon`).
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with ctrl_c_held():
             with warnings.catch_warnings():     # the child never touches the parent's threads' locks
                 warnings.simplefilter("ignore", DeprecationWarning)
                 pid = os.fork()
             if pid == 0:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
                 os.close(read)
                 for _, fd in self.children.values():
                     os.close(fd)
@@ -71,8 +92,6 @@ class Branches:
             else:
                 os.close(write)
                 self.children[rule] = (pid, read)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return pid == 0
 
     def exit_child(self, payload: Any) -> NoReturn:

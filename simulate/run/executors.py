@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
+from ..engine.branch import ctrl_c_held, ctrl_c_released
 from ..errors import RunError, UsageError
 
 Task = Callable[[Any], Any]
@@ -77,14 +79,17 @@ class LocalPool:
             # it before the fork keeps the workers' collector from scanning, and copying, the
             # parent's pages between years (Python's advice for fork without exec).
             gc.freeze()
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("fork"))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("fork"),
+                                             initializer=ctrl_c_released,
+                                             initargs=(signal.getsignal(signal.SIGINT),))
         return self._pool
 
     def map_unordered(self, task: Task, items: Sequence[Any]) -> Iterator[Any]:
         todo = dict(enumerate(items))
         for attempt in range(self.retries + 1):
             pool = self._fresh_pool()
-            futures: dict[Future, int] = {pool.submit(task, item): i for i, item in todo.items()}
+            with ctrl_c_held():     # the first submit forks the workers
+                futures: dict[Future, int] = {pool.submit(task, item): i for i, item in todo.items()}
             broken: BaseException | None = None
             try:
                 pending = set(futures)
