@@ -30,7 +30,7 @@ from ..run.executors import make_executor
 from ..run.options import common_options, fraction
 from ..run.runner import Collector, RunResults, cache_of, run_replications
 from ..stats.sample_stats import spread, wilson
-from ..stats.sequential import bars_settled, verdicts_settled
+from ..stats.sequential import bars_settled, each_settled, verdicts_settled
 from ..words import language, say
 
 WORST_SHARE = 0.10      # cvar10: the mean attainment of the worst tenth of years
@@ -71,17 +71,20 @@ class Simulator:
     def run(self, plans: dict[str, Plan], runs: int | None = None,
             bars: dict[str, float] | None = None, phase: str | None = None,
             groups: dict[str, dict[str, float]] | None = None,
-            collector: Collector | None = None) -> RunResults:
+            collector: Collector | None = None, each: bool = False) -> RunResults:
         """Play `runs` years of each plan; with `bars` (P(hit) each named plan must reach),
         stop once every one is settled against its bar; with `groups` (checks of several
         plans that pass or fail together), once every group's verdict is settled
-        (`sequential`; neither with --all-runs). A `collector` from an earlier call on the
+        (`sequential`; neither with --all-runs); with `each` too, each plan stops alone once
+        settled (independent answers, not paired). A `collector` from an earlier call on the
         same plans carries its sample on instead of starting again. Each call is one phase
         with its own named bar: `phase`, else the plans' names."""
         from .run import progress_bar
         n = runs or self.runs
-        settle = None
-        if self.sequential and groups:
+        settle, retire = None, None
+        if self.sequential and bars and each:
+            retire = each_settled(bars, n)
+        elif self.sequential and groups:
             settle = verdicts_settled(groups, n)
         elif self.sequential and bars:
             settle = bars_settled(bars, n)
@@ -89,10 +92,11 @@ class Simulator:
         before = collector.folded if collector is not None else 0
         with progress_bar(enabled=self.show_progress, total=n * len(plans), phase=name) as progress:
             results = run_replications(plans, n, self.seed, executor=self.executor, batch_size=self.batch_size,
-                                       progress=progress, settle=settle, cache=self.cache, collector=collector)
+                                       progress=progress, settle=settle, retire=retire, cache=self.cache,
+                                       collector=collector)
         if results.partial:
             raise RunError("interrupted: nothing was saved")
-        self.years += (results.runs - before) * len(plans)
+        self.years += sum(len(v.records) for v in results.variants.values()) - before * len(plans)
         return results
 
     @property
@@ -100,9 +104,9 @@ class Simulator:
         """Years read from the replication cache instead of played, all calls together."""
         return self.cache.hits if self.cache is not None else 0
 
-    def records(self, plans: dict[str, Plan], runs: int | None = None,
-                bars: dict[str, float] | None = None, phase: str | None = None) -> dict[str, pd.DataFrame]:
-        return {name: v.records for name, v in self.run(plans, runs, bars, phase).variants.items()}
+    def records(self, plans: dict[str, Plan], runs: int | None = None, bars: dict[str, float] | None = None,
+                phase: str | None = None, each: bool = False) -> dict[str, pd.DataFrame]:
+        return {name: v.records for name, v in self.run(plans, runs, bars, phase, each=each).variants.items()}
 
 
 def with_target(plan: Plan, annual: float) -> Plan:

@@ -194,19 +194,21 @@ class Search:
 def breaking_points(sim: Simulator, scenarios: dict[str, Plan], bar: float, runs: int) -> list[dict[str, Any]]:
     """Each shock of each scenario, sized until P(hit) falls under `bar` (others as declared).
 
-    All searches step together, so each step is one batch of plans on the same seeds, which
-    stops once every size tried is settled against the bar (a sequential test per step, up to
-    `runs` years). The ends are tried first: a scenario that clears the bar at the largest
-    size holds at any size, one that fails with the shock at zero already fails.
+    All searches step together, so each step is one batch of plans on the same seeds, in
+    which each size tried stops once it is settled against the bar (a sequential test per
+    size, up to `runs` years; sizes are never compared with each other). The ends are tried
+    first: a scenario that clears the bar at the largest size holds at any size, one that
+    fails with the shock at zero already fails.
     """
     searches = [Search.of(name, plan, i) for name, plan in scenarios.items() for i in range(len(plan.shocks))]
 
     def p_hit(probes: dict[str, Plan]) -> dict[str, float]:
+        """Each size's P(hit), on the years it took to settle against the bar."""
         if not probes:
             return {}
         records = sim.records(probes, runs, bars={k: bar for k in probes},
-                              phase=f"breaking points, step {len(steps) + 1}")
-        steps.append(len(next(iter(records.values()))))
+                              phase=f"breaking points, step {len(steps) + 1}", each=True)
+        steps.append(max(len(r) for r in records.values()))
         return {k: float(r["hit"].mean()) for k, r in records.items()}
 
     steps: list[int] = []

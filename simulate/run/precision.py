@@ -31,22 +31,23 @@ def paired_half_width(a: np.ndarray, b: np.ndarray) -> float:
     return (hi - lo) / 2
 
 
-def precision_report(hits: dict[str, np.ndarray], target: float | None) -> dict[str, Any]:
+def precision_report(hits: dict[str, np.ndarray], target: float | None, paired: bool = True) -> dict[str, Any]:
     """The half-width reached: of P(hit) for one variant, else of each paired difference to
-    the first variant. `hits` holds, by variant, whether each replication hit the target."""
+    the first variant. `hits` holds, by variant, whether each replication hit the target.
+    Variants that are not `paired` (each stopped on its own) get their own P(hit)'s."""
     names = list(hits)
     head = names[0]
-    n = len(hits[head])
-    if len(names) == 1:
+    n = max(len(h) for h in hits.values())
+    if len(names) == 1 or not paired:
         measure = "p_hit"
-        by_variant = {head: wilson_half_width(float(hits[head].sum()), n)}
+        by_variant = {v: wilson_half_width(float(h.sum()), len(h)) for v, h in hits.items()}
     else:
         measure = "paired_difference"
         by_variant = {v: paired_half_width(hits[head], hits[v]) for v in names[1:]}
     reached = max(by_variant.values())
     return {"measure": measure, "target": target, "reached": reached, "runs": n,
             "met": None if target is None else reached <= target,
-            "by_variant": by_variant, "compared_with": head if len(names) > 1 else None}
+            "by_variant": by_variant, "compared_with": head if measure == "paired_difference" else None}
 
 
 def next_round_stop(n: int, reached: float, target: float, cap: int) -> int:

@@ -28,7 +28,7 @@ from ..engine.ledger import KPI_COLUMNS, K
 from ..engine.year import simulate_year
 from ..errors import RunError, UsageError
 from ..plan.plan import Plan
-from ..stats.sequential import LOOK, Settle
+from ..stats.sequential import LOOK, Retire, Settle
 from .cache import ReplicationCache, Year
 from .executors import Executor, InProcess, LocalPool, default_workers, make_executor  # noqa: F401 (re-exported)
 from .precision import MAX_RUNS, next_round_stop, precision_report
@@ -197,6 +197,11 @@ class Collector:
                 self.tallies[name].fold(part)
             self.folded = stops.pop()
 
+    def retire(self, names: set[str]) -> None:
+        """Fold these variants no more: their answers are settled (see `run_replications`'s
+        `retire`), so the others play on without them and their samples stay as they are."""
+        self.names = [n for n in self.names if n not in names]
+
     def all_hits(self) -> dict[str, np.ndarray]:
         """Whether each folded replication hit the target, by variant (the first is the headline)."""
         return {name: np.concatenate(t.hits) if t.hits else np.zeros(0, dtype=bool)
@@ -211,7 +216,7 @@ class Collector:
 
     def firings(self) -> pd.DataFrame:
         """Every rule firing of every variant, in replication order."""
-        parts = [f.assign(variant=name) for name in self.names for f in self.tallies[name].firings]
+        parts = [f.assign(variant=name) for name, t in self.tallies.items() for f in t.firings]
         if not parts:
             return pd.DataFrame(columns=["variant", *FIRING_COLUMNS])
         table = pd.concat(parts, ignore_index=True)
@@ -319,7 +324,8 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
                      precision: float | None = None, max_runs: int | None = None,
                      backend: str = "local", scheduler: Any = None,
                      collector: "Collector | None" = None, settle: Settle | None = None,
-                     valuer: Valuer | None = None, cache: ReplicationCache | None = None) -> RunResults:
+                     retire: Retire | None = None, valuer: Valuer | None = None,
+                     cache: ReplicationCache | None = None) -> RunResults:
     """Simulate `runs` years of each variant on common random numbers.
 
     With `precision`, `runs` is the first round: rounds follow until the 95 % half-width of
@@ -327,6 +333,10 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     `precision`, or `max_runs` (default 100,000) replications per variant are done.
     With `settle` (not with `precision`), the run looks at its hits every `LOOK` replications
     and stops at the first look where `settle(hits by variant)` holds (see `sequential`).
+    With `retire` instead, the variants are independent answers (sizes tried by a search,
+    each against its own bar): at each look the variants `retire(hits by variant)` names
+    stop, the others play on, and the run stops when none is left. Their samples differ in
+    length then, so they are not for paired comparisons.
     A `valuer` values rules while they play: it says which rules each batch forks at their
     first firing, and it looks at the results after each round.
     A `collector` already holding replications 0..k-1 (a resumed run) is carried on from k.
@@ -346,17 +356,20 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     ex = executor or make_executor(workers, backend, scheduler)
     n_workers = getattr(ex, "workers", 1)
     if precision is not None:
+        settle = retire = None
+    if retire is not None:
         settle = None
+    playing = dict(variants)      # the variants still played (all but those retired)
     target, rounds, batches, partial, settled = min(runs, cap), 0, 0, False, False
     if valuer is not None:
         valuer.plan(target if precision is None else cap)
     hits_before = cache.hits if cache is not None else 0
     try:
         while target > collector.folded:
-            stop = min(target, _next_look(collector.folded, settle, valuer))
+            stop = min(target, _next_look(collector.folded, settle or retire, valuer))
             smallest = LOOK_MIN_BATCH if stop < target else MIN_BATCH
             size = batch_size or default_batch_size(stop - collector.folded, n_workers, smallest)
-            work = plan_batches(variants, seed, collector.folded, stop, size, valuer)
+            work = plan_batches(playing, seed, collector.folded, stop, size, valuer)
             batches += len(work)
             planned = (target if precision is None else cap) * len(variants)
             if cache is not None:
@@ -381,6 +394,14 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
                                f"of 0..{stop - 1}; refusing to report a smaller sample")
             if valuer is not None and stop <= valuer.end:
                 valuer.look(stop, collector)
+            if retire is not None:
+                hits = collector.all_hits()
+                done = retire({name: hits[name] for name in playing})
+                collector.retire(done)
+                playing = {name: plan for name, plan in playing.items() if name not in done}
+                settled = not playing
+                if settled:
+                    break
             if stop < target:
                 if settle is not None and settle(collector.all_hits()):
                     settled = True
@@ -400,12 +421,13 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
         if own:
             ex.close()
     results = {name: collector.variant(name, plan) for name, plan in variants.items()}
-    extra: dict[str, Any] = {"precision": {**precision_report(collector.all_hits(), precision), "rounds": rounds,
+    reached = precision_report(collector.all_hits(), precision, paired=retire is None)
+    extra: dict[str, Any] = {"precision": {**reached, "rounds": rounds,
                            "max_runs": cap if precision is not None else None},
              "execution": {"backend": getattr(ex, "name", type(ex).__name__), "workers": n_workers,
                            "batches": batches, "busy_seconds": collector.busy_seconds,
                            "cached_years": cache.hits - hits_before if cache is not None else 0}}
-    if settle is not None:
+    if settle is not None or retire is not None:
         extra["sequential"] = {"settled": settled, "runs": collector.folded, "max_runs": min(runs, cap)}
     if valuer is not None:
         valuer.keep(collector)
@@ -415,7 +437,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     return RunResults(results, seed, collector.folded, time.perf_counter() - t0, partial, extra)
 
 
-def _next_look(folded: int, settle: Settle | None, valuer: Valuer | None) -> int:
+def _next_look(folded: int, settle: Settle | Retire | None, valuer: Valuer | None) -> int:
     """The next replication count at which the run looks at its results (no look: no limit)."""
     nxt = (folded // LOOK + 1) * LOOK
     marks = [nxt] if settle is not None else []

@@ -29,6 +29,7 @@ LOOK = 100              # replications between looks
 VALUE_HALF_WIDTH = 0.02  # a rule's ΔP(hit) known to +-2 pp is pinned down, whatever its sign
 
 Settle = Callable[[dict[str, np.ndarray]], bool]   # hits by variant -> is the answer settled?
+Retire = Callable[[dict[str, np.ndarray]], set[str]]   # hits by variant -> those settled
 
 
 def planned_looks(cap: int) -> int:
@@ -65,6 +66,14 @@ def bars_settled(bars: dict[str, float], cap: int) -> Settle:
         return all(side_of_bar(int(np.count_nonzero(hits[v])), len(hits[v]), bar, cap) is not None
                    for v, bar in bars.items())
     return settle
+
+
+def each_settled(bars: dict[str, float], cap: int) -> Retire:
+    """The variants whose P(hit) is settled against its own bar, each on its own: for
+    independent answers, such as the sizes a search tries."""
+    def retire(hits: dict[str, np.ndarray]) -> set[str]:
+        return {v for v, h in hits.items() if side_of_bar(int(np.count_nonzero(h)), len(h), bars[v], cap) is not None}
+    return retire
 
 
 def verdicts_settled(groups: dict[str, dict[str, float]], cap: int) -> Settle:

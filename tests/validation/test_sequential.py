@@ -80,3 +80,31 @@ def test_a_lever_sets_verdict_settles_when_one_check_fails_or_all_pass():
     assert settle({"c1": near, "c1 @ war": low, "c2": high})          # c1 fails on its war check
     assert not settle({"c1": near, "c1 @ war": high, "c2": high})     # c1's own check still open
     assert settle({"c1": high, "c1 @ war": high, "c2": high})
+
+
+def test_independent_answers_stop_each_on_its_own(monkeypatch):
+    """With `retire`, a size settled far from its bar stops at its own look while a close one
+    plays on; each keeps exactly the years of a full run (a prefix), wherever it stopped, and
+    the stopping points do not depend on the batches."""
+    from simulate.stats.sequential import each_settled
+    p = {"far": 0.55, "close": 0.795, "sure": 0.99}
+
+    def run_batch(batch: runner.Batch) -> BatchResult:
+        return coin(p[batch.variant])(batch)
+    monkeypatch.setattr(runner, "run_batch", run_batch)
+    plans = {name: make_plan() for name in p}
+    full = run_replications(plans, CAP, 7, workers=1)
+    lengths = set()
+    for size in (9, 50):
+        res = run_replications(plans, CAP, 7, workers=1, batch_size=size,
+                               retire=each_settled({name: BAR for name in p}, CAP))
+        n = {name: len(v.records) for name, v in res.variants.items()}
+        assert n["far"] <= 200 and n["sure"] <= 200 and n["close"] > 300, n
+        assert all(k % LOOK == 0 for k in n.values())
+        for name, v in res.variants.items():
+            whole = full.variants[name].records["hit"].to_numpy()[:n[name]]
+            assert np.array_equal(v.records["hit"].to_numpy(), whole), name
+            side = side_of_bar(int(whole.sum()), n[name], BAR, CAP)
+            assert side is not None or n[name] == CAP, name
+        lengths.add(tuple(sorted(n.items())))
+    assert len(lengths) == 1

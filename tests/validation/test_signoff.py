@@ -167,7 +167,7 @@ class Oracle:
     def __init__(self, p):
         self.p, self.u = p, (np.arange(200) + 0.5) / 200
 
-    def records(self, plans, runs=None, bars=None, phase=None):
+    def records(self, plans, runs=None, bars=None, phase=None, each=False):
         def size(plan):
             s = plan.shocks[0]
             return s.top if s.type == "rep_leaves" else s.size.value
