@@ -213,6 +213,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonnegative_int, help="random seed (default: the plan's `seed`)")
     p.add_argument("--years", type=float, help="years of history (default: the plan's horizon)")
     p.add_argument("--no-rules", action="store_true", help="play the plan without its playbooks")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     shape = p.add_argument_group("the export's shape, as real exports come")
     shape.add_argument("--crm", choices=("canonical", "salesforce", "hubspot"), default="canonical",
                        help="column and stage names (salesforce and hubspot hold the current stage only)")
@@ -227,7 +228,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     shape.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="CSV files or Excel workbooks")
 
 
-
 def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     if args.years is not None and not 0 < args.years <= 10:
@@ -237,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
     tables = play_export(plan, seed, args.years, rules=not args.no_rules)
     shape = Shape(args.crm, args.current_stage, args.dates, args.amounts, args.stale, args.since, args.format)
     for path in write_export(tables, args.out, shape, seed):
-        print(f"{path}: {_rows(path)} rows")
+        if not args.quiet:
+            print(f"{path}: {_rows(path)} rows")
     return 0
 
 

@@ -29,6 +29,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", help="YAML files to check")
+    p.add_argument("--quiet", action="store_true", help="print only warnings and errors (the exit code says ok)")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -38,7 +39,8 @@ def _validate(args: argparse.Namespace) -> int:
             doc = load_scenario(f)
             plan = load_variants(doc)["plan"]    # the plan and each variant
             check_lever_ends(doc, plan)          # and each lever at both ends of its range
-            print(f"{f}: ok")
+            if not args.quiet:
+                print(f"{f}: ok")
             from ..plan.market import plan_warnings
             for warning in plan_warnings(plan):
                 print(f"warning: {f}: {warning}", file=sys.stderr)

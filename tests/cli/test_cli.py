@@ -97,6 +97,8 @@ def test_validate_accepts_every_scenario(capsys):
     assert code == 0, err
     assert err == ""
     assert out.splitlines() == [f"{f}: ok" for f in SCENARIO_FILES]
+    code, out, err = run(capsys, "validate", "--quiet", *map(str, SCENARIO_FILES))
+    assert (code, out, err) == (0, "", "")
 
 
 def test_validate_reports_each_bad_file_and_still_checks_the_others(capsys, tmp_path):

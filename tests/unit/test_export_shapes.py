@@ -95,6 +95,8 @@ def test_synth_crm_writes_a_shape_from_the_command_line(tmp_path, capsys):
     from openpyxl import load_workbook
     header = next(load_workbook(tmp_path / "sf" / "deals.xlsx").worksheets[0].iter_rows(values_only=True))
     assert header[:4] == ("Id", "CreatedDate", "CloseDate", "StageName")
+    assert main(["synth-crm", str(plan), "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+    assert capsys.readouterr().out == "" and (tmp_path / "quiet" / "deals.csv").stat().st_size > 0
 
 
 @pytest.mark.parametrize("texts, fmt", [
