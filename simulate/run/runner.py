@@ -357,8 +357,6 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     n_workers = getattr(ex, "workers", 1)
     if precision is not None:
         settle = retire = None
-    if retire is not None:
-        settle = None
     playing = dict(variants)      # the variants still played (all but those retired)
     target, rounds, batches, partial, settled = min(runs, cap), 0, 0, False, False
     if valuer is not None:
