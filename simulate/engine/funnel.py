@@ -259,8 +259,11 @@ class ChannelFlow:
                 continue
             born = (start + rng.random(n) * 7.0).tolist()
             u, times, units, picks = self._fates_of(rng, n)
-            efforts = np.column_stack([st.effort.sample(rng, n) if st.effort.variance > 0 else np.full(n, mean)
-                                       for st, mean in zip(self.stages, self._effort)]).tolist()
+            if self._varied_effort:
+                efforts = np.column_stack([st.effort.sample(rng, n) if st.effort.variance > 0 else np.full(n, mean)
+                                           for st, mean in zip(self.stages, self._effort)]).tolist()
+            else:
+                efforts = [self._effort] * n        # never written to (see _efforts)
             for i in range(n):
                 work_days = [e * days_per_visit for e in efforts[i]]
                 fate_u, day, k = u[i], born[i] + work_days[0] + times[i][0], 0
