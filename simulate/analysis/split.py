@@ -6,7 +6,8 @@ is a long shot while another is a formality: every part is reached with the same
 c. With X_i a part's simulated bookings, its target is the (1 - c) quantile of X_i, and c is
 the one level at which those quantiles add up to the annual target (the sum falls as c rises,
 so a bisection finds it). Shares the manager fixes (`KA` at 60 % of the target) stay fixed,
-and the rest is split the same way. A rep's part is their quota: what their book, ramp-up and
+and the rest is split the same way; a share the manager bounds (`KA` at least 60 %) is held
+at its bound only when the fair split would break it. A rep's part is their quota: what their book, ramp-up and
 capacity make as likely as every other rep's.
 
 Because parts are not perfectly correlated, the level c is below the whole target's P(hit):
@@ -22,6 +23,7 @@ import numpy as np
 
 DIMENSIONS = ("segment", "product", "region", "quarter", "rep")
 BISECTIONS = 60
+BOUND_SLACK = 1e-9      # a target within this share of its bound keeps it (the bisection's cents)
 
 
 def parts_of(records: Any, dimension: str) -> dict[str, np.ndarray]:
@@ -30,6 +32,33 @@ def parts_of(records: Any, dimension: str) -> dict[str, np.ndarray]:
     prefix = f"{dimension}:"
     parts = {c[len(prefix):]: records[c].to_numpy(dtype=float) for c in records.columns if c.startswith(prefix)}
     return {k: v for k, v in parts.items() if np.any(v != 0)}
+
+
+def bounded_split(parts: dict[str, np.ndarray], total: float, fixed: dict[str, float] | None = None,
+                  at_least: dict[str, float] | None = None,
+                  at_most: dict[str, float] | None = None) -> tuple[dict[str, float], float, dict[str, str]]:
+    """`equal_confidence` with bounds on some parts (KA at least 60 %, a dog product at most
+    5 %): a part whose equal-confidence target breaks its bound is held at the bound and the
+    rest is split again, until no bound is broken. Each part's target falls as the level
+    rises, and holding a part at a floor raises the level of the others (at a cap, lowers
+    it), so a part held at a bound stays past it; one that no longer needs holding (a cap
+    moved the level back) is let go. Also says which parts sit at which bound."""
+    fixed = dict(fixed or {})
+    floors = {k: v for k, v in (at_least or {}).items() if k in parts and k not in fixed}
+    caps = {k: v for k, v in (at_most or {}).items() if k in parts and k not in fixed}
+    held: dict[str, str] = {}
+    for _ in range(2 * len(parts) + 1):
+        pinned = {**fixed, **{k: floors[k] if side == "at_least" else caps[k] for k, side in held.items()}}
+        targets, level = equal_confidence(parts, total, pinned)
+        fair = {k: float(np.quantile(parts[k], 1.0 - level)) for k in held} if level == level else {}
+        loose = {k for k, side in held.items()
+                 if k in fair and (fair[k] >= floors[k] if side == "at_least" else fair[k] <= caps[k])}
+        broken = {k: "at_least" for k, v in floors.items() if k not in held and targets[k] < v - BOUND_SLACK * abs(v)}
+        broken |= {k: "at_most" for k, v in caps.items() if k not in held and targets[k] > v + BOUND_SLACK * abs(v)}
+        if not broken and not loose:
+            return {k: targets[k] for k in parts}, level, held     # in the parts' own order
+        held = {k: side for k, side in held.items() if k not in loose} | broken
+    return {k: targets[k] for k in parts}, level, held
 
 
 def equal_confidence(parts: dict[str, np.ndarray], total: float,

@@ -85,7 +85,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="propose a split of the annual target by segment, product, region, quarter "
                         "and rep, each part as likely to be reached as the others, instead of levers")
     p.add_argument("--fix", action="append", metavar="DIM:PART=SHARE",
-                   help="with --split: a part whose share is fixed, e.g. segment:KA=60%% (repeatable)")
+                   help="with --split: a part whose share is fixed, e.g. segment:KA=60%%, or bounded, "
+                        "e.g. segment:KA>=60%% or product:legacy_oa<=5%% (repeatable)")
 
 
 def confirm_runs(confidence: float) -> int:

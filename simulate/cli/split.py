@@ -2,7 +2,8 @@
 
 The plan is played (`--runs` years), each dimension's parts are given targets that add up to
 the annual target and are each reached with the same probability (analysis/split.py), with
-the shares fixed by `--fix segment:KA=60%` kept; then the split is played again on fresh
+the shares fixed by `--fix segment:KA=60%` kept and those bounded by `--fix segment:KA>=60%`
+or `product:legacy_oa<=5%` held at their bound where the fair split would break it; then the split is played again on fresh
 years (`--confirm-runs`) and each part's P(hit) at its proposed target is measured with its
 interval, beside the plan's own split where it has one.
 """
@@ -17,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.split import DIMENSIONS, equal_confidence, parts_of
+from ..analysis.split import DIMENSIONS, bounded_split, parts_of
 from ..analysis.summary import build_summary
 from ..errors import UsageError
 from ..format import aligned, money, pct
 from ..load.loader import load_scenario, plan_from_document
 from ..plan import quantities as q
+from ..report.report import part_label
 from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import wilson
 from ..words import say
@@ -30,24 +32,46 @@ from .decide import Simulator, finish, open_folder, speak
 
 SPLIT_RUNS = 1000
 NONE = "(none)"          # bookings no part of a dimension holds (a deal without a region)
-_FIX = re.compile(r"^(?P<dim>[a-z]+):(?P<part>[^=]+)=(?P<share>.+)$")
+_FIX = re.compile(r"^(?P<dim>[a-z]+):(?P<part>[^=<>]+)(?P<op>>=|<=|=)(?P<share>.+)$")
+BOUNDS = {"=": "fixed", ">=": "at_least", "<=": "at_most"}
 
 
-def fixed_shares(texts: list[str], target: float) -> dict[str, dict[str, float]]:
-    """`--fix segment:KA=60%` (a share of the annual target, or an amount) as targets."""
-    out: dict[str, dict[str, float]] = {}
+def fixed_shares(texts: list[str], target: float) -> dict[str, dict[str, dict[str, float]]]:
+    """`--fix segment:KA=60%`, `segment:KA>=60%` or `product:legacy_oa<=5%` (a share of the
+    annual target, or an amount) as targets: by kind (`fixed`, `at_least`, `at_most`), then
+    dimension, then part."""
+    out: dict[str, dict[str, dict[str, float]]] = {kind: {} for kind in BOUNDS.values()}
     for text in texts:
         m = _FIX.match(text.strip())
         if m is None or m["dim"] not in DIMENSIONS:
-            raise UsageError(f"--fix {text}: expected DIMENSION:PART=SHARE such as segment:KA=60% "
+            raise UsageError(f"--fix {text}: expected DIMENSION:PART=SHARE (or >=, <=) such as segment:KA=60% "
                              f"(dimensions: {', '.join(DIMENSIONS)})")
         share = m["share"].strip()
         try:
             value = q.parse_fraction(share) * target if share.endswith("%") else q.parse_money(share)
         except ValueError:
             raise UsageError(f"--fix {text}: expected a share such as 60% or an amount such as 5.8M") from None
-        out.setdefault(m["dim"], {})[m["part"].strip()] = value
+        part = m["part"].strip()
+        if any(part in out[kind].get(m["dim"], {}) for kind in out):
+            raise UsageError(f"--fix {text}: {m['dim']}:{part} is already given")
+        out[BOUNDS[m["op"]]].setdefault(m["dim"], {})[part] = value
     return out
+
+
+def check_bounds(dim: str, parts: list[str], total: float, fixed: dict[str, float],
+                 at_least: dict[str, float], at_most: dict[str, float]) -> None:
+    """Refuse bounds no split can keep: floors over the target, or caps on every part under it."""
+    unknown = sorted((set(fixed) | set(at_least) | set(at_most)) - set(parts))
+    if unknown:
+        raise UsageError(f"--fix {dim}:{unknown[0]}: no such {dim}; the plan has {', '.join(parts)}")
+    low = sum(fixed.values()) + sum(at_least.values())
+    if low > total * (1 + 1e-9):
+        raise UsageError(f"--fix: the {dim} shares fixed and floored add up to {money(low)}, "
+                         f"over the target {money(total)}")
+    capped = {**at_most, **fixed}
+    if set(capped) >= set(parts) and sum(capped.values()) < total * (1 - 1e-9):
+        raise UsageError(f"--fix: every {dim} is fixed or capped, and together they reach only "
+                         f"{money(sum(capped.values()))} of the target {money(total)}")
 
 
 def run_split(args: argparse.Namespace) -> int:
@@ -73,21 +97,21 @@ def run_split(args: argparse.Namespace) -> int:
         parts = with_rest(parts_of(fitted, dim), fitted["bookings"].to_numpy(dtype=float))
         if not parts:
             continue
-        unknown = sorted(set(fixed.get(dim, {})) - set(parts))
-        if unknown:
-            raise UsageError(f"--fix {dim}:{unknown[0]}: no such {dim}; the plan has {', '.join(parts)}")
-        targets, level = equal_confidence(parts, total, fixed.get(dim))
+        given = {kind: shares.get(dim, {}) for kind, shares in fixed.items()}
+        check_bounds(dim, list(parts), total, given["fixed"], given["at_least"], given["at_most"])
+        targets, level, held = bounded_split(parts, total, given["fixed"], given["at_least"], given["at_most"])
         again = with_rest(parts_of(checked, dim), checked["bookings"].to_numpy(dtype=float))
         own = getattr(plan.target, f"by_{dim}", None) or {}
         dims[dim] = {"level": level, "parts": {
             part: part_row(t, total, parts[part], again[part], own.get(part) if dim != "quarter" else
-                           (own[part] * total if part in own else None), part in fixed.get(dim, {}))
+                           (own[part] * total if part in own else None), part in given["fixed"], held.get(part))
             for part, t in targets.items()}}
     hits = checked["hit"].to_numpy() >= 0.5
     lo, hi = wilson(int(hits.sum()), len(hits))
     split = {"target": total, "runs": runs, "confirm_runs": n_confirm, "seed": seed, "confirm_seed": fresh,
              "p_hit_total": float(hits.mean()), "p_hit_total_ci95": [lo, hi], "dimensions": dims,
-             "fixed": {d: dict(v) for d, v in fixed.items()}, "seconds": time.perf_counter() - t0}
+             "fixed": fixed["fixed"], "bounds": {kind: fixed[kind] for kind in ("at_least", "at_most")},
+             "seconds": time.perf_counter() - t0}
     summary = build_summary(results, home, with_rule_values=False)
     summary["split"] = split
     summary["years_reused"] = sim.reused
@@ -105,16 +129,16 @@ def with_rest(parts: dict[str, np.ndarray], total: np.ndarray) -> dict[str, np.n
 
 
 def part_row(target: float, total: float, fitted: np.ndarray, values: np.ndarray, own: float | None,
-             fixed: bool) -> dict[str, Any]:
+             fixed: bool, bound: str | None = None) -> dict[str, Any]:
     """One part: its proposed target, share, P(hit) on the fitting years (at least the level:
-    bookings come in whole deals, so a quantile may sit on an atom) and on the fresh years, and
-    the plan's own target."""
+    bookings come in whole deals, so a quantile may sit on an atom) and on the fresh years, the
+    plan's own target, and the bound it is held at (`at_least`, `at_most`) if any."""
     floor = target - 1e-6 * max(abs(target), 1.0)
     hits = values >= floor
     lo, hi = wilson(int(hits.sum()), len(hits))
     return {"target": target, "share": target / total if total else None, "p_hit": float(hits.mean()),
             "p_hit_ci95": [lo, hi], "p_hit_fitted": float(np.mean(fitted >= floor)), "plan_target": own,
-            "gap": None if own is None else target - own, "fixed": fixed}
+            "gap": None if own is None else target - own, "fixed": fixed, "bound": bound}
 
 
 def render(split: dict[str, Any]) -> str:
@@ -127,7 +151,7 @@ def render(split: dict[str, Any]) -> str:
         rows = [say("split.cols").split("|")]
         for part, r in d["parts"].items():
             a, b = r["p_hit_ci95"]
-            rows.append([f"{part} {say('split.fixed')}" if r["fixed"] else part, money(r["target"]),
+            rows.append([part_label(part, r), money(r["target"]),
                          pct(r["share"], 0), pct(r["p_hit"], 0), f"[{pct(a, 0)}, {pct(b, 0)}]",
                          money(r["plan_target"]), money(r["gap"])])
         lines += aligned(rows, indent="    ")

@@ -146,12 +146,18 @@ def split(sp: dict[str, Any]) -> list[str]:
     for dim, d in sp["dimensions"].items():
         out.append(f"<h3>{say('split.dim', dim=say('dim.' + dim), level=pct(d['level'], 0))}</h3>")
         out.append(table(say("split.cols").split("|"),
-                         ([esc(part) + (" " + say("split.fixed") if r["fixed"] else ""), money(r["target"]),
+                         ([esc(part_label(part, r)), money(r["target"]),
                            pct(r["share"], 0), pct(r["p_hit"], 0), ci(r["p_hit_ci95"]),
                            "-" if r["plan_target"] is None else money(r["plan_target"]),
                            "-" if r["gap"] is None else money(r["gap"])] for part, r in d["parts"].items())))
     out.append(f"<p class=small>{say('split.rep_note')}</p>")
     return out
+
+
+def part_label(part: str, row: dict[str, Any]) -> str:
+    """A part of the split, marked when fixed by the manager or held at a bound they set."""
+    mark = say("split.fixed") if row["fixed"] else say(f"split.{row['bound']}") if row.get("bound") else ""
+    return f"{part} {mark}".rstrip()
 
 
 def advice(a: dict[str, Any], figs: dict[str, tuple[str, str]]) -> list[str]:

@@ -17,7 +17,7 @@ from factory import minimal_plan_data
 from scipy import stats
 from stats_checks import Z, assert_close
 
-from simulate.analysis.split import equal_confidence
+from simulate.analysis.split import bounded_split, equal_confidence
 from simulate.cli.main import main
 
 N = 200_000
@@ -51,6 +51,76 @@ def test_a_fixed_part_keeps_its_target_and_the_rest_splits_the_remainder():
     z = (4.0 - 3.5) / sds.sum()
     c = stats.norm.cdf(z)
     assert level == pytest.approx(c, abs=Z * np.sqrt(c * (1 - c) / N) * np.sqrt((sds ** 2).sum()) / sds.sum())
+
+
+def _normal_parts(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"KA": rng.normal(6, 0.5, N), "SMB": rng.normal(3, 0.4, N), "WB": rng.normal(1, 0.2, N)}
+
+
+def _level_sd(c: float, sds: np.ndarray) -> float:
+    return Z * np.sqrt(c * (1 - c) / N) * np.sqrt((sds ** 2).sum()) / sds.sum()
+
+
+def test_a_bound_the_fair_split_keeps_changes_nothing():
+    parts = _normal_parts(9)
+    fair, level = equal_confidence(parts, 10.0)
+    targets, bounded_level, held = bounded_split(parts, 10.0, at_least={"KA": 5.5}, at_most={"WB": 1.5})
+    assert (targets, bounded_level, held) == (fair, level, {})
+
+
+def test_a_floor_the_fair_split_breaks_holds_the_part_there():
+    """KA's fair target is its mean, 6 (the means add up to the target); at least 6.5 holds it
+    at 6.5 and the rest splits 3.5 as when it is fixed: z = (4 - 3.5) / (0.4 + 0.2)."""
+    parts = _normal_parts(10)
+    targets, level, held = bounded_split(parts, 10.0, at_least={"KA": 6.5})
+    assert held == {"KA": "at_least"} and targets["KA"] == 6.5
+    assert sum(targets.values()) == pytest.approx(10.0)
+    sds = np.array([0.4, 0.2])
+    c = stats.norm.cdf((4.0 - 3.5) / sds.sum())
+    assert level == pytest.approx(c, abs=_level_sd(c, sds))
+
+
+def test_a_cap_lets_go_of_a_floor_it_made_needless():
+    """The fair split breaks both bounds (KA 6 < 6.05, WB 1 > 0.5). Held at both, SMB alone
+    must make 3.45, and at that low level KA's fair target is far above its floor: KA is let
+    go, and with WB at 0.5 the rest splits 9.5 over KA and SMB, z = (9 - 9.5) / (0.5 + 0.4)."""
+    parts = _normal_parts(11)
+    targets, level, held = bounded_split(parts, 10.0, at_least={"KA": 6.05}, at_most={"WB": 0.5})
+    assert held == {"WB": "at_most"} and targets["WB"] == 0.5
+    assert sum(targets.values()) == pytest.approx(10.0)
+    sds = np.array([0.5, 0.4])
+    z = (9.0 - 9.5) / sds.sum()
+    c = stats.norm.cdf(z)
+    assert level == pytest.approx(c, abs=_level_sd(c, sds))
+    binomial = np.sqrt(c * (1 - c) / N)
+    assert targets["KA"] == pytest.approx(6 - z * 0.5, abs=2 * Z * 0.5 * binomial / stats.norm.pdf(z))
+    assert targets["KA"] > 6.05
+
+
+def test_split_bounds_from_the_command_line(tmp_path, capsys):
+    """`--fix quarter:Q1>=25%` and `quarter:Q4<=22%` hold the quarters the fair split puts at
+    20 % and 25-30 % at their bounds; bounds no split can keep are refused in one line."""
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(minimal_plan_data(), sort_keys=False))
+    base = ["advise", str(path), "--split", "--runs", "200", "--confirm-runs", "100", "--workers", "1", "--quiet"]
+    assert main([*base, "--fix", "quarter:Q1>=25%", "--fix", "quarter:Q4<=22%", "--out", str(tmp_path / "run")]) == 0
+    split = json.loads((tmp_path / "run" / "summary.json").read_text())["split"]
+    quarters = split["dimensions"]["quarter"]["parts"]
+    assert quarters["Q1"]["bound"] == "at_least" and quarters["Q1"]["share"] == pytest.approx(0.25)
+    assert quarters["Q4"]["bound"] == "at_most" and quarters["Q4"]["share"] == pytest.approx(0.22)
+    assert quarters["Q2"]["bound"] is None and not quarters["Q2"]["fixed"]
+    assert sum(r["target"] for r in quarters.values()) == pytest.approx(split["target"])
+    assert split["bounds"] == {"at_least": {"quarter": {"Q1": 25_000.0}}, "at_most": {"quarter": {"Q4": 22_000.0}}}
+    capsys.readouterr()
+    for fix, says in ((["quarter:Q1>=60%", "quarter:Q2>=60%"], "over the target"),
+                      (["quarter:Q1>>5%"], "expected DIMENSION:PART=SHARE"),
+                      (["quarter:Q1=20%", "quarter:Q1<=30%"], "already given"),
+                      (["quarter:Q9>=5%"], "no such quarter")):
+        argv = [a for f in fix for a in ("--fix", f)]
+        assert main([*base, *argv, "--out", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err
 
 
 def test_a_split_no_year_reaches_says_so():
