@@ -213,7 +213,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonnegative_int, help="random seed (default: the plan's `seed`)")
     p.add_argument("--years", type=float, help="years of history (default: the plan's horizon)")
     p.add_argument("--no-rules", action="store_true", help="play the plan without its playbooks")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     shape = p.add_argument_group("the export's shape, as real exports come")
     shape.add_argument("--crm", choices=("canonical", "salesforce", "hubspot"), default="canonical",
                        help="column and stage names (salesforce and hubspot hold the current stage only)")

@@ -84,9 +84,9 @@ class Simulator:
         settle, retire = None, None
         if self.sequential and bars and each:
             retire = each_settled(bars, n)
-        elif self.sequential and groups:
+        if self.sequential and groups:
             settle = verdicts_settled(groups, n)
-        elif self.sequential and bars:
+        elif self.sequential and bars and not each:
             settle = bars_settled(bars, n)
         name = phase or ", ".join(plans)
         before = collector.folded if collector is not None else 0

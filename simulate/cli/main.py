@@ -29,7 +29,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", help="YAML files to check")
-    p.add_argument("--quiet", action="store_true", help="print only warnings and errors (the exit code says ok)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only warnings and errors (the exit code says ok)")
 
 
 def _validate(args: argparse.Namespace) -> int:

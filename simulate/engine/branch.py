@@ -21,6 +21,7 @@ import contextlib
 import os
 import pickle
 import signal
+import threading
 import warnings
 from typing import Any, Iterable, Iterator, NoReturn
 
@@ -35,6 +36,9 @@ def ctrl_c_held() -> Iterator[None]:
     Python drops a KeyboardInterrupt raised inside its at-fork hooks (logging's lock release),
     so a Ctrl-C that lands mid-fork would be lost and the run carry on to exit 0. A child
     forked in the block leaves Ctrl-C to its parent, which stops and reaps it."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield       # only the main thread takes Ctrl-C; a handler set outside Python stays
+        return
     parent = os.getpid()
     pressed: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
@@ -51,7 +55,8 @@ def ctrl_c_held() -> Iterator[None]:
 
 def ctrl_c_released(handler: Any) -> None:
     """In a worker process forked under `ctrl_c_held`: take Ctrl-C as its parent did."""
-    signal.signal(signal.SIGINT, handler)
+    if handler is not None:
+        signal.signal(signal.SIGINT, handler)
 
 
 class Branches:
@@ -61,7 +66,7 @@ class Branches:
     def __init__(self, rules: Iterable[str] = (), fork_from: float = 0.0):
         self.pending = set(rules)
         self.fork_from = fork_from                          # horizon day from which a firing forks
-        self.children: dict[str, tuple[int, int]] = {}     # rule -> (pid, read end of its pipe)
+        self.children: dict[str, tuple[int, int | None]] = {}  # rule -> (pid, read end of its pipe)
         self.replays: list[str] = []                        # rules to play again from day 0
         self.pipe: int | None = None                        # in a child: where its record goes
 
@@ -87,7 +92,8 @@ class Branches:
             if pid == 0:
                 os.close(read)
                 for _, fd in self.children.values():
-                    os.close(fd)
+                    if fd is not None:
+                        os.close(fd)
                 self.children, self.pending, self.replays, self.pipe = {}, set(), [], write
             else:
                 os.close(write)
@@ -109,11 +115,12 @@ class Branches:
     def collect(self) -> dict[str, dict[str, float]]:
         """Each child's record, by the rule it dropped (waits for the children to end)."""
         out: dict[str, dict[str, float]] = {}
-        children, self.children = self.children, {}
-        for rule, (pid, fd) in children.items():
+        for rule, (pid, fd) in list(self.children.items()):
             with os.fdopen(fd, "rb") as f:
                 data = f.read()
+            self.children[rule] = (pid, None)   # its pipe is read and closed
             os.waitpid(pid, 0)
+            del self.children[rule]             # reaped: what `abandon` leaves alone
             result = pickle.loads(data) if data else "the process died"
             if not isinstance(result, dict):
                 raise RunError(f"the year without rule {rule} failed: {result}")
@@ -124,7 +131,8 @@ class Branches:
         """Stop and reap every child (the parent's year failed or was interrupted)."""
         children, self.children = self.children, {}
         for pid, fd in children.values():
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)

@@ -272,7 +272,11 @@ def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None
             raise
         if branches.is_child:
             branches.exit_child(result.record)
-        result.without = branches.collect()
+        try:
+            result.without = branches.collect()
+        except BaseException:
+            branches.abandon()      # Ctrl-C while waiting: the children not reaped yet
+            raise
     for rule in branches.replays:
         alone = without_rules(plan, [rule])
         result.without[rule] = simulate_year(alone, seed, replication, copy.deepcopy(start_levers)).record

@@ -34,7 +34,7 @@ def paired_half_width(a: np.ndarray, b: np.ndarray) -> float:
 def precision_report(hits: dict[str, np.ndarray], target: float | None, paired: bool = True) -> dict[str, Any]:
     """The half-width reached: of P(hit) for one variant, else of each paired difference to
     the first variant. `hits` holds, by variant, whether each replication hit the target.
-    Variants that are not `paired` (each stopped on its own) get their own P(hit)'s."""
+    Variants that are not `paired` (each stopped on its own) get the half-width of their own P(hit)."""
     names = list(hits)
     head = names[0]
     n = max(len(h) for h in hits.values())

@@ -170,20 +170,23 @@ class Collector:
     """Streams batch results in, in any order; folds each replication range once, in order.
 
     A range is folded when every variant has delivered it, so all variants always cover the
-    same replications 0..n-1 (paired comparisons stay paired, even in a partial run). A batch
-    delivered twice (a worker retried after it had answered) is ignored.
+    same replications 0..n-1 (paired comparisons stay paired, even in a partial run); a
+    variant retired once settled (`retire`) keeps its shorter sample and folds no more. A
+    batch delivered twice (a worker retried after it had answered), or of a retired variant,
+    is ignored.
     """
 
     def __init__(self, variants: list[str]):
         self.names = list(variants)
         self.tallies = {name: _Tally() for name in self.names}
         self.pending: dict[int, dict[str, BatchResult]] = {}
-        self.folded = 0            # replications 0..folded-1 of every variant are in
+        self.folded = 0            # replications 0..folded-1 of every variant still folded are in
         self.received = 0          # replications received, all variants, duplicates excluded
         self.busy_seconds = 0.0
 
     def add(self, result: BatchResult) -> None:
-        if result.start < self.folded or result.variant in self.pending.get(result.start, {}):
+        if (result.start < self.folded or result.variant not in self.names
+                or result.variant in self.pending.get(result.start, {})):
             return
         self.pending.setdefault(result.start, {})[result.variant] = result
         self.received += len(result.values)
@@ -333,10 +336,10 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     `precision`, or `max_runs` (default 100,000) replications per variant are done.
     With `settle` (not with `precision`), the run looks at its hits every `LOOK` replications
     and stops at the first look where `settle(hits by variant)` holds (see `sequential`).
-    With `retire` instead, the variants are independent answers (sizes tried by a search,
-    each against its own bar): at each look the variants `retire(hits by variant)` names
-    stop, the others play on, and the run stops when none is left. Their samples differ in
-    length then, so they are not for paired comparisons.
+    With `retire`, the variants are independent answers (sizes tried by a search, each
+    against its own bar): at each look the variants `retire(hits by variant)` names stop,
+    the others play on, and the run stops when none is left. Their samples differ in length
+    then (the run's `runs` is the longest), so they are not for paired comparisons.
     A `valuer` values rules while they play: it says which rules each batch forks at their
     first firing, and it looks at the results after each round.
     A `collector` already holding replications 0..k-1 (a resumed run) is carried on from k.
@@ -344,6 +347,8 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     """
     if isinstance(variants, Plan):
         variants = {"plan": variants}
+    if retire is not None and valuer is not None:
+        raise UsageError("rules are valued on paired years: a run that retires variants cannot value them")
     if precision is not None and not 0 < precision < 1:
         raise UsageError(f"precision(={precision}) must be a half-width between 0 and 1, e.g. 0.01")
     if precision is None:
@@ -357,7 +362,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     n_workers = getattr(ex, "workers", 1)
     if precision is not None:
         settle = retire = None
-    playing = dict(variants)      # the variants still played (all but those retired)
+    playing = {name: plan for name, plan in variants.items() if name in collector.names}    # not retired
     target, rounds, batches, partial, settled = min(runs, cap), 0, 0, False, False
     if valuer is not None:
         valuer.plan(target if precision is None else cap)

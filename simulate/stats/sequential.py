@@ -72,7 +72,8 @@ def each_settled(bars: dict[str, float], cap: int) -> Retire:
     """The variants whose P(hit) is settled against its own bar, each on its own: for
     independent answers, such as the sizes a search tries."""
     def retire(hits: dict[str, np.ndarray]) -> set[str]:
-        return {v for v, h in hits.items() if side_of_bar(int(np.count_nonzero(h)), len(h), bars[v], cap) is not None}
+        return {v for v, h in hits.items()
+                if v in bars and side_of_bar(int(np.count_nonzero(h)), len(h), bars[v], cap) is not None}
     return retire
 
 

@@ -757,6 +757,45 @@ def test_ctrl_c_during_a_fork_stops_the_year(monkeypatch):
             os.waitpid(pid, os.WNOHANG)
 
 
+def test_ctrl_c_while_waiting_for_the_children_reaps_them(monkeypatch):
+    """A Ctrl-C while the year waits for its forked children stops it and reaps every child
+    (killed, not left to play their year out)."""
+    monkeypatch.setattr(year_module, "FORK_FROM", 0.0)
+    children, fork, wait = [], os.fork, os.waitpid
+    monkeypatch.setattr(os, "fork", lambda: children.append(fork()) or children[-1])
+    pressed = []
+
+    def waitpid(pid: int, options: int):
+        if not pressed:
+            pressed.append(pid)
+            raise KeyboardInterrupt
+        return wait(pid, options)
+    monkeypatch.setattr(os, "waitpid", waitpid)
+    plan = load_plan(SCENARIOS / "price_war.yaml")
+    with pytest.raises(KeyboardInterrupt):
+        for r in range(4):
+            simulate_year(plan, plan.seed, r, value_rules=tuple(x.name for x in plan.rules))
+    monkeypatch.setattr(os, "waitpid", wait)
+    assert pressed and children
+    for pid in children:
+        with pytest.raises(ChildProcessError):      # reaped already
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_ctrl_c_while_the_pool_forks_its_workers_is_not_lost():
+    """The local pool forks its workers at its first submit: a Ctrl-C then still stops the
+    run (Python would drop it inside its at-fork hooks)."""
+    from simulate.run.executors import LocalPool
+    pool = LocalPool(2)
+    _ctrl_c_at_fork["armed"] = True
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            list(pool.map_unordered(abs, [-1, -2, -3]))
+    finally:
+        _ctrl_c_at_fork["armed"] = False
+        pool.close()
+
+
 def test_a_rule_forked_alone_leaves_no_playbook_behind():
     """Dropping the last rule leaves the year of a plan without rules."""
     base = load_plan(SCENARIOS / "baseline.yaml")

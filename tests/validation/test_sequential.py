@@ -89,22 +89,30 @@ def test_independent_answers_stop_each_on_its_own(monkeypatch):
     from simulate.stats.sequential import each_settled
     p = {"far": 0.55, "close": 0.795, "sure": 0.99}
 
+    played = {name: 0 for name in p}
+
     def run_batch(batch: runner.Batch) -> BatchResult:
+        played[batch.variant] += batch.stop - batch.start
         return coin(p[batch.variant])(batch)
     monkeypatch.setattr(runner, "run_batch", run_batch)
     plans = {name: make_plan() for name in p}
     full = run_replications(plans, CAP, 7, workers=1)
     lengths = set()
     for size in (9, 50):
+        played = {name: 0 for name in p}
         res = run_replications(plans, CAP, 7, workers=1, batch_size=size,
                                retire=each_settled({name: BAR for name in p}, CAP))
         n = {name: len(v.records) for name, v in res.variants.items()}
         assert n["far"] <= 200 and n["sure"] <= 200 and n["close"] > 300, n
+        assert played == n, "a retired variant is played no more"
         assert all(k % LOOK == 0 for k in n.values())
         for name, v in res.variants.items():
             whole = full.variants[name].records["hit"].to_numpy()[:n[name]]
             assert np.array_equal(v.records["hit"].to_numpy(), whole), name
             side = side_of_bar(int(whole.sum()), n[name], BAR, CAP)
             assert side is not None or n[name] == CAP, name
+            if n[name] > LOOK:      # retired at the first look where it was settled, not later
+                before = n[name] - LOOK
+                assert side_of_bar(int(whole[:before].sum()), before, BAR, CAP) is None, name
         lengths.add(tuple(sorted(n.items())))
     assert len(lengths) == 1
