@@ -103,6 +103,8 @@ def execute(manifest: dict[str, Any], plan: Plan, args: argparse.Namespace,
         with progress_bar(enabled=not args.quiet and sys.stderr.isatty(), total=runs * len(variants),
                           phase=manifest["scenario"]) as progress:
             results = play(variants, runs, seed, progress=progress)
+        if results.partial and results.runs == 0:
+            raise KeyboardInterrupt     # before the first year was done: nothing to keep
         summary, values_cut = summary_of(results, scenario, args)
         summary["language"] = language()
         save_run(folder, results, summary, {**manifest, "folder": str(folder)}, plan)

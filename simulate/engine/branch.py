@@ -116,9 +116,9 @@ class Branches:
         """Each child's record, by the rule it dropped (waits for the children to end)."""
         out: dict[str, dict[str, float]] = {}
         for rule, (pid, fd) in list(self.children.items()):
+            self.children[rule] = (pid, None)   # the pipe is the file's now: it closes it
             with os.fdopen(fd, "rb") as f:
                 data = f.read()
-            self.children[rule] = (pid, None)   # its pipe is read and closed
             os.waitpid(pid, 0)
             del self.children[rule]             # reaped: what `abandon` leaves alone
             result = pickle.loads(data) if data else "the process died"

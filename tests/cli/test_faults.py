@@ -334,6 +334,16 @@ def test_ctrl_c_saves_a_partial_run_that_resume_finishes_exactly(tmp_path, monke
                   "`rerun` of the partial manifest: identical too")
 
 
+def test_ctrl_c_before_the_first_year_is_done_keeps_nothing(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C before any year of every variant is in: exit 130, 'interrupted', no folder
+    (there is nothing to keep, and a summary of no years would fail)."""
+    interrupt_after(monkeypatch, results=1)     # the plan's first batch in, its companion's not
+    code = main([str(write_plan(tmp_path)), "--runs", "120", "--out", str(tmp_path / "none"), "--workers", "1",
+                 "--batch-size", "20", "-q"])
+    assert code == 130 and capsys.readouterr().err.strip() == "interrupted"
+    assert not (tmp_path / "none").exists()
+
+
 def test_resume_refuses_what_it_cannot_finish(tmp_path, capsys, undisturbed):
     code = main(["rerun", "--resume", str(undisturbed), "--out", str(tmp_path / "x")])
     assert "nothing to resume" in one_line_error(capsys, code, expected=2)

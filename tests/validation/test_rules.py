@@ -757,20 +757,45 @@ def test_ctrl_c_during_a_fork_stops_the_year(monkeypatch):
             os.waitpid(pid, os.WNOHANG)
 
 
-def test_ctrl_c_while_waiting_for_the_children_reaps_them(monkeypatch):
+class _PressedWhileReading:
+    """A child's pipe whose read is interrupted by Ctrl-C (the file still closes its pipe)."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def read(self):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("moment", ["reading a child's record", "reaping a child"])
+def test_ctrl_c_while_waiting_for_the_children_reaps_them(moment, monkeypatch):
     """A Ctrl-C while the year waits for its forked children stops it and reaps every child
-    (killed, not left to play their year out)."""
+    (killed, not left to play their year out), and closes no pipe twice."""
     monkeypatch.setattr(year_module, "FORK_FROM", 0.0)
-    children, fork, wait = [], os.fork, os.waitpid
+    children, fork, wait, fdopen = [], os.fork, os.waitpid, os.fdopen
     monkeypatch.setattr(os, "fork", lambda: children.append(fork()) or children[-1])
     pressed = []
 
     def waitpid(pid: int, options: int):
-        if not pressed:
+        if not pressed and moment == "reaping a child":
             pressed.append(pid)
             raise KeyboardInterrupt
         return wait(pid, options)
+
+    def opened(fd: int, mode: str):
+        f = fdopen(fd, mode)
+        if not pressed and moment == "reading a child's record":
+            pressed.append(fd)
+            return _PressedWhileReading(f)
+        return f
     monkeypatch.setattr(os, "waitpid", waitpid)
+    monkeypatch.setattr(os, "fdopen", opened)
     plan = load_plan(SCENARIOS / "price_war.yaml")
     with pytest.raises(KeyboardInterrupt):
         for r in range(4):
