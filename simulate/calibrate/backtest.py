@@ -14,6 +14,7 @@ is its absolute error.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import replace
 from typing import Any
@@ -39,7 +40,8 @@ RUN_RATE_DAYS = 90
 
 def horizon_end(cut: dt.date, spec: str) -> dt.date:
     """The last day forecast from `cut`: `year-end` (31 December of the cut's year, or of
-    the next when the cut is 31 December), a duration (`3mo`, `6w`, `30d`) or a date."""
+    the next when the cut is 31 December), a duration (`3mo`, `6w`, `30d`) or a date. Months
+    from a month's last day end on a month's last day (30 April + 3mo: 31 July)."""
     if spec == "year-end":
         end = dt.date(cut.year, 12, 31)
         return end if end > cut else dt.date(cut.year + 1, 12, 31)
@@ -53,6 +55,8 @@ def horizon_end(cut: dt.date, spec: str) -> dt.date:
                          f"got '{spec}'") from None
     if end <= cut:
         raise UsageError(f"--horizon {spec}: the horizon end {end} is not after the cut {cut}")
+    if spec.endswith("mo") and (cut + dt.timedelta(days=1)).day == 1:
+        end = dt.date(end.year, end.month, calendar.monthrange(end.year, end.month)[1])
     return end
 
 

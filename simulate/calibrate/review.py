@@ -24,8 +24,9 @@ def last_year_review(cal: Calibration, warning: str | None = None, backcast: dic
     market check, and the defaults the plan fell back to (write the plan first: writing it
     lists them)."""
     ex = cal.ex
+    reps = len(ex.reps) or len({d.rep for d in ex.deals if d.rep})     # no reps file: those the deals name
     source = (f"From {', '.join(ex.files.values())} ({len(ex.deals)} deals, {len(ex.renewals)} renewals, "
-              f"{len(ex.reps)} reps), covering {ex.start} to {ex.as_of}. Bookings are won deals at their "
+              f"{reps} reps), covering {ex.start} to {ex.as_of}. Bookings are won deals at their "
               "closing date plus renewed contracts at their renewal date.")
     lines = [f"# Review of last year: {cal.last[0]} to {cal.last[1]}", "", source]
     if cal.previous is None:

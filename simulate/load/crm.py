@@ -310,11 +310,21 @@ def read_deals(path: Path, known_reps: set[str] | None = None, export_map: Expor
     export_map = dated(path, rows, ("created", "intent_date", "negotiation_date", "closed_date"), export_map, notes,
                        shown)
     stage_dates = True
+    undated: list[str] = []         # open leads without a created date (prospects not engaged yet)
     for number, values in rows:
         if not seen:
             stage_dates = all(c in values for c in DEAL_COLUMNS)
         row = _Row(path, number, values, export_map, shown)
-        deals.append(_dated_deal(row, seen, known_reps) if stage_dates else _current_deal(row, seen, known_reps))
+        deal = _dated_deal(row, seen, known_reps) if stage_dates else _current_deal(row, seen, known_reps)
+        if deal is None:
+            undated.append(row.text("stage") or "")
+        else:
+            deals.append(deal)
+    if undated and notes is not None:
+        stages = ", ".join(f"'{name}'" for name in sorted(set(undated)))
+        notes.append(f"{len(undated)} open deals at the lead stage ({stages}) have no date in column "
+                     f"'{shown.get('created', 'created')}': left out (a prospect not engaged yet has not "
+                     "entered the funnel, and nothing says since when it waits)")
     if notes is not None:
         how = describe(export_map, shown)
         notes.extend([how] if how else [])
@@ -356,20 +366,23 @@ def _dated_deal(row: _Row, seen: dict[str, int], known_reps: set[str] | None) ->
                 row.rep(known_reps), row.text("region", required=False), row.line)
 
 
-def _current_deal(row: _Row, seen: dict[str, int], known_reps: set[str] | None) -> Deal:
+def _current_deal(row: _Row, seen: dict[str, int], known_reps: set[str] | None) -> Deal | None:
     """A row of a current-stage export: created, closed, the CRM's stage name, the amount.
 
     The stage maps onto lead | intent | negotiation | won | lost (a map's `stages`, else the
     standard Salesforce and HubSpot names). A won deal went through negotiation; a lost
     one's furthest stage is unknown and written `lead`; an open deal's close date is only
-    expected, and ignored."""
+    expected, and ignored. An open lead with no created date (CRMs list prospects before
+    anyone engages them) is no deal yet: None."""
     deal_id = row.unique("deal_id", seen, "deal_id")
-    created = row.date("created")
     text = row.text("stage")
     target = row.map.stage(text or "")
     if target is None:
         raise row.error("stage", "a stage of lead, intent, negotiation, won or lost (name the CRM's stages "
                                  "under `stages:` in --map MAP.yaml)")
+    created = row.date("created", required=target != "lead")
+    if created is None:
+        return None
     outcome = target if target in ("won", "lost") else "open"
     stage = "negotiation" if target == "won" else "lead" if target == "lost" else target
     closed = row.date("closed_date", required=outcome != "open") if outcome != "open" else None

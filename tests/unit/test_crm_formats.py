@@ -99,6 +99,27 @@ def test_a_hubspot_export_reads_through_its_map(tmp_path):
     assert any("map.yaml" in n for n in export.notes)
 
 
+def test_open_prospects_without_a_created_date_are_left_out_and_said(tmp_path, capsys):
+    """CRMs list prospects before anyone engages them, with no created date: such open leads
+    are no deals yet (left out, counted in the review); a dateless deal past the lead stage is
+    still a located error."""
+    rows = sample_rows()
+    leads = [r["deal_id"] for r in rows if r["outcome"] == "open" and r["last_stage"] == "lead"][:5]
+    assert leads, "the sample has open leads"
+    undated = [{**r, "created": ""} if r["deal_id"] in leads else r for r in rows]
+    (tmp_path / "map.yaml").write_text(HS_MAP)
+    path = hubspot(tmp_path / "deals.csv", undated)
+    export = read_export(path, [], export_map=load_map(tmp_path / "map.yaml"))
+    assert len(export.deals) == len(rows) - len(leads) and not {d.id for d in export.deals} & set(leads)
+    assert any(f"{len(leads)} open deals at the lead stage ('Discovery') have no date in column 'create_date'"
+               in n for n in export.notes)
+    won = next(r for r in rows if r["outcome"] == "won")
+    hubspot(path, [{**won, "created": ""}])
+    code = main(["calibrate", str(path), "--map", str(tmp_path / "map.yaml"), "--out", str(tmp_path / "p.yaml")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "row 2, column 'create_date'" in err[0], err
+
+
 def test_the_canonical_export_takes_currency_and_time_stamps(tmp_path):
     text = SAMPLE.read_text(encoding="utf-8").splitlines()
     header, first = text[0], text[2].split(",")            # D00002, a won deal
