@@ -7,8 +7,8 @@ c. With X_i a part's simulated bookings, its target is the (1 - c) quantile of X
 the one level at which those quantiles add up to the annual target (the sum falls as c rises,
 so a bisection finds it). Shares the manager fixes (`KA` at 60 % of the target) stay fixed,
 and the rest is split the same way; a share the manager bounds (`KA` at least 60 %) is held
-at its bound only when the fair split would break it. A rep's part is their quota: what their book, ramp-up and
-capacity make as likely as every other rep's.
+at its bound only when the fair split would break it. A rep's part is their quota: what
+their book, ramp-up and capacity make as likely as every other rep's.
 
 Because parts are not perfectly correlated, the level c is below the whole target's P(hit):
 each part is harder to be sure of than the sum. The command confirms the split on fresh
@@ -47,7 +47,7 @@ def bounded_split(parts: dict[str, np.ndarray], total: float, fixed: dict[str, f
     floors = {k: v for k, v in (at_least or {}).items() if k in parts and k not in fixed}
     caps = {k: v for k, v in (at_most or {}).items() if k in parts and k not in fixed}
     held: dict[str, str] = {}
-    for _ in range(2 * len(parts) + 1):
+    for _ in range(2 * len(parts) + 1):     # each round holds or lets go of a part; at most so many
         pinned = {**fixed, **{k: floors[k] if side == "at_least" else caps[k] for k, side in held.items()}}
         targets, level = equal_confidence(parts, total, pinned)
         fair = {k: float(np.quantile(parts[k], 1.0 - level)) for k in held} if level == level else {}
@@ -56,9 +56,9 @@ def bounded_split(parts: dict[str, np.ndarray], total: float, fixed: dict[str, f
         broken = {k: "at_least" for k, v in floors.items() if k not in held and targets[k] < v - BOUND_SLACK * abs(v)}
         broken |= {k: "at_most" for k, v in caps.items() if k not in held and targets[k] > v + BOUND_SLACK * abs(v)}
         if not broken and not loose:
-            return {k: targets[k] for k in parts}, level, held     # in the parts' own order
+            break
         held = {k: side for k, side in held.items() if k not in loose} | broken
-    return {k: targets[k] for k in parts}, level, held
+    return {k: targets[k] for k in parts}, level, held     # in the parts' own order
 
 
 def equal_confidence(parts: dict[str, np.ndarray], total: float,

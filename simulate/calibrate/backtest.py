@@ -14,7 +14,6 @@ is its absolute error.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import replace
 from typing import Any
@@ -49,14 +48,12 @@ def horizon_end(cut: dt.date, spec: str) -> dt.date:
         try:
             end = q.parse_date(spec)
         except ValueError:
-            end = q.parse_date("+" + spec, cut)
+            end = q.parse_date("+" + spec, cut, month_ends=True)
     except ValueError:
         raise UsageError(f"--horizon: expected year-end, a duration such as 3mo or a date such as 2027-12-31, "
                          f"got '{spec}'") from None
     if end <= cut:
         raise UsageError(f"--horizon {spec}: the horizon end {end} is not after the cut {cut}")
-    if spec.endswith("mo") and (cut + dt.timedelta(days=1)).day == 1:
-        end = dt.date(end.year, end.month, calendar.monthrange(end.year, end.month)[1])
     return end
 
 

@@ -3,9 +3,9 @@
 The plan is played (`--runs` years), each dimension's parts are given targets that add up to
 the annual target and are each reached with the same probability (analysis/split.py), with
 the shares fixed by `--fix segment:KA=60%` kept and those bounded by `--fix segment:KA>=60%`
-or `product:legacy_oa<=5%` held at their bound where the fair split would break it; then the split is played again on fresh
-years (`--confirm-runs`) and each part's P(hit) at its proposed target is measured with its
-interval, beside the plan's own split where it has one.
+or `product:legacy_oa<=5%` held at their bound where the fair split would break it; then the
+split is played again on fresh years (`--confirm-runs`) and each part's P(hit) at its
+proposed target is measured with its interval, beside the plan's own split where it has one.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.split import DIMENSIONS, bounded_split, parts_of
+from ..analysis.split import BOUND_SLACK, DIMENSIONS, bounded_split, parts_of
 from ..analysis.summary import build_summary
 from ..errors import UsageError
 from ..format import aligned, money, pct
@@ -65,11 +65,11 @@ def check_bounds(dim: str, parts: list[str], total: float, fixed: dict[str, floa
     if unknown:
         raise UsageError(f"--fix {dim}:{unknown[0]}: no such {dim}; the plan has {', '.join(parts)}")
     low = sum(fixed.values()) + sum(at_least.values())
-    if low > total * (1 + 1e-9):
+    if low > total * (1 + BOUND_SLACK):
         raise UsageError(f"--fix: the {dim} shares fixed and floored add up to {money(low)}, "
                          f"over the target {money(total)}")
     capped = {**at_most, **fixed}
-    if set(capped) >= set(parts) and sum(capped.values()) < total * (1 - 1e-9):
+    if set(capped) >= set(parts) and sum(capped.values()) < total * (1 - BOUND_SLACK):
         raise UsageError(f"--fix: every {dim} is fixed or capped, and together they reach only "
                          f"{money(sum(capped.values()))} of the target {money(total)}")
 

@@ -91,9 +91,8 @@ class Branches:
                 pid = os.fork()
             if pid == 0:
                 os.close(read)
-                for _, fd in self.children.values():
-                    if fd is not None:
-                        os.close(fd)
+                for _, fd in self.children.values():     # all open: only `collect` closes them
+                    os.close(fd)
                 self.children, self.pending, self.replays, self.pipe = {}, set(), [], write
             else:
                 os.close(write)

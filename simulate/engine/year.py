@@ -265,17 +265,13 @@ def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None
         branches = year.branches
         try:
             result = year.run()
-        except BaseException as exc:
+            if branches.is_child:
+                branches.exit_child(result.record)      # never returns
+            result.without = branches.collect()
+        except BaseException as exc:    # a failure, or Ctrl-C while playing or waiting for the children
             if branches.is_child:
                 branches.exit_child(exc)
             branches.abandon()
-            raise
-        if branches.is_child:
-            branches.exit_child(result.record)
-        try:
-            result.without = branches.collect()
-        except BaseException:
-            branches.abandon()      # Ctrl-C while waiting: the children not reaped yet
             raise
     for rule in branches.replays:
         alone = without_rules(plan, [rule])

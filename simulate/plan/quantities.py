@@ -61,11 +61,13 @@ def parse_days(value: Any) -> float:
     return _number(match.group(1).replace(",", ""), expected, value) * _DAYS[unit]
 
 
-def parse_date(value: Any, start: dt.date | None = None) -> dt.date:
+def parse_date(value: Any, start: dt.date | None = None, month_ends: bool = False) -> dt.date:
     """An ISO date; with `start`, also "Q2", "month 4" and offsets "+30d", "+6w", "+3mo".
 
     Quarters and months count from `start`, the first day of the plan year: "Q2" and
-    "month 4" are both start + 3 months. Month and year offsets are calendar months.
+    "month 4" are both start + 3 months. Month and year offsets are calendar months; with
+    `month_ends`, one from a month's last day ends on a month's last day (30 April + 3mo:
+    31 July, not 30 July), as a period "to the end of the month" is meant.
     """
     if isinstance(value, dt.datetime):
         return value.date()
@@ -98,7 +100,7 @@ def parse_date(value: Any, start: dt.date | None = None) -> dt.date:
     unit = offset.group(2).lower()
     if unit not in _DAYS:
         raise ValueError(f"{expected}, got {value!r}")
-    return _offset(start, offset.group(1).replace(",", ""), unit, value)
+    return _offset(start, offset.group(1).replace(",", ""), unit, value, month_ends)
 
 
 def days_between(start: dt.date, d: dt.date) -> float:
@@ -106,13 +108,16 @@ def days_between(start: dt.date, d: dt.date) -> float:
     return float((d - start).days)
 
 
-def _offset(start: dt.date, amount: str, unit: str, value: str) -> dt.date:
+def _offset(start: dt.date, amount: str, unit: str, value: str, month_ends: bool = False) -> dt.date:
     try:
         if unit in ("mo", "month", "months", "y", "yr", "year", "years"):
             count = float(amount)
             if not count.is_integer():
                 raise ValueError(f"month and year offsets must be whole numbers, got {value!r}")
-            return _add_months(start, int(count) * (1 if unit.startswith("m") else 12))
+            end = _add_months(start, int(count) * (1 if unit.startswith("m") else 12))
+            if month_ends and (start + dt.timedelta(days=1)).day == 1:
+                end = end.replace(day=calendar.monthrange(end.year, end.month)[1])
+            return end
         days = parse_days(amount + unit)
         if not days.is_integer():
             raise ValueError(f"a date offset must be a whole number of days, got {value!r}")

@@ -120,6 +120,18 @@ def test_date_relative_to_a_mid_year_start():
     assert parse_date("month 3", start) == dt.date(2027, 9, 30)  # clamped to month end
 
 
+def test_month_offsets_keep_month_ends_only_when_asked():
+    """A plan's dates clamp (30 April + 3mo: 30 July); a period to a month's end (a backtest's
+    horizon) keeps month ends, however the months are written; days and weeks never move."""
+    start = dt.date(2027, 4, 30)
+    assert parse_date("+3mo", start) == dt.date(2027, 7, 30)
+    assert parse_date("+3mo", start, month_ends=True) == dt.date(2027, 7, 31)
+    assert parse_date("+2 months", dt.date(2027, 2, 28), month_ends=True) == dt.date(2027, 4, 30)
+    assert parse_date("+1y", dt.date(2027, 2, 28), month_ends=True) == dt.date(2028, 2, 29)
+    assert parse_date("+3mo", dt.date(2027, 4, 15), month_ends=True) == dt.date(2027, 7, 15)
+    assert parse_date("+14d", start, month_ends=True) == dt.date(2027, 5, 14)
+
+
 @pytest.mark.parametrize("value", ["Q2", "+30d", "month 4"])
 def test_relative_date_needs_a_start(value):
     with pytest.raises(ValueError, match=re.escape(f"'{value}' is relative to the plan's start")):

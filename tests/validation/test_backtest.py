@@ -59,6 +59,8 @@ def test_horizons():
     assert horizon_end(dt.date(2027, 4, 30), "3mo") == dt.date(2027, 7, 31)      # month ends stay month ends
     assert horizon_end(dt.date(2027, 9, 30), "3mo") == dt.date(2027, 12, 31)
     assert horizon_end(dt.date(2027, 4, 15), "3mo") == dt.date(2027, 7, 15)
+    assert horizon_end(dt.date(2027, 4, 30), "3 months") == dt.date(2027, 7, 31)   # any way months are written
+    assert horizon_end(dt.date(2027, 2, 28), "1y") == dt.date(2028, 2, 29)
     assert horizon_end(cut, "2027-05-15") == dt.date(2027, 5, 15)
     with pytest.raises(UsageError, match="--horizon"):
         horizon_end(cut, "soon")
