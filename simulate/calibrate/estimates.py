@@ -65,9 +65,11 @@ class Estimates:
         self._stale_after = float(np.percentile(cycles, 95)) if cycles else math.inf
         self.months, self.typical = _creations_by_month(export)
         # Leads are counted from the first month with a typical share of new deals: the empty
-        # months of a left-truncated export would otherwise read as a slow season.
+        # months of a left-truncated export would otherwise read as a slow season. An export
+        # that left out the deals closed before its first close holds, of the deals created
+        # before that, only those still open then: leads are counted from it.
         first = next((k for k, n in self.months.items() if n >= THIN * self.typical), next(iter(self.months)))
-        self.leads_from = max(export.start, dt.date(first[0], first[1], 1))
+        self.leads_from = max(export.start, export.observed_from, dt.date(first[0], first[1], 1))
 
     # -- funnel ----------------------------------------------------------------------
     def stage(self, stage: int, segment: str | None = None, channel: str | None = None) -> StageData:
@@ -107,12 +109,11 @@ class Estimates:
             out.append(f"short export: {ex.start} to {ex.as_of} is {ex.days / MONTH_DAYS:.1f} months, not a year; "
                        f"counts per year (leads, attrition) are annualised (x {365 / ex.days:.2f}) and "
                        "\"last year\" is this period")
-        closes = [d.closed for d in ex.deals if d.closed is not None]
-        created = min(d.created for d in ex.deals)
-        if closes and (min(closes) - created).days > 45:
-            out.append(f"left-truncated export: the first deal closes on {min(closes)}, "
-                       f"{(min(closes) - created).days} days after the first is created ({created}); deals closed "
-                       "before the export began are missing, so its first months under-count bookings")
+        if ex.observed_from > ex.start:
+            created = min(d.created for d in ex.deals)
+            out.append(f"left-truncated export: the first deal closes on {ex.observed_from}, "
+                       f"{(ex.observed_from - created).days} days after the first is created ({created}); deals "
+                       "closed before it are missing, so its first months under-count bookings and new deals")
         thin = [f"{y}-{m:02d} ({n})" for (y, m), n in self.months.items() if n < THIN * self.typical]
         if thin:
             out.append(f"months with under a fifth of the typical {self.typical:.0f} new deals: {', '.join(thin)}")
@@ -123,7 +124,8 @@ class Estimates:
                        "show the export's pipeline filling up, not a ramp-up, and are left out of the ramp-up curve")
         if self.leads_from > ex.start:
             out.append(f"lead flows are measured from {self.leads_from} on ({(ex.as_of - self.leads_from).days + 1} "
-                       f"days), where new deals reach a typical month's count; the months before are left out")
+                       "days), where every new deal is recorded and new deals reach a typical month's count; the "
+                       "months before are left out")
         return out
 
     def win_rate(self, segment: str) -> Proportion:

@@ -11,7 +11,9 @@ Real exports rarely look that tidy, so a `Shape` writes the same history the way
 come: Salesforce or HubSpot column and stage names, the current stage only (no stage dates;
 an open deal carries an expected close date), US dates or datetime stamps, amounts with a
 currency, lost deals nobody closed in the CRM (stale), deals created before a date missing
-(left truncation), and Excel workbooks.
+(left truncation), deals closed before a date missing (an export of the deals open or closed
+since a date, where the older deals still there are the ones that lived long), and Excel
+workbooks.
 
     python -m simulate synth-crm scenarios/baseline.yaml --out scenarios/data --seed 7
     python -m simulate synth-crm scenarios/baseline.yaml --out /tmp/sf --crm salesforce \\
@@ -106,6 +108,7 @@ class Shape:
     stale: float = 0.0               # share of lost deals nobody closed in the CRM: left open
     since: dt.date | None = None     # deals created before this day are missing (left truncation)
     format: str = "csv"              # csv | xlsx
+    closed_since: dt.date | None = None  # deals closed before this day are missing (filtered on close date)
 
     @property
     def stages_only(self) -> bool:
@@ -120,6 +123,8 @@ def shaped(tables: dict[str, list[tuple]], shape: Shape, seed: int,
     for row in tables["deals.csv"]:
         d = dict(zip(DEAL_HEADER, row))
         if shape.since is not None and d["created"] < shape.since.isoformat():
+            continue
+        if shape.closed_since is not None and d["closed_date"] and d["closed_date"] < shape.closed_since.isoformat():
             continue
         if d["outcome"] == "lost" and shape.stale > 0 and rng.random() < shape.stale:
             d.update(outcome="open", closed_date="")      # nobody closed it: it looks open forever
@@ -225,6 +230,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                        help="share of lost deals nobody closed in the CRM, left open (e.g. 60%%)")
     shape.add_argument("--since", type=day, metavar="DATE",
                        help="leave out deals created before DATE (a left-truncated export)")
+    shape.add_argument("--closed-since", type=day, metavar="DATE",
+                       help="leave out deals closed before DATE (an export of deals open or closed since DATE)")
     shape.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="CSV files or Excel workbooks")
 
 
@@ -235,7 +242,8 @@ def run(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
     seed = plan.seed if args.seed is None else args.seed
     tables = play_export(plan, seed, args.years, rules=not args.no_rules)
-    shape = Shape(args.crm, args.current_stage, args.dates, args.amounts, args.stale, args.since, args.format)
+    shape = Shape(args.crm, args.current_stage, args.dates, args.amounts, args.stale, args.since, args.format,
+                  args.closed_since)
     for path in write_export(tables, args.out, shape, seed):
         if not args.quiet:
             print(f"{path}: {_rows(path)} rows")

@@ -90,6 +90,9 @@ class RepRecord:
     region: str | None
 
 
+TRUNCATED_AFTER = 45     # days from the first creation to the first close beyond which closes are missing
+
+
 @dataclass(frozen=True)
 class Export:
     """A whole CRM export and the period it covers (`start` to `as_of`, both included).
@@ -115,6 +118,17 @@ class Export:
     @property
     def years(self) -> float:
         return self.days / 365.0
+
+    @property
+    def observed_from(self) -> dt.date:
+        """The first day from which deals are in the export whatever their fate. When the first
+        close comes more than TRUNCATED_AFTER days after the first creation, the deals closed
+        before it were left out (an export filtered on close date): a deal created earlier is
+        in it only because it was still open that day."""
+        closes = [d.closed for d in self.deals if d.closed is not None]
+        created = min((d.created for d in self.deals), default=self.start)
+        first = min(closes, default=self.start)
+        return first if (first - created).days > TRUNCATED_AFTER else self.start
 
 
 def read_rows(path: Path, kind: str, required: tuple[str, ...] | tuple[tuple[str, ...], ...],

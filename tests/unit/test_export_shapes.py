@@ -119,3 +119,30 @@ def test_dates_that_read_both_ways_are_refused_with_their_row(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "deals.csv: row 2, column 'createddate'" in err and "month-first" in err and "dates:" in err
+
+
+def test_an_export_filtered_on_close_date_keeps_the_deals_open_or_closed_since(history, truth, tmp_path):
+    since = dt.date(2027, 4, 1)
+    export = _read(write_export(history, tmp_path, Shape(closed_since=since), seed=1))
+    assert {d.id for d in export.deals} == {k for k, d in truth.items() if d.closed is None or d.closed >= since}
+    assert export.observed_from == min(d.closed for d in export.deals if d.closed is not None) >= since
+    # an export filtered on created date holds every deal from its first day
+    created_since = _read(write_export(history, tmp_path / "created", Shape(since=dt.date(2027, 1, 1)), seed=1))
+    assert created_since.observed_from == created_since.start
+
+
+def test_leads_of_an_export_filtered_on_close_date_are_counted_where_every_deal_is_there(history, truth, tmp_path):
+    """Before the first close, the export holds only the deals that lived past it: counting
+    leads from the first creation would under-count them. From the first close on, every new
+    deal is in the export, so the count is exactly the full history's."""
+    from simulate.calibrate.estimates import Estimates
+    export = _read(write_export(history, tmp_path, Shape(closed_since=dt.date(2027, 4, 1)), seed=1))
+    est = Estimates(export)
+    assert est.leads_from == export.observed_from
+    assert any("left-truncated export" in line for line in est.coverage())
+    for name, (channel, segment) in est.channels.items():
+        rate, _ = est.arrivals(name)
+        assert rate.events == sum(d.channel == channel and d.segment == segment and d.created >= est.leads_from
+                                  for d in truth.values())
+    before = [d for d in export.deals if d.created < est.leads_from]
+    assert before and len(before) < sum(d.created < est.leads_from for d in truth.values())
