@@ -1,7 +1,8 @@
 """Back-cast: the calibrated plan plays the period it was fitted on, against what happened.
 
 A plan fitted to last year should give last year back. `calibrate` plays it over the
-export's own last twelve months (or its whole period, when shorter) with a living funnel on
+export's own last twelve months (or its whole period, when shorter; from its first close
+when deals closed before that were left out) with a living funnel on
 the first day, and sets the simulated bookings beside the actual ones, in total, by segment
 and by quarter: P05/P10/P50/P90/P95, the median against the actual, and where the actual fell
 (PIT). An actual outside P05-P95 is warned about, with the input that most likely causes it,
@@ -38,8 +39,9 @@ CHECKS = {
 
 
 def period(cal: Calibration) -> tuple[dt.date, dt.date]:
-    """The period played: the export's last 365 days, or all of it when shorter."""
-    return max(cal.ex.start, cal.ex.as_of - dt.timedelta(days=364)), cal.ex.as_of
+    """The period played: the export's last 365 days, or all of it when shorter, from the day
+    every booking is in it (a left-truncated export's first close, Export.observed_from)."""
+    return max(cal.ex.observed_from, cal.ex.as_of - dt.timedelta(days=364)), cal.ex.as_of
 
 
 def over_period(plan: Plan, start: dt.date, end: dt.date) -> Plan:

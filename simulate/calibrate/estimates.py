@@ -19,11 +19,13 @@ import numpy as np
 from ..load.crm import STAGE_NAMES
 from ..stats.fit import (
     VALUE_FAMILIES,
+    Dispersion,
     DistFit,
     LogLinear,
     Proportion,
     Rate,
     Seasonality,
+    dispersion,
     durations_ks_sample,
     fit_distribution,
     log_linear,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from ..load.crm import Export
 
 MIN_N = 30              # fewer observations than this: the figure falls back to a default
+MIN_MONTHS = 4          # full months needed to measure how a lead flow swings month to month
 THIN = 0.2              # a month with under this share of the typical month's new deals is thin
 MONTH_DAYS = 365.0 / 12
 
@@ -227,6 +230,25 @@ class Estimates:
             day += dt.timedelta(days=1)
         return Rate(sum(counts), sum(exposure) / 365.0), seasonality(counts, exposure)
 
+    def volatility(self, channel: str, season: Seasonality | None) -> Dispersion | None:
+        """The channel's new deals in each full calendar month from `leads_from` on, against a
+        steady flow (shaped by `season` when the plan uses it); None with fewer than
+        MIN_MONTHS such months."""
+        ex, source = self.export, self.channels[channel]
+        months = [k for k in self.months
+                  if dt.date(k[0], k[1], 1) >= self.leads_from and _month_end(k) <= ex.as_of]
+        if len(months) < MIN_MONTHS:
+            return None
+        counts = dict.fromkeys(months, 0)
+        for d in ex.deals:
+            key = (d.created.year, d.created.month)
+            if key in counts and (d.channel, d.segment) == source:
+                counts[key] += 1
+        expected = [_month_end(k).day * (season.weights[k[1] - 1] if season is not None else 1.0) for k in months]
+        if min(expected) <= 0 or sum(counts.values()) == 0:
+            return None
+        return dispersion(list(counts.values()), expected)
+
     # -- deal values ------------------------------------------------------------------
     def deal_values(self) -> tuple[LogLinear, str, dict[str, float], dict[str, np.ndarray]] | None:
         """Deal value = units x price: the log-linear split into a price per product and
@@ -358,6 +380,11 @@ def _creations_by_month(ex: Export) -> tuple[dict[tuple[int, int], int], float]:
         if key in months:
             months[key] += 1
     return months, float(np.median(list(months.values())))
+
+
+def _month_end(month: tuple[int, int]) -> dt.date:
+    year, m = month
+    return dt.date(year + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1)
 
 
 def channel_name(channel: str, segment: str, main_segment: dict[str, str]) -> str:

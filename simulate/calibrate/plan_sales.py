@@ -2,19 +2,20 @@
 
 Last year's won deals price each product and size each segment's deals; the renewals of
 key accounts set their renewal rates; the funnel's conversions and stage times come from
-the deals that went through it; each channel's leads per year and seasonality from when its
-leads arrived. Where the export is too thin, the reference plan's figure stands, and says so.
+the deals that went through it; each channel's leads per year, seasonality and
+month-to-month volatility from when its leads arrived. Where the export is too thin, the reference plan's figure stands, and says so.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..load.crm import STAGE_NAMES
-from ..stats.fit import VALUE_FAMILIES, Proportion, fit_distribution
-from .estimates import MIN_N
+from ..stats.fit import VALUE_FAMILIES, Dispersion, Proportion, fit_distribution
+from .estimates import MIN_MONTHS, MIN_N
 from .plan_yaml import (
     BASELINE,
     DEFAULT_STAGES,
@@ -262,13 +263,28 @@ def write_units(cal: Calibration, y: PlanYaml, seg: str) -> None:
               cal.default(f"{seg} deal sizes", f"only {0 if units is None else units.size} won deals"))
 
 
+def write_volatility(y: PlanYaml, swing: Dispersion | None) -> None:
+    """The channel's month-to-month swing, written when a chi-square test against a steady
+    flow rejects it at 1 %: a forecast from a steady flow would be surer than the past was."""
+    if swing is None:
+        y.comment(4, f"no volatility: fewer than {MIN_MONTHS} full months to measure it")
+        return
+    verdict = (f"{len(swing.counts)} full months of {min(swing.counts)} to {max(swing.counts)} new deals: chi-square "
+               f"{swing.chi2:.1f} on {swing.df} df, p={swing.p:.3g}")
+    if swing.p < 0.01 and swing.cv > 0:
+        y.put(4, "volatility", pct(swing.cv), f"sd of a month's lead rate beyond chance, {verdict}")
+    else:
+        y.comment(4, f"no volatility: months within a steady flow's spread ({verdict})")
+
+
 def write_channels(cal: Calibration, y: PlanYaml) -> None:
     est = cal.est
     channels = list(est.channel_segment)
     shares = even_shares(len(channels))
     y.comment(0, "Leads per channel over the whole export. Seasonality is written when a chi-square test "
-                 "against a constant rate rejects it at 1 %; quality is the channel's lead -> intent "
-                 "conversion against its segment's.")
+                 "against a constant rate rejects it at 1 %, and volatility (how far a month's rate strays "
+                 "beyond chance) when the full months' counts reject a steady flow at 1 %; quality is the "
+                 "channel's lead -> intent conversion against its segment's.")
     cal.defaults.append("marketing budget and channel spend shares: the export has no spend")
     y.put(0, "marketing")
     y.put(2, "budget", money(cal.budget or 800e3, 4), "as given (--budget)" if cal.budget else
@@ -277,12 +293,19 @@ def write_channels(cal: Calibration, y: PlanYaml) -> None:
     for channel, share in zip(channels, shares):
         seg = est.channel_segment[channel]
         rate, season = est.arrivals(channel)
-        lo, hi = rate.ci()
+        seasonal = season.testable and season.p < 0.01
+        swing = est.volatility(channel, season if seasonal else None)
+        volatile = swing is not None and swing.p < 0.01 and swing.cv > 0
+        if volatile:        # a swinging flow's count varies more than a Poisson one: a wider interval
+            half = 1.96 * rate.value * math.sqrt(swing.inflation / max(rate.events, 1))
+            lo, hi, widened = max(rate.value - half, 0.0), rate.value + half, ", widened by the months' swing"
+        else:
+            (lo, hi), widened = rate.ci(), ""
         y.put(2, "name", yaml_str(channel), item=True)
         y.put(4, "segment", yaml_str(seg))
         y.put(4, "budget_share", share, "even split: the export has no spend")
         y.put(4, "leads_per_year", f"{rate.value:.4g}",
-              f"{rate.events} leads in {rate.exposure:.2f} years (95 % CI {lo:.4g} to {hi:.4g})")
+              f"{rate.events} leads in {rate.exposure:.2f} years (95 % CI {lo:.4g} to {hi:.4g}{widened})")
         y.put(4, "spend_elasticity", "0.7", BASELINE)
         own, base = est.stage(0, channel=channel).conversion, lead_base(cal, seg)
         if not cal.ex.stage_dates:
@@ -297,11 +320,12 @@ def write_channels(cal: Calibration, y: PlanYaml) -> None:
             y.put(4, "quality", f"{min(max(pooled.p / max(base[1].p, 0.001), 0.01), 5):.4g}",
                   f"only {own.n} completed leads: {seg}'s average conversion, {pct1(pooled.p)}")
         verdict = f"chi-square {season.chi2:.1f} on {season.df} df, p={season.p:.3g}"
-        if season.testable and season.p < 0.01:
+        if seasonal:
             y.put(4, "seasonality", "[" + ", ".join(f"{w:.2f}" for w in season.weights) + "]",
                   f"daily rate by calendar month, January first, / average: {verdict}")
         elif season.testable:
             y.comment(4, f"no seasonality: not significant ({verdict})")
         else:
             y.comment(4, "no seasonality: too few months or leads to test it")
+        write_volatility(y, swing)
     y.blank()

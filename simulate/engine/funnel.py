@@ -12,7 +12,8 @@ channel's curve of diminishing returns. Three streams per channel keep variants 
   customer in every variant, and a lever that changes a win rate moves the same uniform
   against a new threshold.
 So a variant that expects at least as many leads in every week sees the same leads plus
-extra ones, its lead k arriving no later. That is what makes comparisons paired.
+extra ones, its lead k arriving no later. That is what makes comparisons paired. A volatile
+channel's monthly levels (`lead-level/`) multiply every variant's expectation alike.
 A stage's rep effort, when it is a distribution, is drawn with the fate from a stream of
 its own (per channel and stage): it moves none of the fate's draws, so a variant that
 changes one stage's effort keeps every other draw, and a fixed effort draws nothing.
@@ -37,8 +38,17 @@ if TYPE_CHECKING:
 
 BURN_IN_WEEKS = 52  # leads before the horizon that may still be open on day 0
 FATE_BLOCK = 64     # leads drawn at a time: fixed, so lead k has the same fate in every variant
+MONTH = 365.0 / 12  # days: the span over which a volatile channel's lead rate holds one level
 _ADVANCED = (K["advanced_lead"], K["advanced_intent"], K["advanced_negotiation"])
 _EXITED = (K["exited_lead"], K["exited_intent"], K["exited_negotiation"])
+
+
+def month_levels(rng: np.random.Generator, volatility: float, horizon: float) -> list[float]:
+    """A channel's lead-rate level in each month of the horizon (365/12 days from day 0): a
+    gamma with mean 1 and sd `volatility`, all drawn at once from a stream of their own, so
+    every variant sees the same months and no other draw moves."""
+    shape = 1.0 / volatility ** 2
+    return rng.gamma(shape, 1.0 / shape, size=int(horizon // MONTH) + 1).tolist()
 
 
 class Deal:
@@ -123,6 +133,8 @@ class ChannelFlow:
         self._mix_products = [p for p, _ in mix]
         self._mix_cdf = np.cumsum([w for _, w in mix]).tolist()
         self._season = season(tuple(channel.seasonality), world.plan.horizon.start, world.horizon)
+        self._levels = month_levels(stream(world.root, f"lead-level/{channel.name}"), channel.volatility,
+                                    world.horizon) if channel.volatility > 0 else None
 
     # -- arrivals ---------------------------------------------------------------------
     def expected_leads(self, start: float, length: float) -> float:
@@ -143,7 +155,10 @@ class ChannelFlow:
     def schedule_week(self, start: float, length: float) -> None:
         """Draw this week's leads now: the count from the week's one uniform, each lead at
         its own uniform time in the week (see the module's note on pairing)."""
-        n = poisson_quantile(self._counts(), self.expected_leads(start, length))
+        expected = self.expected_leads(start, length)
+        if self._levels is not None:
+            expected *= self._levels[min(int(start // MONTH), len(self._levels) - 1)]
+        n = poisson_quantile(self._counts(), expected)
         if n == 0:
             return
         offsets = sorted(self._arrival_times.draw(int(start // 7.0), n).tolist())

@@ -230,6 +230,8 @@ class Channel(Model):
     At the annual spend `at_spend` (default: the planned spend) the channel yields
     `leads_per_year`; at s times that spend it yields leads_per_year * s ** spend_elasticity.
     `seasonality` shapes the year by calendar month without changing its volume (season.py).
+    `volatility` is how much a month's lead rate strays from the plan's beyond chance: real
+    lead flows swing month to month more than a steady Poisson flow does.
     """
 
     name: Name
@@ -241,6 +243,9 @@ class Channel(Model):
         "spend); give it and a variant that moves budget moves leads along the curve"))
     spend_elasticity: Annotated[float, BeforeValidator(number), Field(gt=0, le=1)] = 0.7
     quality: Annotated[float, BeforeValidator(number), Field(gt=0, le=5)] = 1.0
+    volatility: Annotated[Fraction, Field(le=2)] = Field(default=0.0, description=(
+        "the sd of a month's lead rate around the plan's, as a share of it: each month of a "
+        "simulated year draws its own level (a gamma with mean 1); 0 is a steady flow"))
     seasonality: list[Annotated[NonNegative, Field(le=1000)]] = Field(default=[], description=(
         "twelve relative weights of the calendar months, January first: each day's lead rate "
         "follows its month's weight, and the horizon's first 365 days still expect "

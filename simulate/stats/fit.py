@@ -210,6 +210,43 @@ def seasonality(counts: list[int], exposure_days: list[float]) -> Seasonality:
 
 
 @dataclass(frozen=True)
+class Dispersion:
+    """Monthly counts against a steady Poisson flow: how far they spread beyond chance.
+
+    A month whose level is a gamma with mean 1 and sd v gives a count of variance
+    m + v^2 m^2 (m its expected count): v is estimated by moments, and a chi-square test
+    says whether the spread is more than a steady flow's.
+    """
+
+    counts: tuple[int, ...]
+    expected: tuple[float, ...]
+    cv: float                            # v: the sd of a month's level, as a share
+    chi2: float
+    df: int
+    p: float
+
+    @property
+    def inflation(self) -> float:
+        """Var(total count) / total expected: how much wider than a Poisson count's the
+        interval of a rate measured over these months is."""
+        m = np.asarray(self.expected)
+        return 1.0 + self.cv**2 * float(np.sum(m * m)) / float(m.sum())
+
+
+def dispersion(counts: list[int], expected: list[float]) -> Dispersion:
+    """`expected`: each month's share of the flow (days, times a season's weight), scaled here
+    to the counts' total."""
+    c, m = np.asarray(counts, float), np.asarray(expected, float)
+    m = m * c.sum() / m.sum()
+    k = len(c)
+    squares = float(np.sum((c - m) ** 2))
+    chi2 = float(np.sum((c - m) ** 2 / m))
+    phi = max(0.0, (squares * k / (k - 1) - float(m.sum())) / float(np.sum(m * m)))
+    return Dispersion(tuple(int(v) for v in c), tuple(float(v) for v in m), math.sqrt(phi), chi2, k - 1,
+                      float(stats.chi2.sf(chi2, k - 1)))
+
+
+@dataclass(frozen=True)
 class LogLinear:
     """log(deal value) = intercept + segment effect + product effect + noise.
 

@@ -181,6 +181,33 @@ def test_lead_arrivals_and_their_seasonality_are_recovered(truth, estimates):
         assert (season.p < 1 - LEVEL) == bool(channel.seasonality), (channel.name, season.p)
 
 
+def test_a_steady_lead_flow_is_not_read_as_volatile(truth, estimates):
+    for channel in truth.channels:
+        season = estimates.arrivals(channel.name)[1]
+        swing = estimates.volatility(channel.name, season if channel.seasonality else None)
+        assert swing is not None and len(swing.counts) == 24
+        assert swing.p > 1 - LEVEL, (channel.name, swing)
+
+
+def test_a_volatile_lead_flow_is_measured_within_its_interval(truth, tmp_path):
+    """Two years of a channel whose monthly level is a gamma with sd 35 %: the months' counts
+    reject a steady flow, and the measured sd lies inside the chi-square interval of a
+    variance on 23 degrees of freedom (each month's count m + v^2 m^2, about normal here)."""
+    volatile = truth.model_copy(update={"channels": [
+        truth.channels[0].model_copy(update={"volatility": 0.35, "leads_per_year": 2400}), *truth.channels[1:]]})
+    paths = write_export(play_export(volatile, 5), tmp_path)
+    est = Estimates(read_export(paths[0], paths[1:]))
+    swing = est.volatility("web", None)
+    assert swing is not None and swing.p < 1 - LEVEL
+    m = float(np.mean(swing.expected))
+    df = len(swing.counts) - 1
+    variance = m + (swing.cv * m) ** 2
+    lo, hi = (df * variance / stats.chi2.ppf(q, df) for q in (0.5 + LEVEL / 2, 0.5 - LEVEL / 2))
+    assert lo <= m + (0.35 * m) ** 2 <= hi, (swing.cv, lo, hi)
+    text = plan_yaml(Calibration(est, "volatile"))
+    assert "volatility: " in text and "widened by the months' swing" in text
+
+
 def test_deal_values_split_into_price_and_units(truth, estimates):
     model, reference, prices, units = estimates.deal_values()
     assert reference == "SMB"

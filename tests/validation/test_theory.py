@@ -306,6 +306,32 @@ def test_a_seasonal_channel_keeps_its_poisson_year(name):
     assert_poisson_sample(leads, SEASON_LEADS, f"leads a year, {name}")
 
 
+VOLATILE_LEADS, VOLATILITY, VOLATILE_RUNS = 400, 0.5, 300
+
+
+def test_a_volatile_channel_is_a_poisson_count_on_a_gamma_level_each_month():
+    """Each month's level is a gamma with mean 1 and sd v, so a month expecting m leads
+    gives a negative binomial count (shape r = 1/v^2): the year's count has mean L and
+    variance L + v^2 sum(m_k^2), and its fourth moment (the cumulants of the months' negative
+    binomials add) sets the variance's standard error. The months are the weeks whose first
+    day falls in each twelfth of 365 days."""
+    plan = seasonal_plan((), "2027-01-01", leads=VOLATILE_LEADS)
+    plan = plan.model_copy(update={"channels": [plan.channels[0].model_copy(update={"volatility": VOLATILITY})]})
+    weeks = [(7.0 * w, 7.0) for w in range(52)] + [(364.0, 1.0)]
+    months = np.zeros(12)
+    for start, length in weeks:
+        months[int(start // (365.0 / 12))] += VOLATILE_LEADS * length / 365.0
+    r = 1 / VOLATILITY**2
+    k2 = float(np.sum(months + months**2 / r))
+    k4 = float(np.sum(months + 7 * months**2 / r + 12 * months**3 / r**2 + 6 * months**4 / r**3))
+    leads = np.array([simulate_year(plan, 29, i).record["leads"] for i in range(VOLATILE_RUNS)])
+    n = len(leads)
+    assert_close(float(np.mean(leads)), VOLATILE_LEADS, math.sqrt(k2 / n), "mean leads of a volatile channel")
+    se_var = math.sqrt((k4 + 3 * k2**2 - (n - 3) / (n - 1) * k2**2) / n)
+    assert_close(float(np.var(leads, ddof=1)), k2, se_var, "variance of a volatile channel's leads")
+    assert k2 > 3 * VOLATILE_LEADS          # the spread a steady Poisson flow would not have
+
+
 # --- pairing: two lead volumes on the same years --------------------------------------
 
 PAIRED_LEADS, PAIRED_MORE, PAIRED_BAR, PAIRED_RUNS = 520, 1.01, 523, 1000
