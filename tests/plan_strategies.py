@@ -130,6 +130,8 @@ def plans(draw: Any, shocks: bool = True, rules: bool = True) -> dict:
                         for i, s in enumerate(shares)]
     if draw(st.booleans()):
         data["channels"][0]["seasonality"] = draw(st.lists(st.integers(0, 3), min_size=12, max_size=12).filter(any))
+    if draw(st.booleans()):
+        data["channels"][-1]["volatility"] = draw(st.sampled_from([0.1, 0.5, 2.0]))
     data["marketing"] = {"budget": draw(money(0, 1_000_000))}
     seg_names = [s["name"] for s in segments]
     reps = []

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..load.crm import STAGE_NAMES
+from ..plan import quantities as q
 from ..stats.fit import (
+    MIN_SWING_DF,
     VALUE_FAMILIES,
     Dispersion,
     DistFit,
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
     from ..load.crm import Export
 
 MIN_N = 30              # fewer observations than this: the figure falls back to a default
-MIN_MONTHS = 4          # full months needed to measure how a lead flow swings month to month
 THIN = 0.2              # a month with under this share of the typical month's new deals is thin
 MONTH_DAYS = 365.0 / 12
 
@@ -73,6 +74,11 @@ class Estimates:
         # before that, only those still open then: leads are counted from it.
         first = next((k for k, n in self.months.items() if n >= THIN * self.typical), next(iter(self.months)))
         self.leads_from = max(export.start, export.observed_from, dt.date(first[0], first[1], 1))
+        # A full month: from its first day to its last, records on both sides (the export's
+        # first creation, and a record within a week of its end: an export pulled mid-month
+        # reads to that month's end, `read_export`).
+        self._records = (min(d.created for d in export.deals),
+                         max(max(d.created, d.closed or d.created) for d in export.deals))
 
     # -- funnel ----------------------------------------------------------------------
     def stage(self, stage: int, segment: str | None = None, channel: str | None = None) -> StageData:
@@ -217,7 +223,8 @@ class Estimates:
     # -- leads ------------------------------------------------------------------------
     def arrivals(self, channel: str) -> tuple[Rate, Seasonality]:
         """Leads per year over the whole export, and their calendar-month profile: weights
-        January first, each month's daily rate against the average, as the model reads them."""
+        January first, each month's daily rate against the average, as the model reads them,
+        tested against the months' own swing where a calendar month was seen twice."""
         ex = self.export
         counts = [0] * 12
         for d in ex.deals:
@@ -228,26 +235,39 @@ class Estimates:
         while day <= ex.as_of:
             exposure[day.month - 1] += 1
             day += dt.timedelta(days=1)
-        return Rate(sum(counts), sum(exposure) / 365.0), seasonality(counts, exposure)
+        months = [(m - 1, k, days) for (_, m), k, days in self.lead_months(channel)]
+        return Rate(sum(counts), sum(exposure) / 365.0), seasonality(counts, exposure, months)
 
-    def volatility(self, channel: str, season: Seasonality | None) -> Dispersion | None:
-        """The channel's new deals in each full calendar month from `leads_from` on, against a
-        steady flow (shaped by `season` when the plan uses it); None with fewer than
-        MIN_MONTHS such months."""
-        ex, source = self.export, self.channels[channel]
-        months = [k for k in self.months
-                  if dt.date(k[0], k[1], 1) >= self.leads_from and _month_end(k) <= ex.as_of]
-        if len(months) < MIN_MONTHS:
-            return None
-        counts = dict.fromkeys(months, 0)
-        for d in ex.deals:
+    def lead_months(self, channel: str) -> list[tuple[tuple[int, int], int, int]]:
+        """((year, month), new deals, days) of the channel's full calendar months since leads
+        are measured: the months a swing and a recurring season are measured on."""
+        first, last = self._records
+        keys = [k for k in self.months
+                if dt.date(k[0], k[1], 1) >= max(self.leads_from, first)
+                and q.month_end(dt.date(k[0], k[1], 1)) <= min(self.export.as_of, last + dt.timedelta(days=7))]
+        counts = dict.fromkeys(keys, 0)
+        source = self.channels[channel]
+        for d in self.export.deals:
             key = (d.created.year, d.created.month)
             if key in counts and (d.channel, d.segment) == source:
                 counts[key] += 1
-        expected = [_month_end(k).day * (season.weights[k[1] - 1] if season is not None else 1.0) for k in months]
-        if min(expected) <= 0 or sum(counts.values()) == 0:
-            return None
-        return dispersion(list(counts.values()), expected)
+        return [(k, n, q.month_end(dt.date(k[0], k[1], 1)).day) for k, n in counts.items()]
+
+    def volatility(self, channel: str, season: Seasonality | None) -> tuple[Dispersion | None, str]:
+        """How far the channel's full months stray from its rate (shaped by `season` when the
+        plan uses it, whose weights are then fitted on the same months), and why not when the
+        months are too few: a forecast from a steady flow would be surer than the past was."""
+        months = [(k, n, days * (season.weights[k[1] - 1] if season is not None else 1.0))
+                  for k, n, days in self.lead_months(channel)]
+        months = [m for m in months if m[2] > 0]          # a month the season gives no leads tells nothing
+        fitted = len({k[1] for k, _, _ in months}) if season is not None else 1
+        if len(months) - fitted < MIN_SWING_DF:
+            return None, (f"{len(months)} full months since leads are measured" +
+                          (f", {fitted} of them taken by the season's weights" if season is not None else "") +
+                          f": too few to measure it (needs {fitted + MIN_SWING_DF})")
+        if sum(n for _, n, _ in months) == 0:
+            return None, "no new deals in its full months"
+        return dispersion([n for _, n, _ in months], [e for _, _, e in months], fitted), ""
 
     # -- deal values ------------------------------------------------------------------
     def deal_values(self) -> tuple[LogLinear, str, dict[str, float], dict[str, np.ndarray]] | None:
@@ -380,11 +400,6 @@ def _creations_by_month(ex: Export) -> tuple[dict[tuple[int, int], int], float]:
         if key in months:
             months[key] += 1
     return months, float(np.median(list(months.values())))
-
-
-def _month_end(month: tuple[int, int]) -> dt.date:
-    year, m = month
-    return dt.date(year + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1)
 
 
 def channel_name(channel: str, segment: str, main_segment: dict[str, str]) -> str:

@@ -8,14 +8,13 @@ month-to-month volatility from when its leads arrived. Where the export is too t
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..load.crm import STAGE_NAMES
-from ..stats.fit import VALUE_FAMILIES, Dispersion, Proportion, fit_distribution
-from .estimates import MIN_MONTHS, MIN_N
+from ..stats.fit import VALUE_FAMILIES, Dispersion, Proportion, Rate, fit_distribution
+from .estimates import MIN_N
 from .plan_yaml import (
     BASELINE,
     DEFAULT_STAGES,
@@ -263,28 +262,36 @@ def write_units(cal: Calibration, y: PlanYaml, seg: str) -> None:
               cal.default(f"{seg} deal sizes", f"only {0 if units is None else units.size} won deals"))
 
 
-def write_volatility(y: PlanYaml, swing: Dispersion | None) -> None:
+MAX_VOLATILITY = 1.0     # a month's sd beyond this is a change of level, not a swing
+
+
+def write_volatility(y: PlanYaml, swing: Dispersion | None, why_not: str) -> None:
     """The channel's month-to-month swing, written when a chi-square test against a steady
-    flow rejects it at 1 %: a forecast from a steady flow would be surer than the past was."""
+    flow rejects it at 1 %: a forecast from a steady flow would be surer than the past was.
+    Above MAX_VOLATILITY the months look like a change of level more than a swing: capped."""
     if swing is None:
-        y.comment(4, f"no volatility: fewer than {MIN_MONTHS} full months to measure it")
+        y.comment(4, f"no volatility: {why_not}")
         return
     verdict = (f"{len(swing.counts)} full months of {min(swing.counts)} to {max(swing.counts)} new deals: chi-square "
                f"{swing.chi2:.1f} on {swing.df} df, p={swing.p:.3g}")
-    if swing.p < 0.01 and swing.cv > 0:
-        y.put(4, "volatility", pct(swing.cv), f"sd of a month's lead rate beyond chance, {verdict}")
-    else:
+    if swing.p >= 0.01 or swing.cv <= 0:
         y.comment(4, f"no volatility: months within a steady flow's spread ({verdict})")
+    elif swing.cv > MAX_VOLATILITY:
+        y.put(4, "volatility", pct(MAX_VOLATILITY), f"capped: measured {pct(swing.cv)}, more a change of level "
+              f"than a swing (look at the months: {', '.join(map(str, swing.counts))}); {verdict}")
+    else:
+        y.put(4, "volatility", pct(swing.cv), f"sd of a month's lead rate beyond chance, {verdict}")
 
 
 def write_channels(cal: Calibration, y: PlanYaml) -> None:
     est = cal.est
     channels = list(est.channel_segment)
     shares = even_shares(len(channels))
-    y.comment(0, "Leads per channel over the whole export. Seasonality is written when a chi-square test "
-                 "against a constant rate rejects it at 1 %, and volatility (how far a month's rate strays "
-                 "beyond chance) when the full months' counts reject a steady flow at 1 %; quality is the "
-                 "channel's lead -> intent conversion against its segment's.")
+    y.comment(0, "Leads per channel over the whole export. Seasonality is written when the calendar months "
+                 "differ at 1 %: against a constant rate (chi-square), or, where a calendar month was seen "
+                 "twice, against the months' own swing (F); volatility (how far a month's rate strays beyond "
+                 "chance) when the full months reject a steady flow at 1 %; quality is the channel's lead -> "
+                 "intent conversion against its segment's.")
     cal.defaults.append("marketing budget and channel spend shares: the export has no spend")
     y.put(0, "marketing")
     y.put(2, "budget", money(cal.budget or 800e3, 4), "as given (--budget)" if cal.budget else
@@ -293,12 +300,13 @@ def write_channels(cal: Calibration, y: PlanYaml) -> None:
     for channel, share in zip(channels, shares):
         seg = est.channel_segment[channel]
         rate, season = est.arrivals(channel)
-        seasonal = season.testable and season.p < 0.01
-        swing = est.volatility(channel, season if seasonal else None)
-        volatile = swing is not None and swing.p < 0.01 and swing.cv > 0
-        if volatile:        # a swinging flow's count varies more than a Poisson one: a wider interval
-            half = 1.96 * rate.value * math.sqrt(swing.inflation / max(rate.events, 1))
-            lo, hi, widened = max(rate.value - half, 0.0), rate.value + half, ", widened by the months' swing"
+        seasonal = season.testable and season.significance < 0.01
+        swing, why_not = est.volatility(channel, season if seasonal else None)
+        if swing is not None and swing.p < 0.01 and swing.cv > 0:
+            # a swinging flow's count varies more than a Poisson one: the exact interval of the
+            # count it is worth (events / inflation) over as much less exposure
+            lo, hi = Rate(rate.events / swing.inflation, rate.exposure / swing.inflation).ci()
+            widened = ", widened by the months' swing"
         else:
             (lo, hi), widened = rate.ci(), ""
         y.put(2, "name", yaml_str(channel), item=True)
@@ -319,7 +327,7 @@ def write_channels(cal: Calibration, y: PlanYaml) -> None:
             pooled = est.stage(0, segment=seg).conversion
             y.put(4, "quality", f"{min(max(pooled.p / max(base[1].p, 0.001), 0.01), 5):.4g}",
                   f"only {own.n} completed leads: {seg}'s average conversion, {pct1(pooled.p)}")
-        verdict = f"chi-square {season.chi2:.1f} on {season.df} df, p={season.p:.3g}"
+        verdict = season.verdict()
         if seasonal:
             y.put(4, "seasonality", "[" + ", ".join(f"{w:.2f}" for w in season.weights) + "]",
                   f"daily rate by calendar month, January first, / average: {verdict}")
@@ -327,5 +335,5 @@ def write_channels(cal: Calibration, y: PlanYaml) -> None:
             y.comment(4, f"no seasonality: not significant ({verdict})")
         else:
             y.comment(4, "no seasonality: too few months or leads to test it")
-        write_volatility(y, swing)
+        write_volatility(y, swing, why_not)
     y.blank()

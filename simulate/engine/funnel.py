@@ -21,6 +21,7 @@ changes one stage's effort keeps every other draw, and a fixed effort draws noth
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -31,6 +32,7 @@ from .ledger import K
 from .season import season
 from .streams import Uniforms, Weekly, stream
 from .team import holder
+from .world import MONTH_DAYS
 
 if TYPE_CHECKING:
     from .team import RepState
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
 
 BURN_IN_WEEKS = 52  # leads before the horizon that may still be open on day 0
 FATE_BLOCK = 64     # leads drawn at a time: fixed, so lead k has the same fate in every variant
-MONTH = 365.0 / 12  # days: the span over which a volatile channel's lead rate holds one level
 _ADVANCED = (K["advanced_lead"], K["advanced_intent"], K["advanced_negotiation"])
 _EXITED = (K["exited_lead"], K["exited_intent"], K["exited_negotiation"])
 
@@ -48,7 +49,7 @@ def month_levels(rng: np.random.Generator, volatility: float, horizon: float) ->
     gamma with mean 1 and sd `volatility`, all drawn at once from a stream of their own, so
     every variant sees the same months and no other draw moves."""
     shape = 1.0 / volatility ** 2
-    return rng.gamma(shape, 1.0 / shape, size=int(horizon // MONTH) + 1).tolist()
+    return rng.gamma(shape, 1.0 / shape, size=math.ceil(horizon / MONTH_DAYS)).tolist()
 
 
 class Deal:
@@ -157,7 +158,7 @@ class ChannelFlow:
         its own uniform time in the week (see the module's note on pairing)."""
         expected = self.expected_leads(start, length)
         if self._levels is not None:
-            expected *= self._levels[min(int(start // MONTH), len(self._levels) - 1)]
+            expected *= self._levels[min(int(start // MONTH_DAYS), len(self._levels) - 1)]
         n = poisson_quantile(self._counts(), expected)
         if n == 0:
             return

@@ -12,8 +12,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import InputError, Location, did_you_mean
@@ -90,7 +93,8 @@ class RepRecord:
     region: str | None
 
 
-TRUNCATED_AFTER = 45     # days from the first creation to the first close beyond which closes are missing
+MIN_CYCLES = 30          # closed deals created after the first close needed to judge truncation
+TRUNCATION_EVIDENCE = math.log(100)     # expected early closes none of which were seen: 1 % chance
 
 
 @dataclass(frozen=True)
@@ -119,16 +123,28 @@ class Export:
     def years(self) -> float:
         return self.days / 365.0
 
-    @property
+    @cached_property
     def observed_from(self) -> dt.date:
-        """The first day from which deals are in the export whatever their fate. When the first
-        close comes more than TRUNCATED_AFTER days after the first creation, the deals closed
-        before it were left out (an export filtered on close date): a deal created earlier is
-        in it only because it was still open that day."""
+        """The first day from which deals are in the export whatever their fate: its first
+        close, when the deals created before it are too many to have all stayed open until
+        then (an export of the deals open or closed since a date left out those closed
+        before it, and a deal created earlier is in it only because it was still open); else
+        its start.
+
+        Too many: at the cycles of the deals created from the first close on, the deals
+        created before it would have closed before it about `expected` times, and seeing
+        none of that has a chance exp(-expected) under 1 %. A new company whose deals all
+        take months is not truncated, nor an export with fewer than MIN_CYCLES later cycles.
+        """
         closes = [d.closed for d in self.deals if d.closed is not None]
-        created = min((d.created for d in self.deals), default=self.start)
-        first = min(closes, default=self.start)
-        return first if (first - created).days > TRUNCATED_AFTER else self.start
+        if not closes:
+            return self.start
+        first = min(closes)
+        later = sorted((d.closed - d.created).days for d in self.deals if d.closed is not None and d.created >= first)
+        if len(later) < MIN_CYCLES:
+            return self.start
+        expected = sum(bisect_left(later, (first - d.created).days) for d in self.deals if d.created < first)
+        return first if expected / len(later) > TRUNCATION_EVIDENCE else self.start
 
 
 def read_rows(path: Path, kind: str, required: tuple[str, ...] | tuple[tuple[str, ...], ...],
@@ -474,7 +490,7 @@ def read_export(deals_path: Path, others: list[Path], as_of: dt.date | None = No
     start = min(dates).replace(day=1)
     last = max(dates + [r.hire for r in reps] + [r.leave for r in reps if r.leave])
     if as_of is None:
-        as_of = dt.date(last.year + last.month // 12, last.month % 12 + 1, 1) - dt.timedelta(days=1)
+        as_of = q.month_end(last)
     elif last > as_of:
         raise InputError(f"the export holds dates up to {last}, after --as-of {as_of}")
     return Export(tuple(deals), tuple(renewals), tuple(reps), files, start, as_of, stage_dates, tuple(notes))

@@ -33,6 +33,7 @@ from .types import (
     NonNegative,
     PositiveNumber,
     ReferenceProblem,
+    Spread,
     Visits,
     VisitsDist,
     number,
@@ -243,7 +244,7 @@ class Channel(Model):
         "spend); give it and a variant that moves budget moves leads along the curve"))
     spend_elasticity: Annotated[float, BeforeValidator(number), Field(gt=0, le=1)] = 0.7
     quality: Annotated[float, BeforeValidator(number), Field(gt=0, le=5)] = 1.0
-    volatility: Annotated[Fraction, Field(le=2)] = Field(default=0.0, description=(
+    volatility: Spread = Field(default=0.0, description=(
         "the sd of a month's lead rate around the plan's, as a share of it: each month of a "
         "simulated year draws its own level (a gamma with mean 1); 0 is a steady flow"))
     seasonality: list[Annotated[NonNegative, Field(le=1000)]] = Field(default=[], description=(

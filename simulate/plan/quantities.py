@@ -126,6 +126,11 @@ def _offset(start: dt.date, amount: str, unit: str, value: str, month_ends: bool
         raise ValueError(f"the offset {value!r} lands outside the calendar") from None
 
 
+def month_end(d: dt.date) -> dt.date:
+    """The last day of `d`'s month."""
+    return d.replace(day=calendar.monthrange(d.year, d.month)[1])
+
+
 class _OutOfRange(ValueError):
     """A date arithmetic result past year 9999."""
 

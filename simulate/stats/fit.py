@@ -177,9 +177,19 @@ def within_their_day(days: np.ndarray) -> np.ndarray:
     return np.maximum(days + np.random.default_rng(0).uniform(-0.5, 0.5, days.size), 0.0)
 
 
+MIN_SWING_DF = 3        # months beyond those fitted, needed to measure a flow's month-to-month swing
+
+
 @dataclass(frozen=True)
 class Seasonality:
-    """Monthly arrival counts against a constant rate: weights and a chi-square test."""
+    """Monthly arrival counts against a constant rate: weights and the tests that keep them.
+
+    `chi2` tests the calendar months against a steady Poisson flow. A flow that swings month
+    to month fails that test too, so when some calendar months were seen more than once,
+    the F test (`swing_f`, on `swing_df` months beyond one per calendar month) asks whether
+    the calendar months differ by more than the same month differs from itself (a
+    quasi-Poisson test): only a season that recurs is a season.
+    """
 
     counts: tuple[int, ...]
     exposure_days: tuple[float, ...]
@@ -187,6 +197,9 @@ class Seasonality:
     chi2: float
     df: int
     p: float
+    swing_f: float = math.nan
+    swing_df: int = 0
+    swing_p: float = math.nan
 
     @property
     def testable(self) -> bool:
@@ -194,8 +207,22 @@ class Seasonality:
         n, days = sum(self.counts), sum(self.exposure_days)
         return min(self.exposure_days) > 0 and min(n * d / days for d in self.exposure_days) >= 5
 
+    @property
+    def significance(self) -> float:
+        """The p-value the plan goes by: the F test's when the months allow it, else the chi-square's."""
+        return self.swing_p if self.swing_df >= MIN_SWING_DF else self.p
 
-def seasonality(counts: list[int], exposure_days: list[float]) -> Seasonality:
+    def verdict(self) -> str:
+        if self.swing_df >= MIN_SWING_DF:
+            return (f"F {self.swing_f:.2f} on {self.df} and {self.swing_df} df against the months' own swing, "
+                    f"p={self.swing_p:.3g}")
+        return f"chi-square {self.chi2:.1f} on {self.df} df, p={self.p:.3g}"
+
+
+def seasonality(counts: list[int], exposure_days: list[float],
+                months: list[tuple[int, int, float]] | None = None) -> Seasonality:
+    """Weights and tests from `counts` and `exposure_days` by calendar month (January first);
+    `months`: (calendar month 0-11, count, days) of each full month, for the F test."""
     counts_a, days = np.asarray(counts, float), np.asarray(exposure_days, float)
     seen = days > 0
     n = counts_a.sum()
@@ -205,17 +232,40 @@ def seasonality(counts: list[int], exposure_days: list[float]) -> Seasonality:
     p = float(stats.chi2.sf(chi2, df)) if df > 0 else 1.0
     mean_rate = n / days.sum() if days.sum() > 0 else 0.0
     weights = np.where(seen, counts_a / np.maximum(days, 1e-12) / max(mean_rate, 1e-12), 0.0)
-    return Seasonality(tuple(int(c) for c in counts), tuple(float(d) for d in days),
-                       tuple(float(w) for w in weights), chi2, df, p)
+    season = Seasonality(tuple(int(c) for c in counts), tuple(float(d) for d in days),
+                         tuple(float(w) for w in weights), chi2, df, p)
+    return _against_swing(season, months) if months else season
+
+
+def _against_swing(season: Seasonality, months: list[tuple[int, int, float]]) -> Seasonality:
+    """The F test of `Seasonality`: Pearson chi-squares of a steady and of a seasonal rate
+    over the full months, the seasonal one's per degree of freedom (at least 1: never
+    surer than Poisson) the yardstick for the season's gain."""
+    cal = np.array([m for m, _, _ in months])
+    c = np.array([k for _, k, _ in months], float)
+    d = np.array([x for _, _, x in months], float)
+    present = np.unique(cal)
+    df1, df2 = len(present) - 1, len(months) - len(present)
+    if df1 < 1 or df2 < 1 or c.sum() == 0:
+        return season
+    steady = d * c.sum() / d.sum()
+    rate = {j: c[cal == j].sum() / d[cal == j].sum() for j in present}
+    seasonal = d * np.array([rate[j] for j in cal])
+    chi0 = float(np.sum((c - steady) ** 2 / steady))
+    keep = seasonal > 0
+    chi1 = float(np.sum((c[keep] - seasonal[keep]) ** 2 / seasonal[keep]))
+    f = (chi0 - chi1) / df1 / max(chi1 / df2, 1.0)
+    return replace(season, swing_f=f, swing_df=df2, swing_p=float(stats.f.sf(f, df1, df2)))
 
 
 @dataclass(frozen=True)
 class Dispersion:
-    """Monthly counts against a steady Poisson flow: how far they spread beyond chance.
+    """Monthly counts against a fitted Poisson rate: how far they spread beyond chance.
 
     A month whose level is a gamma with mean 1 and sd v gives a count of variance
-    m + v^2 m^2 (m its expected count): v is estimated by moments, and a chi-square test
-    says whether the spread is more than a steady flow's.
+    m + v^2 m^2 (m its expected count): v is estimated by moments on the months left after
+    the `fitted` parameters (the level, and a season's weights when it has them), and a
+    chi-square test says whether the spread is more than a steady flow's.
     """
 
     counts: tuple[int, ...]
@@ -233,17 +283,17 @@ class Dispersion:
         return 1.0 + self.cv**2 * float(np.sum(m * m)) / float(m.sum())
 
 
-def dispersion(counts: list[int], expected: list[float]) -> Dispersion:
-    """`expected`: each month's share of the flow (days, times a season's weight), scaled here
-    to the counts' total."""
+def dispersion(counts: list[int], expected: list[float], fitted: int = 1) -> Dispersion:
+    """`expected`: each month's share of the flow (its days, times its season's weight), scaled
+    here to the counts' total; `fitted`: parameters fitted on these same months."""
     c, m = np.asarray(counts, float), np.asarray(expected, float)
     m = m * c.sum() / m.sum()
-    k = len(c)
+    k, df = len(c), len(c) - fitted
     squares = float(np.sum((c - m) ** 2))
     chi2 = float(np.sum((c - m) ** 2 / m))
-    phi = max(0.0, (squares * k / (k - 1) - float(m.sum())) / float(np.sum(m * m)))
-    return Dispersion(tuple(int(v) for v in c), tuple(float(v) for v in m), math.sqrt(phi), chi2, k - 1,
-                      float(stats.chi2.sf(chi2, k - 1)))
+    phi = max(0.0, (squares * k / df - float(m.sum())) / float(np.sum(m * m)))
+    return Dispersion(tuple(int(v) for v in c), tuple(float(v) for v in m), math.sqrt(phi), chi2, df,
+                      float(stats.chi2.sf(chi2, df)))
 
 
 @dataclass(frozen=True)

@@ -125,10 +125,26 @@ def test_an_export_filtered_on_close_date_keeps_the_deals_open_or_closed_since(h
     since = dt.date(2027, 4, 1)
     export = _read(write_export(history, tmp_path, Shape(closed_since=since), seed=1))
     assert {d.id for d in export.deals} == {k for k, d in truth.items() if d.closed is None or d.closed >= since}
-    assert export.observed_from == min(d.closed for d in export.deals if d.closed is not None) >= since
+    assert export.observed_from >= since
     # an export filtered on created date holds every deal from its first day
     created_since = _read(write_export(history, tmp_path / "created", Shape(since=dt.date(2027, 1, 1)), seed=1))
     assert created_since.observed_from == created_since.start
+
+
+def test_a_new_company_whose_deals_take_months_is_not_read_as_truncated(tmp_path):
+    """Its first close comes 2 months after its first deal, as every cycle is about 75 days:
+    the gap is its deals' own cycle, not closes left out, so leads count from its start."""
+    from factory import make_plan, minimal_plan_data
+    slow = {"advance": 0.8, "time": {"gamma": {"mean": 25, "sd": 5}}, "effort": 0}
+    data = minimal_plan_data()
+    data["horizon"] = {"start": "2027-01-01", "years": 1, "warm_start": False}
+    for seg in data["segments"]:
+        if "funnel" in seg:
+            seg["funnel"].update(lead=slow, intent=slow, negotiation=slow)
+    export = _read(write_export(play_export(make_plan(data=data), 3), tmp_path)[:1])    # no accounts to read
+    first_close = min(d.closed for d in export.deals if d.closed is not None)
+    assert (first_close - min(d.created for d in export.deals)).days > 45
+    assert export.observed_from == export.start
 
 
 def test_leads_of_an_export_filtered_on_close_date_are_counted_where_every_deal_is_there(history, truth, tmp_path):

@@ -178,34 +178,52 @@ def test_lead_arrivals_and_their_seasonality_are_recovered(truth, estimates):
         assert stats.chi2.sf(chi2, 12) > 1 - LEVEL, (channel.name, season.counts, expected.round(1))
         assert season.testable
         # At the file's Bonferroni level: found where there is a season, not found elsewhere.
-        assert (season.p < 1 - LEVEL) == bool(channel.seasonality), (channel.name, season.p)
+        assert (season.significance < 1 - LEVEL) == bool(channel.seasonality), (channel.name, season.verdict())
 
 
 def test_a_steady_lead_flow_is_not_read_as_volatile(truth, estimates):
     for channel in truth.channels:
         season = estimates.arrivals(channel.name)[1]
-        swing = estimates.volatility(channel.name, season if channel.seasonality else None)
+        swing, _ = estimates.volatility(channel.name, season if channel.seasonality else None)
         assert swing is not None and len(swing.counts) == 24
         assert swing.p > 1 - LEVEL, (channel.name, swing)
 
 
-def test_a_volatile_lead_flow_is_measured_within_its_interval(truth, tmp_path):
-    """Two years of a channel whose monthly level is a gamma with sd 35 %: the months' counts
-    reject a steady flow, and the measured sd lies inside the chi-square interval of a
-    variance on 23 degrees of freedom (each month's count m + v^2 m^2, about normal here)."""
+def test_a_volatile_lead_flow_is_measured_and_not_read_as_a_season(truth, tmp_path):
+    """Two years of a channel whose monthly level is a gamma with sd 35 %: its calendar months
+    differ, but no more than each differs from itself a year later, so no season is written;
+    the months reject a steady flow, and the plan's volatility lies inside the chi-square
+    interval of a variance on 23 degrees of freedom (each month's count m + v^2 m^2)."""
     volatile = truth.model_copy(update={"channels": [
         truth.channels[0].model_copy(update={"volatility": 0.35, "leads_per_year": 2400}), *truth.channels[1:]]})
     paths = write_export(play_export(volatile, 5), tmp_path)
     est = Estimates(read_export(paths[0], paths[1:]))
-    swing = est.volatility("web", None)
-    assert swing is not None and swing.p < 1 - LEVEL
-    m = float(np.mean(swing.expected))
-    df = len(swing.counts) - 1
-    variance = m + (swing.cv * m) ** 2
-    lo, hi = (df * variance / stats.chi2.ppf(q, df) for q in (0.5 + LEVEL / 2, 0.5 - LEVEL / 2))
-    assert lo <= m + (0.35 * m) ** 2 <= hi, (swing.cv, lo, hi)
+    season = est.arrivals("web")[1]
+    assert season.p < 1 - LEVEL < season.significance, season.verdict()    # the steady test alone would say season
+    swing, _ = est.volatility("web", None)
     text = plan_yaml(Calibration(est, "volatile"))
-    assert "volatility: " in text and "widened by the months' swing" in text
+    web = text[text.index("- name: web"):]
+    web = web[:web.index("- name:", 1)]
+    assert "\n    seasonality:" not in web and "widened by the months' swing" in web
+    written = float(web.split("volatility: ")[1].split("%")[0]) / 100
+    assert written == pytest.approx(swing.cv, abs=5e-4)
+    m = float(np.mean(swing.expected))
+    variance = m + (written * m) ** 2
+    lo, hi = (swing.df * variance / stats.chi2.ppf(q, swing.df) for q in (0.5 + LEVEL / 2, 0.5 - LEVEL / 2))
+    assert lo <= m + (0.35 * m) ** 2 <= hi, (written, lo, hi)
+
+
+def test_a_swing_beyond_a_hundred_percent_is_capped_and_the_plan_loads(tmp_path):
+    from simulate.calibrate.plan_sales import write_volatility
+    from simulate.calibrate.plan_yaml import PlanYaml
+    from simulate.stats.fit import dispersion
+    y = PlanYaml()
+    write_volatility(y, dispersion([0, 0, 0, 0, 5, 300, 320, 310], [30] * 8), "")
+    text = y.text()
+    assert "volatility: 100%" in text and "capped: measured" in text
+    plan = make_plan(data={**TRUTH, "channels": [{**TRUTH["channels"][0], "volatility": "150%"},
+                                                 *TRUTH["channels"][1:]]})
+    assert plan.channels[0].volatility == 1.5
 
 
 def test_deal_values_split_into_price_and_units(truth, estimates):

@@ -329,7 +329,16 @@ def test_a_volatile_channel_is_a_poisson_count_on_a_gamma_level_each_month():
     assert_close(float(np.mean(leads)), VOLATILE_LEADS, math.sqrt(k2 / n), "mean leads of a volatile channel")
     se_var = math.sqrt((k4 + 3 * k2**2 - (n - 3) / (n - 1) * k2**2) / n)
     assert_close(float(np.var(leads, ddof=1)), k2, se_var, "variance of a volatile channel's leads")
-    assert k2 > 3 * VOLATILE_LEADS          # the spread a steady Poisson flow would not have
+
+
+def test_a_volatile_channel_keeps_variants_paired():
+    """The months' levels come from a stream of their own and multiply every variant alike:
+    a variant with more leads a year sees at least as many in every simulated year."""
+    plans = [seasonal_plan((), "2027-01-01", leads=VOLATILE_LEADS * f) for f in (1.0, 1.2)]
+    plans = [p.model_copy(update={"channels": [p.channels[0].model_copy(update={"volatility": VOLATILITY})]})
+             for p in plans]
+    fewer, more = (np.array([simulate_year(p, 31, i).record["leads"] for i in range(60)]) for p in plans)
+    assert (more >= fewer).all() and np.corrcoef(fewer, more)[0, 1] > 0.9
 
 
 # --- pairing: two lead volumes on the same years --------------------------------------
