@@ -17,8 +17,10 @@ from typing import Any
 from ..files import write_bytes, write_text
 from ..format import level, money, odds_phrase, pct, style
 from ..plan.distributions import FAMILIES
+from ..run.executors import aside
 from ..stats.sample_stats import highest_target
 from ..words import language, say, term
+from .excel import workbook_bytes
 from .plots import draw_all
 from .plots.charts import Plot, companions
 from .plots.decide import matrix_title
@@ -36,8 +38,14 @@ def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[
 
 
 def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
+    with aside(workbook_bytes, view.summary, view.replications) as workbook:
+        plots = _write_pages(folder, view, manifest)
+        write_bytes(folder / "results.xlsx", workbook())
+    return plots
+
+
+def _write_pages(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
     from .board import render_board
-    from .excel import workbook_bytes
     from .plots.board import board_files
     plots = draw_all(view)
     images: dict[str, str] = {}
@@ -53,7 +61,6 @@ def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list
     write_text(folder / "board.html", render_board(view, manifest))
     for fmt, data in board_files(view).items():
         write_bytes(folder / f"board.{fmt}", data)
-    write_bytes(folder / "results.xlsx", workbook_bytes(view.summary, view.replications))
     return plots
 
 

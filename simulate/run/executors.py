@@ -13,13 +13,15 @@ import os
 import signal
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from contextlib import contextmanager
+from multiprocessing import get_all_start_methods, get_context
+from typing import Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
 from ..engine.branch import ctrl_c_held, ctrl_c_released
 from ..errors import RunError, UsageError
 
 Task = Callable[[Any], Any]
+T = TypeVar("T")
 
 WATCHDOG_SECONDS = 2.0     # how often a waiting run checks that its workers are alive
 
@@ -127,6 +129,28 @@ class LocalPool:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+@contextmanager
+def aside(task: Callable[..., T], *args: Any) -> Iterator[Callable[[], T]]:
+    """Run `task(*args)` in a forked process while this one goes on; the yielded call waits
+    for its result. A second core idles once the years are played, and a run's workbook
+    takes as long as its charts. On one core, or without fork, the task runs at the call."""
+    if default_workers() < 2 or "fork" not in get_all_start_methods():
+        yield lambda: task(*args)
+        return
+    pool = ProcessPoolExecutor(1, mp_context=get_context("fork"), initializer=ctrl_c_released,
+                               initargs=(signal.getsignal(signal.SIGINT),))
+    try:
+        with ctrl_c_held():         # the submit forks the process
+            future = pool.submit(task, *args)
+        yield future.result
+    except BaseException:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()     # the caller failed or was interrupted: its result is not wanted
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _a_worker_died(pool: ProcessPoolExecutor) -> bool:

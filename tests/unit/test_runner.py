@@ -257,3 +257,31 @@ def test_bench_quick_measures_every_target(capsys):
     assert m["all_cores"]["rate"] > 0 and 0 < m["parallel_efficiency"]
     assert m["memory"]["main_mb"] > 0 and m["aggregation"]["main_mb"] > 0
     assert m["plan_10x"]["cost_ratio"] > 1 and m["horizon_3y"]["cost_ratio"] > 1
+
+
+def _pid_after(seconds: float) -> int:
+    import time
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_task_aside_runs_in_another_process_and_hands_its_result_back():
+    from simulate.run.executors import aside, default_workers
+    with aside(_pid_after, 0.0) as result:
+        pid = result()
+    assert (pid != os.getpid()) == (default_workers() >= 2)
+
+
+def test_a_caller_that_fails_stops_the_task_aside():
+    """The task's result is no longer wanted: it is terminated, not waited for."""
+    import multiprocessing
+    import signal
+    from simulate.run.executors import aside, default_workers
+    if default_workers() < 2:
+        pytest.skip("one core: the task runs at the call, nothing is aside")
+    with pytest.raises(ZeroDivisionError):
+        with aside(_pid_after, 30.0):
+            children = multiprocessing.active_children()
+            1 / 0
+    assert children and all(p.exitcode == -signal.SIGTERM for p in children)
+    assert not multiprocessing.active_children()
