@@ -276,6 +276,7 @@ def test_a_caller_that_fails_stops_the_task_aside():
     """The task's result is no longer wanted: it is terminated, not waited for."""
     import multiprocessing
     import signal
+
     from simulate.run.executors import aside, default_workers
     if default_workers() < 2:
         pytest.skip("one core: the task runs at the call, nothing is aside")
