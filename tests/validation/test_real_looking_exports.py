@@ -3,7 +3,8 @@
 One two-year history of the reference plan is written the ways real CRMs export it: a
 Salesforce report (current stages only, US dates, '$12,500.00', half the lost deals never
 closed, the first quarter missing), a HubSpot Excel export (current stages, datetime stamps,
-a third of the losses stale) and a canonical file of current stages. Each must calibrate to a
+a third of the losses stale), a Salesforce report of the deals open or closed since a date,
+and a canonical file of current stages. Each must calibrate to a
 plan whose back-cast median lies within 0.8-1.25 of the actual year, and backtest.
 """
 
@@ -24,6 +25,7 @@ SHAPES = {
                             since=dt.date(2027, 4, 1)),
     "hubspot xlsx": Shape(crm="hubspot", dates="datetime", stale=0.3, format="xlsx"),
     "current stage": Shape(current_stage=True),
+    "salesforce, filtered on close date": Shape(crm="salesforce", closed_since=dt.date(2027, 4, 1)),
 }
 
 
