@@ -229,6 +229,7 @@ OUT_OF_RANGE = [  # (path, value): each is refused by its own rule
     (("segments", 0, "funnel", "lead", "advance"), 2), (("team", "reps", 0, "skill"), 0),
     (("horizon", "start"), "2027-02-30"), (("seed",), -1), (("segments", 0, "mix", "p0"), 0.5),
     (("team", "reps", 0, "start"), "2099-01-01"), (("team", "hiring_delay"), "101y"),
+    (("channels", 0, "volatility"), "300%"),
 ]
 REQUIRED = [("target",), ("target", "annual"), ("products",), ("products", 0, "price"),
             ("segments", 0, "funnel"), ("segments", 0, "funnel", "lead", "time"), ("marketing",),

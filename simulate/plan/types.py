@@ -116,7 +116,14 @@ Days = Annotated[float, BeforeValidator(lambda v: _nonnegative(days(v))),
                  WithJsonSchema({**_NUMBER_OR_TEXT, "description": "days: 14, '14d', '6w', '3mo', '1y'"})]
 Count = Annotated[float, BeforeValidator(lambda v: _nonnegative(count(v))),
                   WithJsonSchema({**_NUMBER_OR_TEXT, "description": "a count: 20, '1.2k'"})]
-Spread = Annotated[float, BeforeValidator(lambda v: _finite(q.parse_fraction(v))), Field(ge=0, le=2),
+def _spread(value: Any) -> float:
+    x = _finite(q.parse_fraction(value))
+    if not 0.0 <= x <= 2.0:
+        raise ValueError(f"expected an sd as a share between 0 and 200%, got {value!r}")
+    return x
+
+
+Spread = Annotated[float, BeforeValidator(_spread),
                    WithJsonSchema({**_NUMBER_OR_TEXT, "description": "an sd as a share: 0.2 or '20%', at most 200%"})]
 Growth = Annotated[float, BeforeValidator(lambda v: _finite(q.parse_fraction(v))),
                    Field(ge=-1, le=100), WithJsonSchema({**_NUMBER_OR_TEXT, "description": "+40% or -20%"})]
