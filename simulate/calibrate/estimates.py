@@ -242,16 +242,15 @@ class Estimates:
         """((year, month), new deals, days) of the channel's full calendar months since leads
         are measured: the months a swing and a recurring season are measured on."""
         first, last = self._records
-        keys = [k for k in self.months
-                if dt.date(k[0], k[1], 1) >= max(self.leads_from, first)
-                and q.month_end(dt.date(k[0], k[1], 1)) <= min(self.export.as_of, last + dt.timedelta(days=7))]
-        counts = dict.fromkeys(keys, 0)
+        since, until = max(self.leads_from, first), min(self.export.as_of, last + dt.timedelta(days=7))
+        ends = {k: q.month_end(dt.date(k[0], k[1], 1)) for k in self.months}
+        counts = {k: 0 for k, end in ends.items() if end.replace(day=1) >= since and end <= until}
         source = self.channels[channel]
         for d in self.export.deals:
             key = (d.created.year, d.created.month)
             if key in counts and (d.channel, d.segment) == source:
                 counts[key] += 1
-        return [(k, n, q.month_end(dt.date(k[0], k[1], 1)).day) for k, n in counts.items()]
+        return [(k, n, ends[k].day) for k, n in counts.items()]
 
     def volatility(self, channel: str, season: Seasonality | None) -> tuple[Dispersion | None, str]:
         """How far the channel's full months stray from its rate (shaped by `season` when the

@@ -3,7 +3,8 @@
 Last year's won deals price each product and size each segment's deals; the renewals of
 key accounts set their renewal rates; the funnel's conversions and stage times come from
 the deals that went through it; each channel's leads per year, seasonality and
-month-to-month volatility from when its leads arrived. Where the export is too thin, the reference plan's figure stands, and says so.
+month-to-month volatility from when its leads arrived. Where the export is too thin, the
+reference plan's figure stands, and says so.
 """
 
 from __future__ import annotations
@@ -263,6 +264,12 @@ def write_units(cal: Calibration, y: PlanYaml, seg: str) -> None:
 
 
 MAX_VOLATILITY = 1.0     # a month's sd beyond this is a change of level, not a swing
+SIGNIFICANT = 0.01       # a season or a swing is written when its test rejects at this level
+
+
+def volatile(swing: Dispersion | None) -> bool:
+    """Whether the months swing beyond chance: the plan gets a volatility, the rate a wider interval."""
+    return swing is not None and swing.p < SIGNIFICANT and swing.cv > 0
 
 
 def write_volatility(y: PlanYaml, swing: Dispersion | None, why_not: str) -> None:
@@ -274,7 +281,7 @@ def write_volatility(y: PlanYaml, swing: Dispersion | None, why_not: str) -> Non
         return
     verdict = (f"{len(swing.counts)} full months of {min(swing.counts)} to {max(swing.counts)} new deals: chi-square "
                f"{swing.chi2:.1f} on {swing.df} df, p={swing.p:.3g}")
-    if swing.p >= 0.01 or swing.cv <= 0:
+    if not volatile(swing):
         y.comment(4, f"no volatility: months within a steady flow's spread ({verdict})")
     elif swing.cv > MAX_VOLATILITY:
         y.put(4, "volatility", pct(MAX_VOLATILITY), f"capped: measured {pct(swing.cv)}, more a change of level "
@@ -300,9 +307,9 @@ def write_channels(cal: Calibration, y: PlanYaml) -> None:
     for channel, share in zip(channels, shares):
         seg = est.channel_segment[channel]
         rate, season = est.arrivals(channel)
-        seasonal = season.testable and season.significance < 0.01
+        seasonal = season.testable and season.significance < SIGNIFICANT
         swing, why_not = est.volatility(channel, season if seasonal else None)
-        if swing is not None and swing.p < 0.01 and swing.cv > 0:
+        if volatile(swing):
             # a swinging flow's count varies more than a Poisson one: the exact interval of the
             # count it is worth (events / inflation) over as much less exposure
             lo, hi = Rate(rate.events / swing.inflation, rate.exposure / swing.inflation).ci()

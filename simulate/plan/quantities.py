@@ -115,9 +115,7 @@ def _offset(start: dt.date, amount: str, unit: str, value: str, month_ends: bool
             if not count.is_integer():
                 raise ValueError(f"month and year offsets must be whole numbers, got {value!r}")
             end = _add_months(start, int(count) * (1 if unit.startswith("m") else 12))
-            if month_ends and (start + dt.timedelta(days=1)).day == 1:
-                end = end.replace(day=calendar.monthrange(end.year, end.month)[1])
-            return end
+            return month_end(end) if month_ends and start == month_end(start) else end
         days = parse_days(amount + unit)
         if not days.is_integer():
             raise ValueError(f"a date offset must be a whole number of days, got {value!r}")

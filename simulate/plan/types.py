@@ -62,6 +62,14 @@ def _fraction(value: Any) -> float:
     return x
 
 
+def _spread(value: Any) -> float:
+    """An sd as a share of a mean: a fraction, up to 200 % (a swing can exceed the mean)."""
+    x = _finite(q.parse_fraction(value))
+    if not 0.0 <= x <= 2.0:
+        raise ValueError(f"expected an sd as a share between 0 and 200%, got {value!r}")
+    return x
+
+
 def _finite(x: float) -> float:
     if not math.isfinite(x):
         raise ValueError(f"expected a finite number, got {x!r}")
@@ -116,13 +124,6 @@ Days = Annotated[float, BeforeValidator(lambda v: _nonnegative(days(v))),
                  WithJsonSchema({**_NUMBER_OR_TEXT, "description": "days: 14, '14d', '6w', '3mo', '1y'"})]
 Count = Annotated[float, BeforeValidator(lambda v: _nonnegative(count(v))),
                   WithJsonSchema({**_NUMBER_OR_TEXT, "description": "a count: 20, '1.2k'"})]
-def _spread(value: Any) -> float:
-    x = _finite(q.parse_fraction(value))
-    if not 0.0 <= x <= 2.0:
-        raise ValueError(f"expected an sd as a share between 0 and 200%, got {value!r}")
-    return x
-
-
 Spread = Annotated[float, BeforeValidator(_spread),
                    WithJsonSchema({**_NUMBER_OR_TEXT, "description": "an sd as a share: 0.2 or '20%', at most 200%"})]
 Growth = Annotated[float, BeforeValidator(lambda v: _finite(q.parse_fraction(v))),
