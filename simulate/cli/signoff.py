@@ -147,8 +147,18 @@ def signable_target(sim: Simulator, plans: dict[str, Plan], required: dict[str, 
 
 @dataclass
 class Search:
-    """One shock's size, bisected on common random numbers: at `lo` the scenario still clears
-    its bar, at `hi` it no longer does. The shock is assumed to happen, at full size."""
+    """One shock's size, searched on common random numbers: at `lo` the scenario still clears
+    its bar, at `hi` it no longer does. The shock is assumed to happen, at full size.
+
+    Each next size is where the bracket's two P(hit) cross the bar on the normal (probit)
+    scale, which is a straight line in the size when the shock shifts a normal year's result
+    in proportion: near the breaking point at once, where halving the bracket needs six or
+    seven steps, each of them at the bar (where no size settles early). A size is kept at
+    least `precision` inside the bracket, so a guess that lands next to one end closes the
+    search with its next probe. The end kept twice in a row has its weight halved (the
+    Illinois rule), and a bracket that three probes did not halve is halved: at worst three
+    steps for each of bisection's.
+    """
 
     scenario: str
     plan: Plan
@@ -159,6 +169,9 @@ class Search:
     p_lo: float = math.nan
     p_hi: float = math.nan
     status: str = "breaks"
+    kept: str = ""                  # which end the last probe left in place ("lo", "hi")
+    weight: float = 1.0             # the Illinois weight of the end kept twice in a row
+    widths: tuple[float, ...] = ()  # the bracket's width before each probe
 
     @classmethod
     def of(cls, scenario: str, plan: Plan, index: int) -> Search:
@@ -176,9 +189,35 @@ class Search:
         shocks[self.index] = sized
         return self.plan.model_copy(update={"shocks": shocks})
 
-    def midpoint(self) -> float:
-        mid = (self.lo + self.hi) / 2
-        return float(math.floor(mid)) if self.plan.shocks[self.index].type == "rep_leaves" else mid
+    def whole(self) -> bool:
+        return self.plan.shocks[self.index].type == "rep_leaves"
+
+    def next_size(self, bar: float, years: int) -> float:
+        """The size to try next: the bar's crossing between the ends (see the class)."""
+        width = self.hi - self.lo
+        if len(self.widths) >= 3 and width > self.widths[-3] / 2:
+            x = (self.lo + self.hi) / 2
+        else:
+            z_bar = normal_score(bar, years)
+            above = normal_score(self.p_lo, years) - z_bar          # >= 0: lo clears the bar
+            below = z_bar - normal_score(self.p_hi, years)          # > 0: hi does not
+            above *= self.weight if self.kept == "lo" else 1.0
+            below *= self.weight if self.kept == "hi" else 1.0
+            x = self.lo + width * above / (above + below) if above + below > 0 else self.lo + width / 2
+        step = self.precision
+        x = min(max(x, self.lo + step), self.hi - step) if width > step else (self.lo + self.hi) / 2
+        return float(round(x)) if self.whole() else x
+
+    def tried(self, x: float, p: float, bar: float) -> None:
+        """Record P(hit) at size `x`: it becomes the end on its side of the bar."""
+        self.widths = (*self.widths, self.hi - self.lo)
+        kept = "lo" if p < bar - TOLERANCE else "hi"
+        self.weight = self.weight / 2 if kept == self.kept else 1.0
+        self.kept = kept
+        if kept == "hi":
+            self.lo, self.p_lo = x, p
+        else:
+            self.hi, self.p_hi = x, p
 
     def open(self) -> bool:
         return self.status == "breaks" and self.hi - self.lo > self.precision + TOLERANCE
@@ -188,7 +227,14 @@ class Search:
         breaks = {"breaks": self.hi, "already fails at 0": 0.0}.get(self.status)
         return {"scenario": self.scenario, "shock": shock.label(), "type": shock.type,
                 "unit": shock.unit, "declared_size": declared_size(shock), "breaks_at": breaks,
-                "status": self.status, "searched": [self.lo, self.hi], "p_hit_searched": [self.p_lo, self.p_hi]}
+                "status": self.status, "searched": [self.lo, self.hi], "p_hit_searched": [self.p_lo, self.p_hi],
+                "sizes_tried": len(self.widths) + 2}
+
+
+def normal_score(p: float, years: int) -> float:
+    """P(hit) on the normal scale; 0 and 1 are taken as half a year from either end."""
+    edge = 0.5 / max(years, 1)
+    return float(stats.norm.ppf(min(max(p, edge), 1 - edge)))
 
 
 def breaking_points(sim: Simulator, scenarios: dict[str, Plan], bar: float, runs: int) -> list[dict[str, Any]]:
@@ -198,7 +244,8 @@ def breaking_points(sim: Simulator, scenarios: dict[str, Plan], bar: float, runs
     which each size tried stops once it is settled against the bar (a sequential test per
     size, up to `runs` years; sizes are never compared with each other). The ends are tried
     first: a scenario that clears the bar at the largest size holds at any size, one that
-    fails with the shock at zero already fails.
+    fails with the shock at zero already fails. Then each search tries the size where its
+    ends cross the bar (`Search`), until the bracket is within the shock's precision.
     """
     searches = [Search.of(name, plan, i) for name, plan in scenarios.items() for i in range(len(plan.shocks))]
 
@@ -220,14 +267,10 @@ def breaking_points(sim: Simulator, scenarios: dict[str, Plan], bar: float, runs
             s.status, s.hi, s.p_hi = "already fails at 0", s.lo, s.p_lo
         elif s.p_hi >= bar - TOLERANCE:
             s.status = "holds at any size"
-    while active := [(k, s, s.midpoint()) for k, s in enumerate(searches) if s.open()]:
-        probed = p_hit({f"{k}:{mid}": s.at(mid) for k, s, mid in active})
-        for k, s, mid in active:
-            p = probed[f"{k}:{mid}"]
-            if p >= bar - TOLERANCE:
-                s.lo, s.p_lo = mid, p
-            else:
-                s.hi, s.p_hi = mid, p
+    while active := [(k, s, s.next_size(bar, runs)) for k, s in enumerate(searches) if s.open()]:
+        probed = p_hit({f"{k}:{x}": s.at(x) for k, s, x in active})
+        for k, s, x in active:
+            s.tried(x, probed[f"{k}:{x}"], bar)
     return [{**s.report(), "years_per_step": steps} for s in searches]
 
 

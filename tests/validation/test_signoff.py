@@ -188,8 +188,35 @@ def test_bisection_brackets_a_known_breaking_point():
     assert b["status"] == "breaks" and b["unit"] == "fraction" and b["declared_size"] == pytest.approx(0.3)
     lo, hi = b["searched"]
     assert hi - lo <= 0.01 + 1e-9 and b["breaks_at"] == hi
-    assert 0.395 <= lo and hi <= 0.41       # 0.9 - x crosses 50 % at 0.4, on a grid of 1/200
+    assert lo <= 0.4 + 0.005 and hi >= 0.4 - 0.005      # 0.9 - x crosses 50 % at 0.4, on a grid of 1/200
     assert b["p_hit_searched"][0] >= 0.5 > b["p_hit_searched"][1]
+
+
+def test_the_search_aims_at_the_crossing_and_needs_fewer_sizes_than_halving():
+    """When the shock shifts a normal year's result in proportion, P(hit) is a straight line
+    on the probit scale: the first guess lands at the crossing. Halving 0..99 % to 1 pp takes
+    the two ends and seven sizes."""
+    [b] = breaking_points(Oracle(lambda x: stats.norm.cdf(1.2 - 4 * x)), shocked(CUT), 0.5, 200)
+    lo, hi = b["searched"]
+    assert lo <= 0.3 <= hi and hi - lo <= 0.01 + 1e-9
+    assert b["sizes_tried"] <= 5
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_noisy_non_monotone_p_hit_still_closes_the_bracket(seed):
+    """Sampling noise makes P(hit) at nearby sizes cross back and forth: the search still ends
+    with a bracket within the precision, its low end clearing the bar and its high end not,
+    in no more sizes than three for each of bisection's."""
+    rng = np.random.default_rng(seed)
+    noise = {}
+
+    def p(x):
+        return noise.setdefault(x, float(np.clip(0.9 - x + rng.normal(0, 0.05), 0, 1)))
+    [b] = breaking_points(Oracle(p), shocked(CUT), 0.5, 200)
+    lo, hi = b["searched"]
+    assert b["status"] == "breaks" and hi - lo <= 0.01 + 1e-9
+    assert p(lo) >= 0.5 - 1 / 200 and p(hi) < 0.5 + 1 / 200
+    assert b["sizes_tried"] <= 2 + 3 * 7
 
 
 def test_holds_at_any_size_and_already_fails():
