@@ -30,17 +30,18 @@ from ..stats.sequential import LOOK, level_spent, planned_looks, value_settled, 
 
 
 def rule_values(plan: Plan, records: pd.DataFrame, seed: int, workers: int | None = None,
-                runs: int = VALUE_RUNS) -> dict[str, dict[str, Any]]:
+                runs: int = VALUE_RUNS, planned: int | None = None) -> dict[str, dict[str, Any]]:
     """One entry per rule: how often and when it fired, and its paired value, for a run that
     did not fork its years (a resumed run, a Dask cluster): the years in which a rule fired
     are replayed whole without it, then valued with the same looks and stopping rule as
-    `Valuation`, so the value is the one the run would have reported. `runs=0` skips them.
+    `Valuation`, so the value is the one the run would have reported. `planned` is the run's
+    cap (its years if it played them all), which sets the looks. `runs=0` skips them.
     """
     out = rule_firings(plan, records)
     if runs <= 0:
         return out
     sample = records.sort_index().iloc[:runs]
-    cap = len(sample)
+    cap = min(runs, planned or len(records))
     executor = make_executor(workers)
     try:
         for rule in plan.rules:
@@ -57,13 +58,16 @@ def rule_values(plan: Plan, records: pd.DataFrame, seed: int, workers: int | Non
 
 
 def _first_settled(sample: pd.DataFrame, without: dict[int, tuple[float, float]], cap: int) -> tuple[int, str]:
-    """The first look (every LOOK years, the last at the cap) at which the value is settled."""
+    """The first look (every LOOK years, the last at the cap) at which the value is settled;
+    a run that stopped before the cap ends the value where it ended, as in `Valuation`."""
     hit_with, _, hit_without, _, _ = _with_and_without(sample, without)
     for n in [*range(LOOK, cap, LOOK), cap]:
+        if n > len(sample):
+            break
         why = "years cap" if n >= cap else value_settled(hit_with[:n], hit_without[:n], cap)
         if why is not None:
             return n, why
-    return cap, "years cap"
+    return len(sample), "run ended"
 
 
 def _with_and_without(sample: pd.DataFrame, without: dict[int, tuple[float, float]]) -> tuple:

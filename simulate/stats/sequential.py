@@ -4,10 +4,13 @@ A verdict against a bar ("P(hit) >= 80 %?") needs only enough years to put the i
 one side of the bar, and a rule's value only enough to settle its sign or pin it down.
 The run therefore looks at its results every `LOOK` replications, up to a cap (today's
 fixed sample). Looking repeatedly at a growing sample inflates the error rate of a plain
-95 % interval, so the error rate `ALPHA` is spent over the looks planned (Bonferroni, the
-simplest valid alpha-spending rule): each look uses a (1 - ALPHA / looks) interval, and the
-chance that any look puts the truth outside its interval is at most ALPHA. The intervals
-reported after such a run are those adjusted ones, so they keep their stated 95 %.
+95 % interval, so every look uses the same wider interval, Pocock's: the one whose chance of
+ever missing the truth, at any of the looks planned, is `ALPHA`. A statistic's path over the
+looks is a Brownian motion's (asymptotically), so that chance is an integral over the looks,
+computed here by recursive numerical integration (Armitage, McPherson and Rowe) rather than
+bounded. With 20 looks each uses z = 2.67 where Bonferroni's bound needs 3.02: it settles as
+soon, and looks twice as often. The intervals reported after such a run are those adjusted
+ones, so they keep their stated 95 %.
 
 Looks fall on fixed replication counts and read only replications 0..n-1 in order, so the
 stopping point never depends on timing, workers or batches.
@@ -15,18 +18,20 @@ stopping point never depends on timing, workers or batches.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 from .paired import paired_proportion
 from .sample_stats import TOLERANCE, wilson
 
 ALPHA = 0.05            # the error rate spent over all the looks of one answer
-LOOK = 100              # replications between looks
+LOOK = 50               # replications between looks
 VALUE_HALF_WIDTH = 0.02  # a rule's ΔP(hit) known to +-2 pp is pinned down, whatever its sign
+GRID = 0.002            # the integration's step on the Brownian scale: z to 1e-3
 
 Settle = Callable[[dict[str, np.ndarray]], bool]   # hits by variant -> is the answer settled?
 Retire = Callable[[dict[str, np.ndarray]], set[str]]   # hits by variant -> those settled
@@ -38,13 +43,39 @@ def planned_looks(cap: int) -> int:
 
 
 def z_spent(cap: int) -> float:
-    """The normal quantile of one look's two-sided interval, ALPHA spent over the looks."""
-    return float(stats.norm.isf(ALPHA / (2 * planned_looks(cap))))
+    """The normal quantile every look's two-sided interval uses: ALPHA over all the looks."""
+    looks = [*range(LOOK, cap, LOOK), cap] if cap > 0 else [1]
+    return pocock(tuple(n / looks[-1] for n in looks))
 
 
 def level_spent(cap: int) -> float:
     """The confidence level of one look's interval (0.95 with a single look)."""
-    return 1 - ALPHA / planned_looks(cap)
+    return 1 - 2 * float(stats.norm.sf(z_spent(cap)))
+
+
+@functools.lru_cache(maxsize=None)
+def pocock(times: tuple[float, ...], alpha: float = ALPHA) -> float:
+    """The constant z whose two-sided bound a standard Brownian motion, looked at on `times`
+    (information fractions, the last 1), crosses with chance `alpha`."""
+    if len(times) == 1:
+        return float(stats.norm.isf(alpha / 2))
+    return float(optimize.brentq(lambda z: 1 - _never_crossed(z, times) - alpha,
+                                 float(stats.norm.isf(alpha / 2)), 6.0, xtol=1e-6))
+
+
+def _never_crossed(z: float, times: tuple[float, ...]) -> float:
+    """P(|W(t)| < z sqrt(t) at every look t): the density of W kept inside the bound, carried
+    from look to look by convolving with the increment's normal density."""
+    n = math.ceil(z / GRID)
+    w = np.arange(-n, n + 1) * GRID
+    density = np.where(np.abs(w) < z * math.sqrt(times[0]), stats.norm.pdf(w, scale=math.sqrt(times[0])), 0.0)
+    for before, t in zip(times, times[1:]):
+        sd = math.sqrt(t - before)
+        m = min(math.ceil(8 * sd / GRID), 2 * n)
+        step = stats.norm.pdf(np.arange(-m, m + 1) * GRID, scale=sd) * GRID
+        density = np.convolve(density, step)[m:m + len(w)]
+        density[np.abs(w) >= z * math.sqrt(t)] = 0.0
+    return float(density.sum() * GRID)
 
 
 def side_of_bar(hits: int, n: int, bar: float, cap: int) -> bool | None:

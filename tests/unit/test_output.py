@@ -36,7 +36,7 @@ def write_plan(folder: Path, name: str = "tiny", **extra: object) -> Path:
 def test_a_run_fills_its_folder(tmp_path: Path) -> None:
     plan = write_plan(tmp_path)
     out = tmp_path / "run"
-    assert main([str(plan), "--runs", "60", "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    assert main([str(plan), "--runs", "60", "--all-runs", "--out", str(out), "--workers", "1", "--quiet"]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"manifest.json", "summary.json", "report.html", "plots", "replications.parquet",
             "replications.csv", "weekly.parquet", "weekly.csv"} <= names

@@ -116,3 +116,21 @@ def test_independent_answers_stop_each_on_its_own(monkeypatch):
                 assert side_of_bar(int(whole[:before].sum()), before, BAR, CAP) is None, name
         lengths.add(tuple(sorted(n.items())))
     assert len(lengths) == 1
+
+
+@pytest.mark.parametrize("looks, published", [(2, 2.178), (3, 2.289), (5, 2.413), (10, 2.555)])
+def test_the_boundary_is_pococks(looks, published):
+    """Equally spaced looks: the constants of Pocock (1977), table 1, two-sided 5 %."""
+    from simulate.stats.sequential import pocock
+    assert pocock(tuple(np.arange(1, looks + 1) / looks)) == pytest.approx(published, abs=1e-3)
+
+
+def test_a_brownian_path_crosses_the_boundary_alpha_of_the_time():
+    """Unequal looks (50, 100 and a cap of 120): the share of 40,000 Gaussian random walks that
+    ever leave the boundary is ALPHA within 3.3 binomial standard errors."""
+    from simulate.stats.sequential import z_spent
+    rng = np.random.default_rng(5)
+    looks, n = np.array([50, 100, 120]), 40_000
+    walks = np.cumsum(rng.standard_normal((n, 120)), axis=1)[:, looks - 1] / np.sqrt(looks)
+    crossed = np.mean(np.any(np.abs(walks) >= z_spent(120), axis=1))
+    assert abs(crossed - ALPHA) <= 3.3 * np.sqrt(ALPHA * (1 - ALPHA) / n), crossed
