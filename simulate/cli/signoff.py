@@ -181,7 +181,7 @@ class Search:
 
     def at(self, x: float) -> Plan:
         shock = self.plan.shocks[self.index]
-        if shock.type == "rep_leaves":
+        if self.whole():
             sized = shock.model_copy(update={"top": round(x), "reps": [], "probability": 1.0})
         else:
             sized = shock.model_copy(update={"size": Fixed(float(x)), "probability": 1.0})
@@ -190,6 +190,7 @@ class Search:
         return self.plan.model_copy(update={"shocks": shocks})
 
     def whole(self) -> bool:
+        """Is the size counted in whole units (reps)?"""
         return self.plan.shocks[self.index].type == "rep_leaves"
 
     def next_size(self, bar: float, years: int) -> float:
@@ -204,8 +205,7 @@ class Search:
             above *= self.weight if self.kept == "lo" else 1.0
             below *= self.weight if self.kept == "hi" else 1.0
             x = self.lo + width * above / (above + below) if above + below > 0 else self.lo + width / 2
-        step = self.precision
-        x = min(max(x, self.lo + step), self.hi - step) if width > step else (self.lo + self.hi) / 2
+        x = min(max(x, self.lo + self.precision), self.hi - self.precision)   # open(): width > precision
         return float(round(x)) if self.whole() else x
 
     def tried(self, x: float, p: float, bar: float) -> None:
