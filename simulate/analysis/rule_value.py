@@ -26,7 +26,7 @@ from ..run.runner import Collector, replay_records
 from ..run.scenario import is_companion
 from ..stats.paired import paired_mean, paired_proportion
 from ..stats.sample_stats import spread
-from ..stats.sequential import LOOK, level_spent, planned_looks, value_settled, z_spent
+from ..stats.sequential import level_spent, looks, planned_looks, value_settled, z_spent
 
 
 def rule_values(plan: Plan, records: pd.DataFrame, seed: int, workers: int | None = None,
@@ -58,13 +58,13 @@ def rule_values(plan: Plan, records: pd.DataFrame, seed: int, workers: int | Non
 
 
 def _first_settled(sample: pd.DataFrame, without: dict[int, tuple[float, float]], cap: int) -> tuple[int, str]:
-    """The first look (every LOOK years, the last at the cap) at which the value is settled;
+    """The first look (`sequential.looks`) at which the value is settled;
     a run that stopped before the cap ends the value where it ended, as in `Valuation`."""
     hit_with, _, hit_without, _, _ = _with_and_without(sample, without)
-    for n in [*range(LOOK, cap, LOOK), cap]:
+    for n in looks(cap):
         if n > len(sample):
             break
-        why = "years cap" if n >= cap else value_settled(hit_with[:n], hit_without[:n], cap)
+        why = value_settled(hit_with[:n], hit_without[:n], cap)
         if why is not None:
             return n, why
     return len(sample), "run ended"
@@ -132,7 +132,7 @@ class Valuation:
                 for r, name, hit, _ in forks:
                     if name == rule and r < n:
                         without[r] = hit >= 0.5
-                why = "years cap" if n >= self.cap else value_settled(hits[:n], without, self.cap)
+                why = value_settled(hits[:n], without, self.cap)
                 if why is not None:
                     rules.remove(rule)
                     self.closed[(variant, rule)] = (n, why)

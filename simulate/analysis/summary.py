@@ -151,7 +151,9 @@ def build_summary(results: RunResults, scenario: str, with_rule_values: bool = T
                 rules[rule.name]["value"] = valuation.value(name, rule.name, v.records)
             variants[name]["rules"] = rules
         else:
-            planned = results.extra.get("sequential", {}).get("max_runs")
+            # the cap the run's looks were planned on, as `Valuation.plan` was given it
+            planned = (results.extra.get("precision", {}).get("max_runs")
+                       or results.extra.get("sequential", {}).get("max_runs"))
             variants[name]["rules"] = (rule_values(v.plan, v.records, results.seed, workers, rule_value_runs, planned)
                                        if with_rule_values else rule_firings(v.plan, v.records))
         variants[name]["harmful_rules"] = harmful_rules(variants[name]["rules"])

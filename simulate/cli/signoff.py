@@ -156,8 +156,8 @@ class Search:
     seven steps, each of them at the bar (where no size settles early). A size is kept at
     least `precision` inside the bracket, so a guess that lands next to one end closes the
     search with its next probe. The end kept twice in a row has its weight halved (the
-    Illinois rule), and a bracket that three probes did not halve is halved: at worst three
-    steps for each of bisection's.
+    Illinois rule), and a bracket that three probes did not halve is halved by the fourth:
+    at worst four sizes for each of bisection's.
     """
 
     scenario: str
@@ -232,7 +232,8 @@ class Search:
 
 
 def normal_score(p: float, years: int) -> float:
-    """P(hit) on the normal scale; 0 and 1 are taken as half a year from either end."""
+    """P(hit) on the normal scale; 0 and 1 are taken as half a year of `years` (the most a
+    size plays) from either end."""
     edge = 0.5 / max(years, 1)
     return float(stats.norm.ppf(min(max(p, edge), 1 - edge)))
 

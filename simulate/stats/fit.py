@@ -198,7 +198,8 @@ class Seasonality:
     df: int
     p: float
     swing_f: float = math.nan
-    swing_df: int = 0
+    swing_df_season: int = 0        # the F test's degrees of freedom: calendar months seen in full, less one
+    swing_df: int = 0               # and full months beyond one per calendar month
     swing_p: float = math.nan
 
     @property
@@ -214,7 +215,7 @@ class Seasonality:
 
     def verdict(self) -> str:
         if self.swing_df >= MIN_SWING_DF:
-            return (f"F {self.swing_f:.2f} on {self.df} and {self.swing_df} df against the months' own swing, "
+            return (f"F {self.swing_f:.2f} on {self.swing_df_season} and {self.swing_df} df against the months' own swing, "
                     f"p={self.swing_p:.3g}")
         return f"chi-square {self.chi2:.1f} on {self.df} df, p={self.p:.3g}"
 
@@ -255,7 +256,7 @@ def _against_swing(season: Seasonality, months: list[tuple[int, int, float]]) ->
     keep = seasonal > 0
     chi1 = float(np.sum((c[keep] - seasonal[keep]) ** 2 / seasonal[keep]))
     f = (chi0 - chi1) / df1 / max(chi1 / df2, 1.0)
-    return replace(season, swing_f=f, swing_df=df2, swing_p=float(stats.f.sf(f, df1, df2)))
+    return replace(season, swing_f=f, swing_df_season=df1, swing_df=df2, swing_p=float(stats.f.sf(f, df1, df2)))
 
 
 @dataclass(frozen=True)

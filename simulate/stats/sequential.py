@@ -37,15 +37,21 @@ Settle = Callable[[dict[str, np.ndarray]], bool]   # hits by variant -> is the a
 Retire = Callable[[dict[str, np.ndarray]], set[str]]   # hits by variant -> those settled
 
 
+def looks(cap: int) -> list[int]:
+    """The replication counts at which a sample of at most `cap` is looked at: every LOOK,
+    the last at the cap."""
+    return [*range(LOOK, cap, LOOK), cap] if cap > 0 else [1]
+
+
 def planned_looks(cap: int) -> int:
-    """How many looks a sample of at most `cap` replications gets (the last at the cap)."""
-    return max(1, math.ceil(cap / LOOK))
+    """How many looks a sample of at most `cap` replications gets."""
+    return len(looks(cap))
 
 
 def z_spent(cap: int) -> float:
     """The normal quantile every look's two-sided interval uses: ALPHA over all the looks."""
-    looks = [*range(LOOK, cap, LOOK), cap] if cap > 0 else [1]
-    return pocock(tuple(n / looks[-1] for n in looks))
+    counts = looks(cap)
+    return pocock(tuple(n / counts[-1] for n in counts))
 
 
 def level_spent(cap: int) -> float:
@@ -122,7 +128,10 @@ def verdicts_settled(groups: dict[str, dict[str, float]], cap: int) -> Settle:
 
 
 def value_settled(hit_with: np.ndarray, hit_without: np.ndarray, cap: int) -> str | None:
-    """Why a rule's paired ΔP(hit) needs no more years ('sign settled', 'narrow'), or None."""
+    """Why a rule's paired ΔP(hit) needs no more years ('years cap', 'sign settled',
+    'narrow'), or None."""
+    if len(hit_with) >= cap:
+        return "years cap"
     _, (lo, hi) = paired_proportion(hit_with, hit_without, z_spent(cap))
     if lo > 0 or hi < 0:
         return "sign settled"
