@@ -28,7 +28,7 @@ from ..load.yamlio import Document, overlay
 from ..plan.plan import Plan
 from ..run.executors import make_executor
 from ..run.options import common_options, fraction
-from ..run.runner import Collector, RunResults, cache_of, run_replications
+from ..run.runner import Collector, RunResults, cache_of, replay_records, run_replications
 from ..stats.sample_stats import spread, wilson
 from ..stats.sequential import bars_settled, each_settled, verdicts_settled
 from ..words import language, say
@@ -103,6 +103,16 @@ class Simulator:
     def reused(self) -> int:
         """Years read from the replication cache instead of played, all calls together."""
         return self.cache.hits if self.cache is not None else 0
+
+    def replay(self, plan: Plan, replications: list[int], phase: str) -> dict[int, dict[str, float]]:
+        """The records of chosen years of `plan`, played again (or read from the cache)."""
+        from .run import progress_bar
+        before = self.reused
+        with progress_bar(enabled=self.show_progress, total=len(replications), phase=phase) as progress:
+            out = replay_records(plan, self.seed, replications, executor=self.executor, cache=self.cache,
+                                 progress=progress)
+        self.years += len(out) - (self.reused - before)
+        return out
 
     def records(self, plans: dict[str, Plan], runs: int | None = None, bars: dict[str, float] | None = None,
                 phase: str | None = None, each: bool = False) -> dict[str, pd.DataFrame]:

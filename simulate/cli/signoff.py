@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from ..analysis.summary import build_summary
@@ -109,14 +110,16 @@ def sharp(signable: dict[str, Any], target: float) -> bool:
 
 
 def signable_target(sim: Simulator, plans: dict[str, Plan], required: dict[str, float],
-                    first: dict[str, np.ndarray], runs: int | None = None) -> dict[str, Any]:
+                    first: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """The highest target meeting the bar in every scenario (the binding one sets it).
 
-    `first` holds each scenario's values at the proposed target. A target reaches the year
+    `first` holds each scenario's years at the proposed target. A target reaches the year
     only through the playbook (a rule reading attainment to date fires earlier under a higher
     target), so with rules the candidate is played again on the same seeds and the search
-    iterates to a fixed point: the candidate whose own years support it. Without rules the
-    years do not depend on the target and one pass is exact.
+    iterates to a fixed point: the candidate whose own years support it. Only the years in
+    which some rule's condition would have answered otherwise are played again (each year
+    records the targets under which it is the same year: `same_year_target_low`, `_high`);
+    the others are the same years. Without rules one pass is exact.
     """
     def best(vals: dict[str, np.ndarray]) -> float:
         return round_down(min(highest_target(vals[s], required[s]) for s in plans))
@@ -124,14 +127,13 @@ def signable_target(sim: Simulator, plans: dict[str, Plan], required: dict[str, 
     def meets(vals: dict[str, np.ndarray], t: float) -> bool:
         return all(np.mean(vals[s] >= t) >= required[s] - TOLERANCE for s in plans)
 
-    target, vals, rounds, converged = best(first), first, 0, True
+    first_vals = {s: values(first[s], plans[s]) for s in plans}
+    target, vals, rounds, converged = best(first_vals), first_vals, 0, True
     if any(p.rules for p in plans.values()):
         tried: list[tuple[float, dict[str, np.ndarray]]] = []
-        candidate, converged, played = target, False, first
+        candidate, converged, played = target, False, first_vals
         while rounds < MAX_ROUNDS and not converged and candidate > 0:
-            records = sim.records({s: with_target(p, candidate) for s, p in plans.items()}, runs,
-                                  phase=f"signable target {money(candidate)}")
-            played = {s: values(records[s], plans[s]) for s in plans}
+            played = {s: at_target(sim, first[s], plans[s], candidate) for s in plans}
             rounds += 1
             if meets(played, candidate):
                 tried.append((candidate, played))
@@ -143,6 +145,21 @@ def signable_target(sim: Simulator, plans: dict[str, Plan], required: dict[str, 
     return {"signable_target": target, **signable_interval(plans, required, vals),
             "signable_rounds": rounds, "signable_converged": converged,
             "signable_p_hit": {s: float(np.mean(vals[s] >= target)) for s in plans}}
+
+
+def at_target(sim: Simulator, records: pd.DataFrame, plan: Plan, target: float) -> np.ndarray:
+    """Each year's value had the plan asked for `target`: the years whose rules would have
+    answered otherwise are played again at it, the others are the same years."""
+    out = values(records, plan).copy()
+    same = (records["same_year_target_low"] <= target) & (target <= records["same_year_target_high"])
+    again = [int(r) for r in records.index[~same.to_numpy()]]
+    if again:
+        moved = with_target(plan, target)
+        replayed = sim.replay(moved, again, phase=f"signable target {money(target)}")
+        position = {r: i for i, r in enumerate(records.index)}
+        for r, rec in replayed.items():
+            out[position[r]] = rec[plan.target.metric]
+    return out
 
 
 @dataclass
@@ -312,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
                               collector=sample)
         if settled is not None:
             results.extra["sequential"] = settled
-        signable = signable_target(sim, plans, required, vals, results.runs)
+        signable = signable_target(sim, plans, required, records)
         z = z_spent(runs) if sim.sequential else Z95
         checks = [check(n, records[n]["hit"].to_numpy() >= 0.5, required[n], z) for n in plans]
         before = sim.years

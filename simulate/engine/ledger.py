@@ -31,6 +31,7 @@ KPI_COLUMNS = (
     "headcount", "ramping", "vacancies",
 )
 K = {name: i for i, name in enumerate(KPI_COLUMNS)}
+TARGET_SCALES_KEPT = 1e3    # a record says "the same year up to 1000 x the target" at most: a finite number
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,9 @@ class Ledger:
         self.shock_log: list[tuple[float, str, str, float, str]] = []
         self.firings: list[tuple[float, str, str, str, float]] = []   # day, rule, action, params, cost
         self.trace: Trace | None = None
+        # by rule: the target scales (target x s) under which its condition answered the same
+        # so far; under all of them the year is the same year (see `same_under_target`)
+        self.target_scales: dict[str, tuple[float, float]] = {}
         self._losses: list[tuple[float, int, object]] = []   # (day, seq, deal): see defer_loss
         self._loss_seq = itertools.count()
 
@@ -114,6 +118,12 @@ class Ledger:
         while self._losses and self._losses[0][0] <= until:
             day, _, deal = heapq.heappop(self._losses)
             deal.flow._lose(deal, day)   # type: ignore[attr-defined]
+
+    def same_under_target(self, rule: str, low: float, high: float) -> None:
+        """`rule`'s condition answered the same for targets scaled by [low, high] only.
+        Kept by rule: a year forked without a rule forgets what that rule read."""
+        was = self.target_scales.get(rule, (0.0, math.inf))
+        self.target_scales[rule] = (max(was[0], low), min(was[1], high))
 
     def book(self, b: Booking) -> None:
         self.bookings.append(b)
@@ -157,6 +167,10 @@ class Ledger:
             days = [f[0] for f in self.firings if f[1] == rule]
             row[f"first:{rule}"] = float(min(days)) if days else float("nan")
         row["open_end"] = float(sum(self.open))
+        low = max((r[0] for r in self.target_scales.values()), default=0.0)
+        high = min((r[1] for r in self.target_scales.values()), default=math.inf)
+        row["same_year_target_low"] = plan.target.annual * low
+        row["same_year_target_high"] = plan.target.annual * min(high, TARGET_SCALES_KEPT)
         by_metric = values[metric]
         quarters = quarter_labels(horizon)
         dims = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Protocol
 
+from ..plan.conditions import TARGET_METRICS, Terms
 from .ledger import K
 
 if TYPE_CHECKING:
@@ -112,3 +113,23 @@ OBSERVE: dict[str, Callable[["Observed"], float]] = {
 def observe(year: "Observed", names: frozenset[str]) -> dict[str, float]:
     """The values of the metrics named, now."""
     return {n: OBSERVE[n](year) for n in names}
+
+
+def target_terms(year: "Observed", values: dict[str, float]) -> dict[str, Terms]:
+    """How each target-reading metric in `values` would read had the target been s times
+    larger, all else equal: a + b*s + c/s. (A target path still at zero, at the very start,
+    reads the same at any target.)"""
+    names = TARGET_METRICS.intersection(values)
+    started = bool(names - {"attainment", "weekly_bookings_vs_plan"}) and target_to_date(year) > 0
+    terms: dict[str, Terms] = {}
+    for name in names:
+        v = values[name]
+        if name == "target_to_date":
+            terms[name] = (0.0, v, 0.0)
+        elif name in ("attainment", "weekly_bookings_vs_plan") or name == "attainment_to_date" and started:
+            terms[name] = (0.0, 0.0, v)
+        elif name == "behind_plan" and started:
+            terms[name] = (1.0, 0.0, v - 1.0)
+        else:
+            terms[name] = (v, 0.0, 0.0)
+    return terms

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from ..plan.conditions import TARGET_METRICS
 from ..plan.rules import Rule
 from .actions import APPLY
 from .branch import Branches
 from .levers import LeverEdits
-from .metrics import observe
+from .metrics import observe, target_terms
 
 if TYPE_CHECKING:
     from .funnel import ChannelFlow
@@ -78,6 +79,7 @@ class PlaybookRun:
         now = self.world.env.now
         names = frozenset().union(*(r.when.metrics for r in rules))
         values = observe(self.year, names)
+        terms = target_terms(self.year, values) if names & TARGET_METRICS else {}
         for rule in rules:
             if rule.once and rule.name in self.last_fired:
                 continue
@@ -86,6 +88,8 @@ class PlaybookRun:
                 continue
             if rule.group is not None and self.active_until.get(rule.group, -1.0) > now:
                 continue
+            if terms and rule.when.metrics & TARGET_METRICS:
+                self.world.ledger.same_under_target(rule.name, *rule.when.unchanged(values, terms))
             if not rule.when.holds(values):
                 continue
             if self.branches.wants(rule.name) and self.branches.split(rule.name, now):
@@ -99,6 +103,7 @@ class PlaybookRun:
         """Play on as if the plan never had `rule`: the record loses its columns too."""
         self.rules.remove(rule)
         del self.world.ledger.counts[f"fired:{rule.name}"]
+        self.world.ledger.target_scales.pop(rule.name, None)
 
     # -- firing ---------------------------------------------------------------------------
     def _pay(self, rule: Rule) -> bool:

@@ -82,6 +82,14 @@ _ARITH: dict[type, Callable[[float, float], float]] = {
 _FUNCTIONS: dict[str, Callable[..., float]] = {"min": min, "max": max, "abs": abs}
 
 
+# The metrics that read the target, and so move when a search tries another one.
+TARGET_METRICS = frozenset({"target_to_date", "attainment_to_date", "attainment", "behind_plan",
+                            "weekly_bookings_vs_plan"})
+Terms = tuple[float, float, float]      # (a, b, c): a metric's value at target x s is a + b*s + c/s
+EVERY_SCALE = (0.0, INF)
+ROUNDING = 1e-9     # relative margin kept from a flip: the metrics at s are computed, not derived
+
+
 class ConditionError(ValueError):
     """A condition that cannot be used; the message says where in the text and why."""
 
@@ -96,6 +104,17 @@ class Condition:
 
     def holds(self, values: dict[str, float]) -> bool:
         return bool(_eval(self.tree.body, values))
+
+    def unchanged(self, values: dict[str, float], terms: dict[str, Terms]) -> tuple[float, float]:
+        """The scales s of the target (target x s) over which `holds(values)` answers the same.
+
+        `terms` says how each target-reading metric moves with s: a + b*s + c/s. A year whose
+        every answer stays the same is the same year under that target, so a search over
+        targets need not play it again. Conservative: where the condition's dependence on s
+        is not of that form (min, max, abs or a product of two such metrics), only s = 1.
+        """
+        _, lo, hi = _answer(self.tree.body, values, terms)
+        return lo, hi
 
 
 MAX_DEPTH = 60      # nesting a whiteboard condition never needs; keeps the interpreter's stack safe
@@ -270,3 +289,97 @@ def _can_be_true(node: ast.AST) -> bool:
             if isinstance(op, ast.Eq) and (b < c or d < a):
                 return False
     return True
+
+
+# -- over which targets is the answer the same? ----------------------------------------------
+
+def _terms(node: ast.AST, v: dict[str, float], terms: dict[str, Terms]) -> tuple[float, Terms | None]:
+    """An expression's value now and its (a, b, c) in the target's scale s; None when it is
+    not of that form."""
+    if isinstance(node, ast.Name):
+        return v[node.id], terms.get(node.id, (v[node.id], 0.0, 0.0))
+    if isinstance(node, ast.Constant):
+        return node.value, (float(node.value), 0.0, 0.0)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        x, t = _terms(node.operand, v, terms)
+        return -x, None if t is None else (-t[0], -t[1], -t[2])
+    if isinstance(node, ast.BinOp):
+        f, g = _terms(node.left, v, terms)[1], _terms(node.right, v, terms)[1]
+        value = _eval(node, v)
+        if f is None or g is None:
+            return value, None
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            sign = 1.0 if isinstance(node.op, ast.Add) else -1.0
+            return value, (f[0] + sign * g[0], f[1] + sign * g[1], f[2] + sign * g[2])
+        if _constant(f) and _constant(g):
+            return value, (float(value), 0.0, 0.0)
+        if isinstance(node.op, ast.Mult) and (_constant(f) or _constant(g)):
+            k, t = (f[0], g) if _constant(f) else (g[0], f)
+            return value, (k * t[0], k * t[1], k * t[2])
+        if isinstance(node.op, ast.Div) and _constant(g) and g[0] != 0:
+            return value, (f[0] / g[0], f[1] / g[0], f[2] / g[0])
+        return value, None
+    if isinstance(node, ast.Call):
+        parts = [_terms(a, v, terms) for a in node.args]
+        value = _eval(node, v)
+        return value, (float(value), 0.0, 0.0) if all(t is not None and _constant(t) for _, t in parts) else None
+    answer, lo, hi = _answer(node, v, terms)      # a comparison or and/or/not used as a number
+    return answer, (float(answer), 0.0, 0.0) if (lo, hi) == EVERY_SCALE else None
+
+
+def _constant(t: Terms) -> bool:
+    return t[1] == 0 and t[2] == 0
+
+
+def _answer(node: ast.AST, v: dict[str, float], terms: dict[str, Terms]) -> tuple[bool, float, float]:
+    """A condition's answer now and the scales (lo, hi), around 1, over which it holds."""
+    if isinstance(node, ast.BoolOp):
+        parts = [_answer(x, v, terms) for x in node.values]
+        return _combine(parts, isinstance(node.op, ast.And))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        answer, lo, hi = _answer(node.operand, v, terms)
+        return not answer, lo, hi
+    if isinstance(node, ast.Compare):
+        items = [_terms(x, v, terms) for x in (node.left, *node.comparators)]
+        pairs = []
+        for op, (x, f), (y, g) in zip(node.ops, items, items[1:]):
+            answer = bool(_COMPARE[type(op)](x, y))
+            if f is None or g is None:
+                pairs.append((answer, 1.0, 1.0))
+            else:
+                pairs.append((answer, *_same_sign(f[0] - g[0], f[1] - g[1], f[2] - g[2])))
+        return _combine(pairs, both=True)
+    x, t = _terms(node, v, terms)      # a number used as a condition: is it nonzero?
+    return bool(x), *(EVERY_SCALE if t is not None and _constant(t) else
+                      _same_sign(*t) if t is not None else (1.0, 1.0))
+
+
+def _combine(parts: list[tuple[bool, float, float]], both: bool) -> tuple[bool, float, float]:
+    """`and` (both) or `or` of answers with their ranges. The answer stays while every part
+    that decided it stays: all of them when they agree with it, any one of them otherwise."""
+    answer = all(p[0] for p in parts) if both else any(p[0] for p in parts)
+    deciding = [p for p in parts if p[0] == answer]
+    if answer == both:      # and: all true; or: all false
+        return answer, max(p[1] for p in deciding), min(p[2] for p in deciding)
+    return answer, min(p[1] for p in deciding), max(p[2] for p in deciding)
+
+
+def _same_sign(a: float, b: float, c: float) -> tuple[float, float]:
+    """The scales around 1 over which a + b*s + c/s keeps its sign: between the positive roots
+    of b*s^2 + a*s + c nearest to 1 on either side."""
+    if not all(map(math.isfinite, (a, b, c))):
+        return (1.0, 1.0) if b or c else EVERY_SCALE
+    if b == 0:
+        roots = [-c / a] if a else []
+    else:
+        disc = a * a - 4 * b * c
+        if disc < 0:
+            roots = []
+        else:
+            q = -(a + math.copysign(math.sqrt(disc), a)) / 2     # the stable form of the roots
+            roots = [q / b] + ([c / q] if q else [])
+    if any(abs(r - 1) <= ROUNDING for r in roots):
+        return 1.0, 1.0
+    lo = max((r for r in roots if 0 < r < 1), default=0.0)
+    hi = min((r for r in roots if r > 1), default=INF)
+    return lo * (1 + ROUNDING), hi * (1 - ROUNDING)

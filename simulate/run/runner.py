@@ -77,11 +77,15 @@ def run_batch(batch: Batch) -> BatchResult:
     t0 = time.perf_counter()
     years: list[Year] = []
     for r in range(batch.start, batch.stop):
-        result = simulate_year(batch.plan, batch.seed, r, value_rules=batch.value_rules)
-        years.append((result.record, result.weekly, [(r, *f) for f in result.firings],
-                      [(r, rule, rec["hit"], rec["attainment"]) for rule, rec in result.without.items()],
-                      result.events))
+        years.append(play_year(batch.plan, batch.seed, r, batch.value_rules))
     return assemble(batch, years, time.perf_counter() - t0)
+
+
+def play_year(plan: Plan, seed: int, r: int, value_rules: tuple[str, ...] = ()) -> Year:
+    """Replication `r` of `plan`, as the cache keeps it."""
+    result = simulate_year(plan, seed, r, value_rules=value_rules)
+    return (result.record, result.weekly, [(r, *f) for f in result.firings],
+            [(r, rule, rec["hit"], rec["attainment"]) for rule, rec in result.without.items()], result.events)
 
 
 def assemble(batch: Batch, years: list[Year], seconds: float) -> BatchResult:
@@ -277,25 +281,42 @@ def plan_batches(variants: dict[str, Plan], seed: int, start: int, stop: int, ba
     return out
 
 
-def _replay_chunk(job: tuple[Plan, int, list[int]]) -> list[tuple[int, dict[str, float]]]:
+def _replay_chunk(job: tuple[Plan, int, list[int]]) -> list[tuple[int, Year]]:
     plan, seed, replications = job
-    return [(r, simulate_year(plan, seed, r).record) for r in replications]
+    return [(r, play_year(plan, seed, r)) for r in replications]
 
 
 def replay_records(plan: Plan, seed: int, replications: list[int], *, workers: int | None = None,
-                   executor: Executor | None = None) -> dict[int, dict[str, float]]:
+                   executor: Executor | None = None, cache: ReplicationCache | None = None,
+                   progress: Progress | None = None) -> dict[int, dict[str, float]]:
     """The flat records of chosen replications of `plan` (say, the years in which a rule
-    fired, played again without it), on all cores; identical to playing them one by one."""
+    fired, played again without it), on all cores; identical to playing them one by one.
+    With a `cache`, years already kept are read, and the years played are kept."""
+    wanted = sorted(set(replications))
+    out: dict[int, dict[str, float]] = {}
+    for r in wanted if cache is not None else ():
+        kept = cache.load(plan, seed, (), range(r, r + 1))
+        if kept is not None:
+            out[r] = kept[0][0]
+    todo = [r for r in wanted if r not in out]
+    if not todo:
+        return out
     ex = executor or make_executor(workers)
-    size = default_batch_size(len(replications), getattr(ex, "workers", 1))
-    jobs = [(plan, seed, list(replications[i:i + size])) for i in range(0, len(replications), size)]
     try:
-        out = dict(pair for chunk in ex.map_unordered(_replay_chunk, jobs) for pair in chunk)
+        size = default_batch_size(len(todo), getattr(ex, "workers", 1))
+        jobs = [(plan, seed, todo[i:i + size]) for i in range(0, len(todo), size)]
+        for chunk in ex.map_unordered(_replay_chunk, jobs):
+            for r, year in chunk:
+                out[r] = year[0]
+                if cache is not None:
+                    cache.store(plan, seed, (), r, [year])
+            if progress is not None:
+                progress(len(out), len(wanted))
     finally:
         if executor is None:
             ex.close()
-    if len(out) != len(set(replications)):
-        raise RunError(f"replayed {len(out)} of {len(set(replications))} replications")
+    if len(out) != len(wanted):
+        raise RunError(f"replayed {len(out)} of {len(wanted)} replications")
     return out
 
 

@@ -13,7 +13,7 @@ from factory import make_plan
 from simulate.cli.main import main
 from simulate.run import cache as cache_module
 from simulate.run.cache import ReplicationCache
-from simulate.run.runner import run_replications
+from simulate.run.runner import replay_records, run_replications
 
 
 def _plans():
@@ -61,6 +61,23 @@ def test_a_damaged_year_is_played_again(tmp_path):
     assert again.variants["plan"].records.equals(fresh.variants["plan"].records)
     assert again.extra["execution"]["cached_years"] < 40
 
+
+
+def test_chosen_years_played_again_share_the_cache_with_runs(tmp_path):
+    """A replay of chosen years (the signable target's, a resumed run's rule values) reads the
+    years a run kept and keeps the ones it plays, the same years either way."""
+    plan, edited = _plans()
+    run = run_replications(plan, 30, 3, workers=1, cache=ReplicationCache(tmp_path))
+    cache = ReplicationCache(tmp_path)
+    read = replay_records(plan, 3, [4, 17, 29], workers=1, cache=cache)
+    assert cache.hits == 3
+    assert all(read[r] == run.variants["plan"].records.loc[r].to_dict() for r in (4, 17, 29))
+    played = replay_records(edited, 3, [2, 5], workers=1, cache=ReplicationCache(tmp_path))
+    cache = ReplicationCache(tmp_path)
+    assert replay_records(edited, 3, [5, 2], workers=1, cache=cache) == played and cache.hits == 2
+    again = run_replications(edited, 6, 3, workers=1, cache=ReplicationCache(tmp_path))
+    assert again.extra["execution"]["cached_years"] == 0        # a run's batch needs every year of it
+    assert again.variants["plan"].records.loc[5].to_dict() == played[5]
 
 @pytest.fixture(autouse=True)
 def cache_on(monkeypatch):

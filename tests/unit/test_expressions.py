@@ -202,3 +202,80 @@ def test_conditions_are_interpreted_with_eval_and_exec_unavailable(monkeypatch):
 def test_every_metric_has_a_range_and_a_description():
     for metric in METRICS.values():
         assert metric.low <= metric.high and metric.description
+
+
+# -- the targets under which a condition answers the same ------------------------------------
+
+def at_scale(values: dict[str, float], terms: dict[str, tuple[float, float, float]], s: float) -> dict[str, float]:
+    """The metrics had the target been s times larger, all else equal (as the engine reads them)."""
+    return {**values, **{n: a + b * s + c / s for n, (a, b, c) in terms.items()}}
+
+
+def target_reading(rng) -> tuple[dict[str, float], dict[str, tuple[float, float, float]]]:
+    """A review's metrics, the target-reading ones with their true dependence on the target."""
+    booked, path, annual, week_booked = rng.uniform(1e6, 9e6), rng.uniform(1e6, 9e6), 10e6, rng.uniform(0, 4e5)
+    terms = {"target_to_date": (0.0, path, 0.0), "attainment_to_date": (0.0, 0.0, booked / path),
+             "attainment": (0.0, 0.0, booked / annual), "behind_plan": (1.0, 0.0, -booked / path),
+             "weekly_bookings_vs_plan": (0.0, 0.0, week_booked / (annual / 52))}
+    values = {n: a + b + c for n, (a, b, c) in terms.items()}
+    values.update(week=float(rng.integers(1, 53)), share_negotiation=rng.uniform(), budget_left=rng.uniform(-1e5, 1e6))
+    return values, terms
+
+
+CONDITIONS = [
+    "attainment_to_date < 90%",
+    "week >= 8 and attainment_to_date < 90%",
+    "behind_plan > 10% or share_negotiation > 40%",
+    "not (attainment < 50% and week > 26)",
+    "0.8 < attainment_to_date <= 1.1",
+    "target_to_date - 2 * weekly_bookings_vs_plan * 1M > 4M",
+    "attainment_to_date / 2 + attainment < 1",
+    "target_to_date > 5M and budget_left > 0 or attainment > 0.6",
+    "max(attainment, 0.5) < 0.7",
+    "attainment * attainment_to_date < 0.5",
+]
+
+
+@pytest.mark.parametrize("text", CONDITIONS)
+def test_a_condition_answers_the_same_under_every_target_of_its_range(text):
+    """Drawn reviews: inside the range the answer is the one at the target asked; a single
+    comparison's finite bound is tight (the answer differs just beyond it)."""
+    import numpy as np
+    rng = np.random.default_rng(11)
+    cond = parse_condition(text)
+    single = isinstance(cond.tree.body, ast.Compare) and len(cond.tree.body.ops) == 1
+    for _ in range(300):
+        values, terms = target_reading(rng)
+        lo, hi = cond.unchanged(values, terms)
+        assert lo <= 1 <= hi
+        now = cond.holds(values)
+        inside = np.geomspace(max(lo, 1e-3), min(hi, 1e3), 41)[1:-1]
+        assert all(cond.holds(at_scale(values, terms, s)) == now for s in inside), (values, lo, hi)
+        if single and not {"min", "max"} & {n.id for n in ast.walk(cond.tree) if isinstance(n, ast.Name)}:
+            for bound, beyond in ((lo, lo * (1 - 1e-6)), (hi, hi * (1 + 1e-6))):
+                if 0 < bound < np.inf and bound != 1:
+                    assert cond.holds(at_scale(values, terms, beyond)) != now, (values, bound)
+
+
+def test_a_condition_not_reading_the_target_holds_under_every_target():
+    cond = parse_condition("week >= 8 and share_negotiation > 40%")
+    assert cond.unchanged({"week": 9.0, "share_negotiation": 0.5}, {}) == (0.0, float("inf"))
+
+
+def test_an_answer_decided_without_the_target_holds_under_every_target():
+    """`and` with a part false whatever the target: false under every target."""
+    cond = parse_condition("week >= 8 and attainment_to_date < 90%")
+    assert cond.unchanged({"week": 3.0, "attainment_to_date": 0.5}, {"attainment_to_date": (0.0, 0.0, 0.5)}) \
+        == (0.0, float("inf"))
+
+
+def test_a_form_it_cannot_follow_holds_only_at_the_target_asked():
+    cond = parse_condition("max(attainment, 0.5) < 0.7")
+    assert cond.unchanged({"attainment": 0.6}, {"attainment": (0.0, 0.0, 0.6)}) == (1.0, 1.0)
+
+
+def test_the_range_ends_where_attainment_crosses_its_threshold():
+    """95 % of the path booked: `< 90 %` turns true once the target is 0.95 / 0.9 times larger."""
+    cond = parse_condition("week >= 8 and attainment_to_date < 90%")
+    lo, hi = cond.unchanged({"week": 9.0, "attainment_to_date": 0.95}, {"attainment_to_date": (0.0, 0.0, 0.95)})
+    assert lo == 0.0 and hi == pytest.approx(0.95 / 0.9, rel=1e-8)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from simulate.cli.decide import Simulator, values, with_target
 from simulate.cli.main import main
 from simulate.cli.signoff import (
     Search,
+    at_target,
     breaking_points,
     check,
     highest_target,
@@ -129,7 +131,7 @@ def test_signable_target_matches_the_poisson_quantile():
     with Simulator(QUIET, 7, n) as sim:
         records = sim.records(plans)
         first = {s: values(records[s], plans[s]) for s in plans}
-        out = signable_target(sim, plans, required, first)
+        out = signable_target(sim, plans, required, records)
     analytic = {s: DEAL * stats.poisson.ppf(1 - required[s], mean_deals(L)) for s, L in (("plan", 60), ("slump", 45))}
     bounds = {s: accepted(mean_deals(L), required[s], n) for s, L in (("plan", 60), ("slump", 45))}
     low, high = min(b[0] for b in bounds.values()), min(b[1] for b in bounds.values())
@@ -150,13 +152,52 @@ def test_with_a_rule_reading_attainment_the_target_is_a_fixed_point():
     plan = funnel_plan(60, rules=[rule])
     n = 80
     with Simulator(QUIET, 3, n) as sim:
-        first = values(sim.records({"plan": plan})["plan"], plan)
-        out = signable_target(sim, {"plan": plan}, {"plan": 0.8}, {"plan": first})
+        out = signable_target(sim, {"plan": plan}, {"plan": 0.8}, sim.records({"plan": plan}))
         t = out["signable_target"]
         replayed = values(sim.records({"plan": with_target(plan, t)})["plan"], plan)
     assert out["signable_rounds"] >= 1
     assert np.mean(replayed >= t) >= 0.8, f"{np.mean(replayed >= t):.3f} of years reach {t:,.0f}"
 
+
+
+def test_only_the_years_a_target_can_change_are_played_again():
+    """At another target, the years whose rule conditions answer the same everywhere are
+    reused and the rest replayed: the values equal playing every year at that target."""
+    rule = {"name": "push", "check": "weekly", "when": "week >= 4 and attainment_to_date < 95%",
+            "then": [{"action": "boost_demand", "factor": 1.5}], "once": True}
+    plan = funnel_plan(60, rules=[rule])
+    n = 60
+    with Simulator(QUIET, 5, n) as sim:
+        records = sim.records({"plan": plan})["plan"]
+        for share in (0.7, 0.97, 1.0, 1.03, 1.3):
+            t = plan.target.annual * share
+            before = sim.years
+            reused = at_target(sim, records, plan, t)
+            replayed = sim.years - before
+            full = values(sim.records({"plan": with_target(plan, t)})["plan"], plan)
+            assert np.array_equal(reused, full), share
+            assert (replayed == 0) == (share == 1.0), (share, replayed)
+            if share in (0.97, 1.03):
+                assert replayed < n / 2, (share, replayed)
+
+
+def test_the_bundled_playbook_plays_the_same_year_under_every_target_of_its_range():
+    """The reference plan, its whole playbook active: a year played at a target inside the
+    range its record gives is the same year, to the bit."""
+    from simulate.engine.year import simulate_year
+    from simulate.load.loader import load_plan
+    plan = load_plan(Path(__file__).parents[2] / "scenarios" / "baseline.yaml")
+    inside = 0
+    for r in range(12):
+        rec = simulate_year(plan, plan.seed, r).record
+        for share in (0.94, 1.06):
+            t = plan.target.annual * share
+            if rec["same_year_target_low"] <= t <= rec["same_year_target_high"]:
+                inside += 1
+                again = simulate_year(with_target(plan, t), plan.seed, r).record
+                assert {k: again[k] for k in ("bookings", "margin", "signed", "leads")} == \
+                       {k: rec[k] for k in ("bookings", "margin", "signed", "leads")}, (r, share)
+    assert inside >= 12
 
 # --- breaking points ----------------------------------------------------------------------
 
