@@ -259,24 +259,32 @@ def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None
     """
     start_levers = copy.deepcopy(levers) if value_rules else None    # rules move the levers in play
     with collector_paused():
-        world = World(plan, seed, replication, levers, trace)
-        start = world.env.now
-        year = SalesYear(world, Branches(value_rules, start + FORK_FROM * (world.horizon - start)))
-        branches = year.branches
-        try:
-            result = year.run()
-            if branches.is_child:
-                branches.exit_child(result.record)      # never returns
-            result.without = branches.collect()
-        except BaseException as exc:    # a failure, or Ctrl-C while playing or waiting for the children
-            if branches.is_child:
-                branches.exit_child(exc)
-            branches.abandon()
-            raise
-    for rule in branches.replays:
+        result, replays = _play(plan, seed, replication, levers, trace, value_rules)
+    for rule in replays:
         alone = without_rules(plan, [rule])
         result.without[rule] = simulate_year(alone, seed, replication, copy.deepcopy(start_levers)).record
     return result
+
+
+def _play(plan: Plan, seed: int, replication: int, levers: Levers | None, trace: bool,
+          value_rules: tuple[str, ...]) -> tuple[ReplicationResult, list[str]]:
+    """The year itself, and the rules to value by playing it again whole. Its world is freed
+    on return, before the collector runs again, so the collector never scans it."""
+    world = World(plan, seed, replication, levers, trace)
+    start = world.env.now
+    year = SalesYear(world, Branches(value_rules, start + FORK_FROM * (world.horizon - start)))
+    branches = year.branches
+    try:
+        result = year.run()
+        if branches.is_child:
+            branches.exit_child(result.record)      # never returns
+        result.without = branches.collect()
+    except BaseException as exc:    # a failure, or Ctrl-C while playing or waiting for the children
+        if branches.is_child:
+            branches.exit_child(exc)
+        branches.abandon()
+        raise
+    return result, list(branches.replays)
 
 
 @contextlib.contextmanager
