@@ -89,14 +89,15 @@ class Simulator:
         elif self.sequential and bars and not each:
             settle = bars_settled(bars, n)
         name = phase or ", ".join(plans)
-        before = collector.folded if collector is not None else 0
-        with progress_bar(enabled=self.show_progress, total=n * len(plans), phase=name) as progress:
+        before = sum(t.n for t in collector.tallies.values()) if collector is not None else 0
+        playing = len(collector.names) if collector is not None else len(plans)
+        with progress_bar(enabled=self.show_progress, total=n * playing, phase=name) as progress:
             results = run_replications(plans, n, self.seed, executor=self.executor, batch_size=self.batch_size,
                                        progress=progress, settle=settle, retire=retire, cache=self.cache,
                                        collector=collector)
         if results.partial:
             raise RunError("interrupted: nothing was saved")
-        self.years += sum(len(v.records) for v in results.variants.values()) - before * len(plans)
+        self.years += sum(len(v.records) for v in results.variants.values()) - before
         return results
 
     @property

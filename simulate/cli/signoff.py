@@ -102,6 +102,17 @@ def signable_interval(plans: dict[str, Plan], required: dict[str, float],
             "signable_binding": binding}
 
 
+def cannot_bind(plans: dict[str, Plan], required: dict[str, float], vals: dict[str, np.ndarray],
+                keep: str) -> set[str]:
+    """The scenarios whose highest target's 95 % interval lies wholly above the binding
+    scenario's: more years of them cannot move the signable target, so they play no more
+    (`keep`, the plan itself, always plays on: it is the run's headline)."""
+    binding = signable_interval(plans, required, vals)
+    top = binding["signable_target_ci95"][1]
+    return {s for s in plans if s not in (keep, binding["signable_binding"])
+            and quantile_ci(vals[s], required[s])[0] > top}
+
+
 def sharp(signable: dict[str, Any], target: float) -> bool:
     """Is the signable target known well enough to sign: its 95 % interval within
     SIGNABLE_PRECISION of the proposed target on either side?"""
@@ -325,6 +336,7 @@ def run(args: argparse.Namespace) -> int:
             vals = {n: values(records[n], base) for n in plans}
             if results.runs >= runs or sharp(signable_interval(plans, required, vals), base.target.annual):
                 break
+            sample.retire(cannot_bind(plans, required, vals, keep=home))
             results = sim.run(plans, min(runs, 2 * results.runs), phase=phase + " (the signable target)",
                               collector=sample)
         if settled is not None:
@@ -361,6 +373,7 @@ def render(s: dict[str, Any], runs: int) -> str:
     for c in s["checks"]:
         lo, hi = c["p_hit_ci95"]
         close = "  " + say("so.close") if lo < c["required"] <= hi else ""
+        close += "  " + say("so.fewer", runs=f"{c['runs']:,}") if c["runs"] < runs else ""
         lines.append("  " + pad(c["scenario"], w) + pad(pct(c["p_hit"]), 9, ">")
                      + pad(say("so.term_range", lo=pct(lo), hi=pct(hi)), 20, ">") + pad(pct(c["required"], 0), 10, ">")
                      + "   " + say("so.passes" if c["passes"] else "so.fails") + close)

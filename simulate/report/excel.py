@@ -90,8 +90,8 @@ def decisions(s: dict[str, Any]) -> list[Sheet]:
                 {"P(hit)": PERCENT, "CI low": PERCENT, "CI high": PERCENT, "attainment P10": PERCENT,
                  "attainment P50": PERCENT, "expected shortfall": MONEY}))
     so = s.get("signoff") or {}
-    out.append(("signoff", ["check: scenario", "P(hit)", "CI low", "CI high", "required", "passes"],
-                [[c["scenario"], c["p_hit"], *c["p_hit_ci95"], c["required"], c["passes"]]
+    out.append(("signoff", ["check: scenario", "P(hit)", "CI low", "CI high", "required", "passes", "years"],
+                [[c["scenario"], c["p_hit"], *c["p_hit_ci95"], c["required"], c["passes"], c.get("runs")]
                  for c in so.get("checks", [])],
                 {"P(hit)": PERCENT, "CI low": PERCENT, "CI high": PERCENT, "required": PERCENT}))
     out.append(("breaking points", ["scenario", "shock", "unit", "declared size", "breaks at", "status"],

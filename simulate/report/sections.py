@@ -134,11 +134,13 @@ def signoff_verdict(s: dict[str, Any]) -> list[str]:
            "<p>" + why + " " + say("so.bar", plan=pct(bar["confidence"], 0),
                                    stress=pct(bar["stress_confidence"], 0)) + "</p>",
            signable_sentence(so), "</div>"]
-    rows = []
+    rows, most = [], max(c.get("runs", 0) for c in checks)
     for i, c in enumerate(checks):
         lo, hi = c["p_hit_ci95"]
         close = (f" <span class=small>{say('so.close')}</span>"
                  if lo < c["required"] <= hi else "")
+        if c.get("runs", most) < most:
+            close += " <span class=small>" + say("so.fewer", runs=f"{c['runs']:,}") + "</span>"
         result = (f"<span class=pass>{say('so.passes')}</span>" if c["passes"] else
                   f"<span class=fail>{say('so.fails')}</span>")
         own = f" <span class=small>{say('so.own')}</span>" if i == 0 else ""

@@ -388,6 +388,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     if valuer is not None:
         valuer.plan(target if precision is None else cap)
     hits_before = cache.hits if cache is not None else 0
+    received, folded, playing_from = collector.received, collector.folded, list(playing)   # the bar's start
     try:
         while target > collector.folded:
             stop = min(target, _next_look(collector.folded, settle or retire, valuer))
@@ -395,7 +396,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
             size = batch_size or default_batch_size(stop - collector.folded, n_workers, smallest)
             work = plan_batches(playing, seed, collector.folded, stop, size, valuer)
             batches += len(work)
-            planned = (target if precision is None else cap) * len(variants)
+            planned = received + ((target if precision is None else cap) - folded) * len(playing_from)
             if cache is not None:
                 kept = [(b, cache.load(b.plan, b.seed, b.value_rules, range(b.start, b.stop))) for b in work]
                 for b, years in kept:
@@ -445,7 +446,8 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
         if own:
             ex.close()
     results = {name: collector.variant(name, plan) for name, plan in variants.items()}
-    reached = precision_report(collector.all_hits(), precision, paired=retire is None)
+    hits = collector.all_hits()
+    reached = precision_report(hits, precision, paired=len({len(h) for h in hits.values()}) == 1)
     extra: dict[str, Any] = {"precision": {**reached, "rounds": rounds,
                            "max_runs": cap if precision is not None else None},
              "execution": {"backend": getattr(ex, "name", type(ex).__name__), "workers": n_workers,

@@ -30,6 +30,7 @@ from simulate.cli.signoff import (
     Search,
     at_target,
     breaking_points,
+    cannot_bind,
     check,
     highest_target,
     quantile_ci,
@@ -367,6 +368,38 @@ def test_checks_play_until_the_verdict_is_settled_and_the_signable_target_is_sha
     assert s["signable_rounds"] == 0, "no rules: the signable target needs no replay"
     assert s["years_simulated"] == 400 * len(s["checks"]) + s["search_years"], "the sample grows, never replays"
 
+
+
+def test_a_scenario_that_cannot_set_the_signable_target_stops_early(tmp_path):
+    """A boom (twice the leads) clears far more than the slump: once its highest target's
+    interval lies wholly above the binding one's it plays no more, and says so; the plan
+    itself always plays on."""
+    data = minimal_plan_data()
+    data["channels"][0]["leads_per_year"] = 120
+    data["signoff"] = {"confidence": "80%", "stress_confidence": "50%", "scenarios": ["slump.yaml", "boom.yaml"]}
+    write_plan_with_slump(tmp_path, data)
+    boom = [{**c, "leads_per_year": 2 * c["leads_per_year"]} for c in data["channels"]]
+    (tmp_path / "boom.yaml").write_text(yaml.safe_dump({"extends": "plan.yaml", "channels": boom}))
+    out = tmp_path / "run"
+    assert main(["signoff", str(tmp_path / "plan.yaml"), "--runs", "400", "--search-runs", "12",
+                 "--workers", "1", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    s = summary["signoff"]
+    runs = {c["scenario"]: c["runs"] for c in s["checks"]}
+    assert runs["plan"] == s["checks_runs"] == summary["runs"] and runs["boom"] < runs["plan"], runs
+    assert s["signable_binding"] != "boom"
+    assert s["years_simulated"] == sum(runs.values()) + s["search_years"]
+    assert summary["variants"]["boom"]["runs"] == runs["boom"]
+
+
+def test_only_scenarios_wholly_above_the_binding_one_cannot_bind():
+    plans = {"plan": None, "slump": None, "boom": None, "near": None}
+    required = {"plan": 0.8, "slump": 0.5, "boom": 0.5, "near": 0.5}
+    rng = np.random.default_rng(3)
+    vals = {"plan": rng.normal(120, 10, 100), "slump": rng.normal(100, 10, 100),
+            "boom": rng.normal(200, 10, 100), "near": rng.normal(101, 10, 100)}
+    assert cannot_bind(plans, required, vals, keep="plan") == {"boom"}
+    assert cannot_bind(plans, required, vals, keep="boom") == {"plan"}     # kept whatever it can set
 
 def test_a_signable_target_is_sharp_within_one_percent_of_the_target():
     assert sharp({"signable_target_ci95": [9.0e6, 9.19e6]}, 9.6e6)
