@@ -108,11 +108,10 @@ class Simulator:
     def replay(self, plan: Plan, replications: list[int], phase: str) -> dict[int, dict[str, float]]:
         """The records of chosen years of `plan`, played again (or read from the cache)."""
         from .run import progress_bar
-        before = self.reused
         with progress_bar(enabled=self.show_progress, total=len(replications), phase=phase) as progress:
             out = replay_records(plan, self.seed, replications, executor=self.executor, cache=self.cache,
                                  progress=progress)
-        self.years += len(out) - (self.reused - before)
+        self.years += len(out)      # as `run` counts them: read from the cache or played
         return out
 
     def records(self, plans: dict[str, Plan], runs: int | None = None, bars: dict[str, float] | None = None,

@@ -32,7 +32,7 @@ from ..load.loader import load_scenario, plan_from_document
 from ..plan.distributions import Fixed
 from ..plan.plan import Plan
 from ..run.options import positive_int
-from ..run.runner import Collector
+from ..run.runner import Collector, RunResults
 from ..run.scenario import apply_rule_switches
 from ..stats.sample_stats import TOLERANCE, Z95, highest_target, wilson
 from ..stats.sequential import z_spent
@@ -303,6 +303,33 @@ def breaking_points(sim: Simulator, scenarios: dict[str, Plan], bar: float, runs
     return [{**s.report(), "years_per_step": steps} for s in searches]
 
 
+def checks_sample(sim: Simulator, plans: dict[str, Plan], required: dict[str, float], home: str,
+                  runs: int) -> RunResults:
+    """The checks' years: played until the verdict is settled, then grown, doubling, until
+    the signable target is sharp (or `runs`). Before each doubling the scenarios that cannot
+    set the signable target stop (`cannot_bind`); one that could after all, on the final
+    years, is played on to the same years."""
+    phase, sample = "checks: " + ", ".join(plans), Collector(list(plans))
+    results = sim.run(plans, groups={"verdict": required}, phase=phase, collector=sample)
+    settled = results.extra.get("sequential")     # where the verdict settled
+    target = next(iter(plans.values())).target
+    while True:
+        vals = {n: values(v.records, plans[n]) for n, v in results.variants.items()}
+        if results.runs >= runs or sharp(signable_interval(plans, required, vals), target.annual):
+            break
+        sample.retire(cannot_bind(plans, required, vals, keep=home))
+        results = sim.run(plans, min(runs, 2 * results.runs), phase=phase + " (the signable target)",
+                          collector=sample)
+    short = {n for n in plans if len(vals[n]) < results.runs}
+    late = short - cannot_bind(plans, required, vals, keep=home)
+    if late:
+        again = sim.run({n: plans[n] for n in late}, results.runs, phase=phase + " (rechecked)")
+        results.variants.update(again.variants)
+    if settled is not None:
+        results.extra["sequential"] = settled
+    return results
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="the plan to sign off, e.g. scenarios/baseline.yaml")
     add_options(p)
@@ -328,19 +355,8 @@ def run(args: argparse.Namespace) -> int:
     search_runs = args.search_runs
     folder = open_folder(args, home, "signoff", " ".join(map(str, [args.scenario, *paths])))
     with Simulator(args, seed, runs) as sim:
-        phase, sample = "checks: " + ", ".join(plans), Collector(list(plans))
-        results = sim.run(plans, groups={"verdict": required}, phase=phase, collector=sample)
-        settled = results.extra.get("sequential")     # where the verdict settled
-        while True:
-            records = {n: v.records for n, v in results.variants.items()}
-            vals = {n: values(records[n], base) for n in plans}
-            if results.runs >= runs or sharp(signable_interval(plans, required, vals), base.target.annual):
-                break
-            sample.retire(cannot_bind(plans, required, vals, keep=home))
-            results = sim.run(plans, min(runs, 2 * results.runs), phase=phase + " (the signable target)",
-                              collector=sample)
-        if settled is not None:
-            results.extra["sequential"] = settled
+        results = checks_sample(sim, plans, required, home, runs)
+        records = {n: v.records for n, v in results.variants.items()}
         signable = signable_target(sim, plans, required, records)
         z = z_spent(runs) if sim.sequential else Z95
         checks = [check(n, records[n]["hit"].to_numpy() >= 0.5, required[n], z) for n in plans]
@@ -363,8 +379,9 @@ def run(args: argparse.Namespace) -> int:
 
 def render(s: dict[str, Any], runs: int) -> str:
     bar = s["bar"]
-    lines = [say("so.term_head", target=money(s["target"]), metric=say(f"metric.{s['metric']}"),
-                 runs=f"{runs:,}", total=f"{s['years_simulated']:,}"),
+    fewer = {c["scenario"] for c in s["checks"] if c["runs"] < runs and c["scenario"] != s["signable_binding"]}
+    lines = [say("so.term_head_fewer" if fewer else "so.term_head", target=money(s["target"]),
+                 metric=say(f"metric.{s['metric']}"), runs=f"{runs:,}", total=f"{s['years_simulated']:,}"),
              "  " + say("so.term_verdict", verdict=say("so.sign" if s["verdict"] == "sign" else "so.no_sign"),
                         plan=pct(bar["confidence"], 0), stress=pct(bar["stress_confidence"], 0))]
     w = max(width(say("col.scenario")), *(width(c["scenario"]) for c in s["checks"])) + 2
@@ -373,7 +390,7 @@ def render(s: dict[str, Any], runs: int) -> str:
     for c in s["checks"]:
         lo, hi = c["p_hit_ci95"]
         close = "  " + say("so.close") if lo < c["required"] <= hi else ""
-        close += "  " + say("so.fewer", runs=f"{c['runs']:,}") if c["runs"] < runs else ""
+        close += "  " + say("so.fewer", runs=f"{c['runs']:,}") if c["scenario"] in fewer else ""
         lines.append("  " + pad(c["scenario"], w) + pad(pct(c["p_hit"]), 9, ">")
                      + pad(say("so.term_range", lo=pct(lo), hi=pct(hi)), 20, ">") + pad(pct(c["required"], 0), 10, ">")
                      + "   " + say("so.passes" if c["passes"] else "so.fails") + close)

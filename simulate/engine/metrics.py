@@ -120,7 +120,8 @@ def target_terms(year: "Observed", values: dict[str, float]) -> dict[str, Terms]
     larger, all else equal: a + b*s + c/s. (A target path still at zero, at the very start,
     reads the same at any target.)"""
     names = TARGET_METRICS.intersection(values)
-    started = bool(names - {"attainment", "weekly_bookings_vs_plan"}) and target_to_date(year) > 0
+    path = target_to_date(year) if names - {"attainment", "weekly_bookings_vs_plan"} else 0.0
+    started = path > 0
     terms: dict[str, Terms] = {}
     for name in names:
         v = values[name]
@@ -129,7 +130,7 @@ def target_terms(year: "Observed", values: dict[str, float]) -> dict[str, Terms]
         elif name in ("attainment", "weekly_bookings_vs_plan") or name == "attainment_to_date" and started:
             terms[name] = (0.0, 0.0, v)
         elif name == "behind_plan" and started:
-            terms[name] = (1.0, 0.0, v - 1.0)
+            terms[name] = (1.0, 0.0, -year.world.ledger.bookings_total / path)   # not v - 1: no cancellation
         else:
             terms[name] = (v, 0.0, 0.0)
     return terms

@@ -268,8 +268,10 @@ def simulate_year(plan: Plan, seed: int, replication: int, levers: Levers | None
 
 def _play(plan: Plan, seed: int, replication: int, levers: Levers | None, trace: bool,
           value_rules: tuple[str, ...]) -> tuple[ReplicationResult, list[str]]:
-    """The year itself, and the rules to value by playing it again whole. Its world is freed
-    on return, before the collector runs again, so the collector never scans it."""
+    """The year itself, and the rules to value by playing it again whole. Its world is
+    garbage on return, before the collector runs again: the collection that follows frees
+    it at once instead of keeping it, reachable from this frame, for older generations to
+    scan again."""
     world = World(plan, seed, replication, levers, trace)
     start = world.env.now
     year = SalesYear(world, Branches(value_rules, start + FORK_FROM * (world.horizon - start)))

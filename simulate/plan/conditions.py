@@ -332,7 +332,7 @@ def _constant(t: Terms) -> bool:
 
 
 def _answer(node: ast.AST, v: dict[str, float], terms: dict[str, Terms]) -> tuple[bool, float, float]:
-    """A condition's answer now and the scales (lo, hi), around 1, over which it holds."""
+    """A condition's answer now and the scales (lo, hi), around 1, over which it stays."""
     if isinstance(node, ast.BoolOp):
         parts = [_answer(x, v, terms) for x in node.values]
         return _combine(parts, isinstance(node.op, ast.And))

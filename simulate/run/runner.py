@@ -281,9 +281,12 @@ def plan_batches(variants: dict[str, Plan], seed: int, start: int, stop: int, ba
     return out
 
 
-def _replay_chunk(job: tuple[Plan, int, list[int]]) -> list[tuple[int, Year]]:
-    plan, seed, replications = job
-    return [(r, play_year(plan, seed, r)) for r in replications]
+def _replay_chunk(job: tuple[Plan, int, list[int], bool]) -> list[tuple[int, Year | dict[str, float]]]:
+    """Each year whole, to keep in the cache, or only its record."""
+    plan, seed, replications, whole = job
+    if whole:
+        return [(r, play_year(plan, seed, r)) for r in replications]
+    return [(r, simulate_year(plan, seed, r).record) for r in replications]
 
 
 def replay_records(plan: Plan, seed: int, replications: list[int], *, workers: int | None = None,
@@ -304,11 +307,13 @@ def replay_records(plan: Plan, seed: int, replications: list[int], *, workers: i
     ex = executor or make_executor(workers)
     try:
         size = default_batch_size(len(todo), getattr(ex, "workers", 1))
-        jobs = [(plan, seed, todo[i:i + size]) for i in range(0, len(todo), size)]
+        jobs = [(plan, seed, todo[i:i + size], cache is not None) for i in range(0, len(todo), size)]
         for chunk in ex.map_unordered(_replay_chunk, jobs):
             for r, year in chunk:
-                out[r] = year[0]
-                if cache is not None:
+                if cache is None:
+                    out[r] = year
+                else:
+                    out[r] = year[0]
                     cache.store(plan, seed, (), r, [year])
             if progress is not None:
                 progress(len(out), len(wanted))
@@ -447,7 +452,8 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
             ex.close()
     results = {name: collector.variant(name, plan) for name, plan in variants.items()}
     hits = collector.all_hits()
-    reached = precision_report(hits, precision, paired=len({len(h) for h in hits.values()}) == 1)
+    paired = retire is None and len({len(h) for h in hits.values()}) == 1    # the same years, not settled alone
+    reached = precision_report(hits, precision, paired=paired)
     extra: dict[str, Any] = {"precision": {**reached, "rounds": rounds,
                            "max_runs": cap if precision is not None else None},
              "execution": {"backend": getattr(ex, "name", type(ex).__name__), "workers": n_workers,

@@ -200,6 +200,36 @@ def test_the_bundled_playbook_plays_the_same_year_under_every_target_of_its_rang
                        {k: rec[k] for k in ("bookings", "margin", "signed", "leads")}, (r, share)
     assert inside >= 12
 
+
+@pytest.mark.parametrize("by_quarter", [{}, {"Q1": 0.1, "Q2": 0.2, "Q3": 0.3, "Q4": 0.4}])
+@pytest.mark.parametrize("day", [0.0, 40.0, 200.0, 364.0])
+def test_target_terms_are_how_the_metrics_read_under_another_target(by_quarter, day):
+    """Each target-reading metric, observed in one state under the plan's target and under
+    s times it, is a + b*s + c/s with the terms `target_terms` gives (the metrics' own code)."""
+    from types import SimpleNamespace
+
+    from simulate.engine.ledger import KPI_COLUMNS, K
+    from simulate.engine.metrics import OBSERVE, target_terms
+    from simulate.plan.conditions import TARGET_METRICS
+    plan = make_plan()
+    plan = plan.model_copy(update={"target": plan.target.model_copy(update={"by_quarter": by_quarter})})
+    kpi = np.zeros((53, len(KPI_COLUMNS)))
+    kpi[5, K["bookings_week"]] = 12_345.0
+
+    def observed(p):
+        ledger = SimpleNamespace(bookings_total=0.3 * plan.target.annual, kpi=kpi)    # the same bookings
+        world = SimpleNamespace(plan=p, env=SimpleNamespace(now=day), horizon=365.0, ledger=ledger)
+        return SimpleNamespace(world=world, week_index=5)
+
+    now = {n: OBSERVE[n](observed(plan)) for n in TARGET_METRICS}
+    terms = target_terms(observed(plan), now)
+    for scale in (0.5, 0.9, 1.1, 3.0):
+        moved = with_target(plan, plan.target.annual * scale)
+        for name in TARGET_METRICS:
+            a, b, c = terms[name]
+            assert OBSERVE[name](observed(moved)) == pytest.approx(a + b * scale + c / scale, rel=1e-12, abs=1e-12), \
+                (name, scale)
+
 # --- breaking points ----------------------------------------------------------------------
 
 class Oracle:
@@ -390,6 +420,32 @@ def test_a_scenario_that_cannot_set_the_signable_target_stops_early(tmp_path):
     assert s["signable_binding"] != "boom"
     assert s["years_simulated"] == sum(runs.values()) + s["search_years"]
     assert summary["variants"]["boom"]["runs"] == runs["boom"]
+
+
+def test_a_stopped_scenario_that_could_bind_after_all_is_played_to_the_same_years(tmp_path, monkeypatch):
+    """On the final years the stopped scenario's interval reaches the binding one's: it is
+    played on to the plan's years, and its check is the one a full run gives."""
+    import simulate.cli.signoff as signoff
+    data = minimal_plan_data()
+    data["channels"][0]["leads_per_year"] = 120
+    data["signoff"] = {"confidence": "80%", "stress_confidence": "50%", "scenarios": ["slump.yaml"]}
+    write_plan_with_slump(tmp_path, data)
+    calls = []
+
+    def stops_then_binds(plans, required, vals, keep):
+        calls.append(keep)
+        return {"slump"} if len(calls) == 1 else set()
+    monkeypatch.setattr(signoff, "cannot_bind", stops_then_binds)
+    argv = ["signoff", str(tmp_path / "plan.yaml"), "--runs", "400", "--search-runs", "12", "--workers", "1",
+            "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    s = json.loads((tmp_path / "run" / "summary.json").read_text())["signoff"]
+    runs = {c["scenario"]: c["runs"] for c in s["checks"]}
+    assert len(calls) >= 2 and runs["slump"] == runs["plan"] == s["checks_runs"] > 50, (calls, runs)
+    monkeypatch.setattr(signoff, "cannot_bind", lambda plans, required, vals, keep: set())
+    assert main([*argv, "--out", str(tmp_path / "full")]) == 0
+    full = json.loads((tmp_path / "full" / "summary.json").read_text())["signoff"]
+    assert full["checks"] == s["checks"] and full["signable_target"] == s["signable_target"]
 
 
 def test_only_scenarios_wholly_above_the_binding_one_cannot_bind():
