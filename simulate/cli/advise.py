@@ -41,7 +41,7 @@ from ..plan.decisions import Lever, cost
 from ..plan.plan import Plan
 from ..run.options import amount, positive_int
 from ..run.scenario import apply_rule_switches
-from ..stats.sample_stats import Z95, highest_target, wilson
+from ..stats.sample_stats import Z95, wilson
 from ..words import say
 from .decide import (
     Simulator,
@@ -52,9 +52,8 @@ from .decide import (
     open_folder,
     stress_paths,
     unique_names,
-    values,
 )
-from .signoff import round_down
+from .signoff import signable_target
 
 TRIALS = 40
 SEARCH_RUNS = 200
@@ -279,35 +278,29 @@ def run(args: argparse.Namespace) -> int:
         results = sim.run({named[c][n]: p for c, ps in plays.items() for n, p in ps.items()}, n_confirm,
                           phase="advise: confirm", groups=groups)
         n_confirm = results.runs
-    candidates = []
-    for (c, ps), e in zip(plays.items(), short):
-        hits = {n: results.variants[c if n == problem.home else f"{c} @ {n}"].records["hit"].to_numpy() >= 0.5
-                for n in ps}
-        candidates.append(Candidate(c, e["levers"], e["cost"], hits, problem.required,
-                                    search_p_hit=e["p"][problem.home]))
-    best, how = select(candidates, args.budget)
+        candidates = []
+        for (c, ps), e in zip(plays.items(), short):
+            hits = {n: results.variants[named[c][n]].records["hit"].to_numpy() >= 0.5 for n in ps}
+            candidates.append(Candidate(c, e["levers"], e["cost"], hits, problem.required,
+                                        search_p_hit=e["p"][problem.home]))
+        best, how = select(candidates, args.budget)
+        supports = None
+        if not how["cleared"] and args.budget is None:
+            records = {n: results.variants[named[best.name][n]].records for n in plays[best.name]}
+            supports = signable_target(sim, plays[best.name], problem.required, records)["signable_target"]
     order = [best.name] + [n for n in results.variants if n != best.name]
     results = replace(results, variants={n: results.variants[n] for n in order})
     advice = summarise(problem, search, candidates, best, how, args, seed, fresh, runs, n_confirm)
     advice.update({"years_simulated": sim.years, "search_years": search_years,
                    "seconds": time.perf_counter() - t0})
-    if not how["cleared"] and args.budget is None:
-        advice["recommended"]["signable_target"] = signable(best, results, problem, plays)
+    if supports is not None:
+        advice["recommended"]["signable_target"] = supports
     summary = build_summary(results, problem.home, with_rule_values=False)
     summary["advice"] = advice
     docs = list(problem.docs.values())
     summary["years_reused"] = sim.reused
     return finish(folder, args, docs, problem.doc.data, problem.home, fresh, n_confirm, results, summary,
                   problem.base, render(advice, problem), {"advised.yaml": problem.advised_yaml(best.levers, folder)})
-
-
-def signable(best: Candidate, results: Any, problem: Problem, plays: dict[str, dict[str, Plan]]) -> float:
-    """The highest target the recommended lever set supports at the bar, on its confirmation
-    years (one pass: the playbook is not replayed at that target)."""
-    plans = plays[best.name]
-    vals = {n: values(results.variants[best.name if n == problem.home else f"{best.name} @ {n}"].records, plans[n])
-            for n in plans}
-    return round_down(min(highest_target(vals[n], problem.required[n]) for n in plans))
 
 
 def summarise(problem: Problem, search: Search, candidates: list[Candidate], best: Candidate,

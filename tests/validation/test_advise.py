@@ -110,3 +110,21 @@ def test_advise_drops_a_rule_that_hurts(tmp_path):
     assert abs(rec["levers"]["web_spend"] - 40_000) <= STEP, rec
     advised = plan_from_document(load_scenario(tmp_path / "run" / "advised.yaml"))
     assert [r.name for r in advised.rules] == []
+
+
+def test_when_nothing_clears_the_bar_the_closest_set_says_what_it_supports(tmp_path):
+    """A bar no lever set reaches: the recommendation carries the highest target its own
+    confirmation years support at that bar, as signoff computes a signable target."""
+    import pandas as pd
+
+    from simulate.cli.signoff import round_down
+    from simulate.stats.sample_stats import highest_target
+    path = known_plan(tmp_path)
+    path.write_text(path.read_text().replace(f"annual: {TARGET}", f"annual: {4 * TARGET}"))   # 120 deals
+    advice = advise(path, tmp_path / "run", "--trials", "4", "--runs", "100", "--confirm-runs", "100",
+                    "--seed", "3")
+    rec = advice["recommended"]
+    assert not rec["passes"]
+    years = pd.read_csv(tmp_path / "run" / "replications.csv")
+    own = years[years["variant"] == years["variant"].iloc[0]]["bookings"].to_numpy()     # the recommendation's
+    assert rec["signable_target"] == round_down(highest_target(own, 0.8)) > 0

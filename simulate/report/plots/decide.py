@@ -173,8 +173,9 @@ def frontier(view: RunView) -> Plot | None:
     ax.step([f["cost"] for f in front], [100 * f["p_hit"] for f in front], where="post", color=LIGHT,
             linewidth=2, marker="o", label=say("adv.front"))
     for c in advice.get("candidates") or []:
-        lo, hi = (100 * x for x in c["p_hit_ci95"])
-        ax.errorbar([c["cost"]], [100 * c["p_hit"]], yerr=[[100 * c["p_hit"] - lo], [hi - 100 * c["p_hit"]]],
+        p, (lo, hi) = 100 * c["p_hit"], (100 * x for x in c["p_hit_ci95"])
+        # an interval's end can sit a rounding error past the estimate at 0 % or 100 %
+        ax.errorbar([c["cost"]], [p], yerr=[[max(0.0, p - lo)], [max(0.0, hi - p)]],
                     fmt="s", color=BLUE if c["passes"] else MISS, capsize=4)
     rec, bar = advice["recommended"], 100 * advice["bar"]["confidence"]
     ax.axhline(bar, color=RED, linewidth=1.5, linestyle="--", label=say("adv.bar", bar=f"{bar:.0f} %"))
