@@ -170,7 +170,7 @@ class ChannelFlow:
     def _fates_of(self, rng: np.random.Generator, n: int) -> tuple[list, list, list, list]:
         """The fates of `n` leads: one uniform per stage, stage times, units, product pick."""
         u = rng.random((n, 3)).tolist()
-        times = np.column_stack([s.time.sample(rng, n) for s in self.stages]).tolist()
+        times = [list(t) for t in zip(*[s.time.sample(rng, n).tolist() for s in self.stages])]
         units = self.funnel.units.sample(rng, n).tolist()
         picks = np.searchsorted(self._mix_cdf, rng.random(n) * self._mix_cdf[-1], side="right").tolist()
         return u, times, units, picks
