@@ -436,7 +436,7 @@ def test_a_stopped_scenario_that_could_bind_after_all_is_played_to_the_same_year
         calls.append(keep)
         return {"slump"} if len(calls) == 1 else set()
     monkeypatch.setattr(signoff, "cannot_bind", stops_then_binds)
-    argv = ["signoff", str(tmp_path / "plan.yaml"), "--runs", "400", "--search-runs", "12", "--workers", "1",
+    argv = ["signoff", str(tmp_path / "plan.yaml"), "--runs", "150", "--search-runs", "12", "--workers", "1",
             "--quiet"]
     assert main([*argv, "--out", str(tmp_path / "run")]) == 0
     s = json.loads((tmp_path / "run" / "summary.json").read_text())["signoff"]
