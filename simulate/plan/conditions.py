@@ -346,9 +346,11 @@ def _answer(node: ast.AST, v: dict[str, float], terms: dict[str, Terms]) -> tupl
             answer = bool(_COMPARE[type(op)](x, y))
             if f is None or g is None:
                 pairs.append((answer, 1.0, 1.0))
+            elif f[1] == g[1] and f[2] == g[2]:     # the target cancels out (or is not read)
+                pairs.append((answer, *EVERY_SCALE))
             else:
                 pairs.append((answer, *_same_sign(f[0] - g[0], f[1] - g[1], f[2] - g[2])))
-        return _combine(pairs, both=True)
+        return pairs[0] if len(pairs) == 1 else _combine(pairs, both=True)
     x, t = _terms(node, v, terms)      # a number used as a condition: is it nonzero?
     return bool(x), *(EVERY_SCALE if t is not None and _constant(t) else
                       _same_sign(*t) if t is not None else (1.0, 1.0))
@@ -367,19 +369,23 @@ def _combine(parts: list[tuple[bool, float, float]], both: bool) -> tuple[bool, 
 def _same_sign(a: float, b: float, c: float) -> tuple[float, float]:
     """The scales around 1 over which a + b*s + c/s keeps its sign: between the positive roots
     of b*s^2 + a*s + c nearest to 1 on either side."""
-    if not all(map(math.isfinite, (a, b, c))):
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
         return (1.0, 1.0) if b or c else EVERY_SCALE
     if b == 0:
-        roots = [-c / a] if a else []
+        roots = (-c / a,) if a else ()
     else:
         disc = a * a - 4 * b * c
         if disc < 0:
-            roots = []
+            roots = ()
         else:
             q = -(a + math.copysign(math.sqrt(disc), a)) / 2     # the stable form of the roots
-            roots = [q / b] + ([c / q] if q else [])
-    if any(abs(r - 1) <= ROUNDING for r in roots):
-        return 1.0, 1.0
-    lo = max((r for r in roots if 0 < r < 1), default=0.0)
-    hi = min((r for r in roots if r > 1), default=INF)
+            roots = (q / b, c / q) if q else (q / b,)
+    lo, hi = 0.0, INF
+    for r in roots:
+        if abs(r - 1) <= ROUNDING:
+            return 1.0, 1.0
+        if 0 < r < 1 and r > lo:
+            lo = r
+        elif r > 1 and r < hi:
+            hi = r
     return lo * (1 + ROUNDING), hi * (1 - ROUNDING)
