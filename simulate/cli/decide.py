@@ -89,7 +89,7 @@ class Simulator:
         elif self.sequential and bars and not each:
             settle = bars_settled(bars, n)
         name = phase or ", ".join(plans)
-        before = sum(t.n for t in collector.tallies.values()) if collector is not None else 0
+        before = collector.years if collector is not None else 0
         playing = len(collector.names) if collector is not None else len(plans)
         with progress_bar(enabled=self.show_progress, total=n * playing, phase=name) as progress:
             results = run_replications(plans, n, self.seed, executor=self.executor, batch_size=self.batch_size,

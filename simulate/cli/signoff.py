@@ -31,6 +31,7 @@ from ..format import money, pad, pct, size_text, width
 from ..load.loader import load_scenario, plan_from_document
 from ..plan.distributions import Fixed
 from ..plan.plan import Plan
+from ..report.sections import on_fewer_years
 from ..run.options import positive_int
 from ..run.runner import Collector, RunResults
 from ..run.scenario import apply_rule_switches
@@ -320,10 +321,10 @@ def checks_sample(sim: Simulator, plans: dict[str, Plan], required: dict[str, fl
         sample.retire(cannot_bind(plans, required, vals, keep=home))
         results = sim.run(plans, min(runs, 2 * results.runs), phase=phase + " (the signable target)",
                           collector=sample)
-    short = {n for n in plans if len(vals[n]) < results.runs}
-    late = short - cannot_bind(plans, required, vals, keep=home)
+    stopped = cannot_bind(plans, required, vals, keep=home)
+    late = {n: p for n, p in plans.items() if len(vals[n]) < results.runs and n not in stopped}
     if late:
-        again = sim.run({n: plans[n] for n in late}, results.runs, phase=phase + " (rechecked)")
+        again = sim.run(late, results.runs, phase=phase + " (rechecked)")
         results.variants.update(again.variants)
     if settled is not None:
         results.extra["sequential"] = settled
@@ -379,7 +380,7 @@ def run(args: argparse.Namespace) -> int:
 
 def render(s: dict[str, Any], runs: int) -> str:
     bar = s["bar"]
-    fewer = {c["scenario"] for c in s["checks"] if c["runs"] < runs and c["scenario"] != s["signable_binding"]}
+    fewer = on_fewer_years(s)
     lines = [say("so.term_head_fewer" if fewer else "so.term_head", target=money(s["target"]),
                  metric=say(f"metric.{s['metric']}"), runs=f"{runs:,}", total=f"{s['years_simulated']:,}"),
              "  " + say("so.term_verdict", verdict=say("so.sign" if s["verdict"] == "sign" else "so.no_sign"),

@@ -120,17 +120,20 @@ def target_terms(year: "Observed", values: dict[str, float]) -> dict[str, Terms]
     larger, all else equal: a + b*s + c/s. (A target path still at zero, at the very start,
     reads the same at any target.)"""
     names = TARGET_METRICS.intersection(values)
-    path = target_to_date(year) if names - {"attainment", "weekly_bookings_vs_plan"} else 0.0
-    started = path > 0
+    if not names:
+        return {}
+    path = values["target_to_date"] if "target_to_date" in names else target_to_date(year)
     terms: dict[str, Terms] = {}
     for name in names:
         v = values[name]
         if name == "target_to_date":
             terms[name] = (0.0, v, 0.0)
-        elif name in ("attainment", "weekly_bookings_vs_plan") or name == "attainment_to_date" and started:
+        elif name in ("attainment", "weekly_bookings_vs_plan"):      # over the annual target
             terms[name] = (0.0, 0.0, v)
-        elif name == "behind_plan" and started:
-            terms[name] = (1.0, 0.0, -year.world.ledger.bookings_total / path)   # not v - 1: no cancellation
-        else:
+        elif path <= 0:                                             # the path is still at zero
             terms[name] = (v, 0.0, 0.0)
+        elif name == "attainment_to_date":
+            terms[name] = (0.0, 0.0, v)
+        else:                                   # behind_plan; not v - 1: no cancellation
+            terms[name] = (1.0, 0.0, -year.world.ledger.bookings_total / path)
     return terms

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from ..plan.conditions import TARGET_METRICS
 from ..plan.rules import Rule
 from .actions import APPLY
 from .branch import Branches
@@ -79,7 +78,7 @@ class PlaybookRun:
         now = self.world.env.now
         names = frozenset().union(*(r.when.metrics for r in rules))
         values = observe(self.year, names)
-        terms = target_terms(self.year, values) if names & TARGET_METRICS else {}
+        terms = target_terms(self.year, values)
         for rule in rules:
             if rule.once and rule.name in self.last_fired:
                 continue
@@ -88,9 +87,12 @@ class PlaybookRun:
                 continue
             if rule.group is not None and self.active_until.get(rule.group, -1.0) > now:
                 continue
-            if terms and rule.when.metrics & TARGET_METRICS:
-                self.world.ledger.same_under_target(rule.name, *rule.when.unchanged(values, terms))
-            if not rule.when.holds(values):
+            if rule.when.reads_target:
+                holds, low, high = rule.when.holds_over(values, terms)
+                self.world.ledger.same_under_target(rule.name, low, high)
+            else:
+                holds = rule.when.holds(values)
+            if not holds:
                 continue
             if self.branches.wants(rule.name) and self.branches.split(rule.name, now):
                 self._drop(rule)    # this process is now the year without the rule

@@ -16,6 +16,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 from ..errors import did_you_mean
@@ -105,16 +106,20 @@ class Condition:
     def holds(self, values: dict[str, float]) -> bool:
         return bool(_eval(self.tree.body, values))
 
-    def unchanged(self, values: dict[str, float], terms: dict[str, Terms]) -> tuple[float, float]:
-        """The scales s of the target (target x s) over which `holds(values)` answers the same.
+    @cached_property
+    def reads_target(self) -> bool:
+        return not self.metrics.isdisjoint(TARGET_METRICS)
+
+    def holds_over(self, values: dict[str, float], terms: dict[str, Terms]) -> tuple[bool, float, float]:
+        """`holds(values)`, and the scales s of the target (target x s) over which it answers
+        the same.
 
         `terms` says how each target-reading metric moves with s: a + b*s + c/s. A year whose
         every answer stays the same is the same year under that target, so a search over
         targets need not play it again. Conservative: where the condition's dependence on s
         is not of that form (min, max, abs or a product of two such metrics), only s = 1.
         """
-        _, lo, hi = _answer(self.tree.body, values, terms)
-        return lo, hi
+        return _answer(self.tree.body, values, terms)
 
 
 MAX_DEPTH = 60      # nesting a whiteboard condition never needs; keeps the interpreter's stack safe
@@ -352,8 +357,7 @@ def _answer(node: ast.AST, v: dict[str, float], terms: dict[str, Terms]) -> tupl
                 pairs.append((answer, *_same_sign(f[0] - g[0], f[1] - g[1], f[2] - g[2])))
         return pairs[0] if len(pairs) == 1 else _combine(pairs, both=True)
     x, t = _terms(node, v, terms)      # a number used as a condition: is it nonzero?
-    return bool(x), *(EVERY_SCALE if t is not None and _constant(t) else
-                      _same_sign(*t) if t is not None else (1.0, 1.0))
+    return bool(x), *(_same_sign(*t) if t is not None else (1.0, 1.0))
 
 
 def _combine(parts: list[tuple[bool, float, float]], both: bool) -> tuple[bool, float, float]:

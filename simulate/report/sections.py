@@ -117,6 +117,14 @@ def pts(x: float | None) -> str:
 
 # ---- signoff: section 1 -------------------------------------------------------------------
 
+def on_fewer_years(so: dict[str, Any]) -> set[str]:
+    """The checks that stopped early because they cannot set the signable target (a check
+    of an older summary, without its years, is taken as complete)."""
+    most = max((c.get("runs", 0) for c in so["checks"]), default=0)
+    return {c["scenario"] for c in so["checks"]
+            if c.get("runs", most) < most and c["scenario"] != so.get("signable_binding")}
+
+
 def signoff_verdict(s: dict[str, Any]) -> list[str]:
     """The call on the proposed target, the checks behind it, the signable target, and each
     shock's breaking point. Empty when the run is not a sign-off."""
@@ -134,12 +142,12 @@ def signoff_verdict(s: dict[str, Any]) -> list[str]:
            "<p>" + why + " " + say("so.bar", plan=pct(bar["confidence"], 0),
                                    stress=pct(bar["stress_confidence"], 0)) + "</p>",
            signable_sentence(so), "</div>"]
-    rows, most = [], max(c.get("runs", 0) for c in checks)
+    rows, fewer = [], on_fewer_years(so)
     for i, c in enumerate(checks):
         lo, hi = c["p_hit_ci95"]
         close = (f" <span class=small>{say('so.close')}</span>"
                  if lo < c["required"] <= hi else "")
-        if c.get("runs", most) < most and c["scenario"] != so.get("signable_binding"):
+        if c["scenario"] in fewer:
             close += " <span class=small>" + say("so.fewer", runs=f"{c['runs']:,}") + "</span>"
         result = (f"<span class=pass>{say('so.passes')}</span>" if c["passes"] else
                   f"<span class=fail>{say('so.fails')}</span>")

@@ -204,6 +204,11 @@ class Collector:
                 self.tallies[name].fold(part)
             self.folded = stops.pop()
 
+    @property
+    def years(self) -> int:
+        """Years folded so far, all variants together (a retired one keeps its shorter sample)."""
+        return sum(t.n for t in self.tallies.values())
+
     def retire(self, names: set[str]) -> None:
         """Fold these variants no more: their answers are settled (see `run_replications`'s
         `retire`), so the others play on without them and their samples stay as they are."""
@@ -393,7 +398,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
     if valuer is not None:
         valuer.plan(target if precision is None else cap)
     hits_before = cache.hits if cache is not None else 0
-    received, folded, playing_from = collector.received, collector.folded, list(playing)   # the bar's start
+    received, folded, playing_at_start = collector.received, collector.folded, len(playing)   # the bar's start
     try:
         while target > collector.folded:
             stop = min(target, _next_look(collector.folded, settle or retire, valuer))
@@ -401,7 +406,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
             size = batch_size or default_batch_size(stop - collector.folded, n_workers, smallest)
             work = plan_batches(playing, seed, collector.folded, stop, size, valuer)
             batches += len(work)
-            planned = received + ((target if precision is None else cap) - folded) * len(playing_from)
+            planned = received + ((target if precision is None else cap) - folded) * playing_at_start
             if cache is not None:
                 kept = [(b, cache.load(b.plan, b.seed, b.value_rules, range(b.start, b.stop))) for b in work]
                 for b, years in kept:
