@@ -23,7 +23,7 @@ import math
 from typing import Callable
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, signal, stats
 
 from .paired import paired_proportion
 from .sample_stats import TOLERANCE, wilson
@@ -71,7 +71,8 @@ def pocock(times: tuple[float, ...], alpha: float = ALPHA) -> float:
 
 def _never_crossed(z: float, times: tuple[float, ...]) -> float:
     """P(|W(t)| < z sqrt(t) at every look t): the density of W kept inside the bound, carried
-    from look to look by convolving with the increment's normal density."""
+    from look to look by convolving with the increment's normal density (by FFT: a run waits
+    for its first look's bound, and the direct sum took 0.3 s of it)."""
     n = math.ceil(z / GRID)
     w = np.arange(-n, n + 1) * GRID
     density = np.where(np.abs(w) < z * math.sqrt(times[0]), stats.norm.pdf(w, scale=math.sqrt(times[0])), 0.0)
@@ -79,7 +80,7 @@ def _never_crossed(z: float, times: tuple[float, ...]) -> float:
         sd = math.sqrt(t - before)
         m = min(math.ceil(8 * sd / GRID), 2 * n)
         step = stats.norm.pdf(np.arange(-m, m + 1) * GRID, scale=sd) * GRID
-        density = np.convolve(density, step)[m:m + len(w)]
+        density = signal.fftconvolve(density, step)[m:m + len(w)]
         density[np.abs(w) >= z * math.sqrt(t)] = 0.0
     return float(density.sum() * GRID)
 
