@@ -38,30 +38,43 @@ def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[
 
 
 def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
-    with aside(workbook_bytes, view.summary, view.replications) as workbook:
-        plots = _write_pages(folder, view, manifest)
-        write_bytes(folder / "results.xlsx", workbook())
+    """The user waits for the files once the years are played, on an idle second core: a
+    forked process writes the workbook and renders every other chart meanwhile."""
+    from .plots.board import board_files
+    plots = draw_all(view)
+    theirs = plots[1::2]
+    with aside(_workbook_and_charts, view.summary, view.replications, theirs) as other:
+        rendered = {p.name: p.render() for p in plots[::2]}
+        board = board_files(view)
+        workbook, more = other()
+    for p in theirs:
+        p.close()               # rendered by the other process: the figure is done here too
+    rendered.update(more)
+    _write_pages(folder, view, manifest, plots, rendered)
+    for fmt, data in board.items():
+        write_bytes(folder / f"board.{fmt}", data)
+    write_bytes(folder / "results.xlsx", workbook)
     return plots
 
 
-def _write_pages(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
+def _workbook_and_charts(summary: dict[str, Any], replications: Any,
+                         plots: list[Plot]) -> tuple[bytes, dict[str, dict[str, bytes]]]:
+    return workbook_bytes(summary, replications), {p.name: p.render() for p in plots}
+
+
+def _write_pages(folder: Path, view: RunView, manifest: dict[str, Any], plots: list[Plot],
+                 rendered: dict[str, dict[str, bytes]]) -> None:
     from .board import render_board
-    from .plots.board import board_files
-    plots = draw_all(view)
     images: dict[str, str] = {}
     if plots:
         (folder / "plots").mkdir(exist_ok=True)
     for p in plots:
-        rendered = p.render()
-        for fmt, data in rendered.items():
+        for fmt, data in rendered[p.name].items():
             write_bytes(folder / "plots" / f"{p.name}.{fmt}", data)
-        images[p.name] = base64.b64encode(rendered["png"]).decode("ascii")
+        images[p.name] = base64.b64encode(rendered[p.name]["png"]).decode("ascii")
     page = render_page(view, manifest, {p.name: (p.title, images[p.name]) for p in plots})
     write_text(folder / "report.html", page)
     write_text(folder / "board.html", render_board(view, manifest))
-    for fmt, data in board_files(view).items():
-        write_bytes(folder / f"board.{fmt}", data)
-    return plots
 
 
 def numbered(parts: list[str]) -> list[str]:

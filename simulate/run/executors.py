@@ -135,22 +135,46 @@ class LocalPool:
 def aside(task: Callable[..., T], *args: Any) -> Iterator[Callable[[], T]]:
     """Run `task(*args)` in a forked process while this one goes on; the yielded call waits
     for its result. A second core idles once the years are played, and a run's workbook
-    takes as long as its charts. On one core, or without fork, the task runs at the call."""
+    takes as long as its charts. The child is a fork, so neither the task nor its arguments
+    are pickled (a chart's figure cannot be); only the result comes back. On one core, or
+    without fork, the task runs at the call."""
     if default_workers() < 2 or "fork" not in get_all_start_methods():
         yield lambda: task(*args)
         return
-    pool = ProcessPoolExecutor(1, mp_context=get_context("fork"), initializer=ctrl_c_released,
-                               initargs=(signal.getsignal(signal.SIGINT),))
+    ctx = get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        try:
+            outcome = (True, task(*args))
+        except BaseException as exc:    # handed to the caller, raised there
+            outcome = (False, exc)
+        send.send(outcome)
+
+    process = ctx.Process(target=child, daemon=True)
+    with ctrl_c_held():         # a Ctrl-C in the child is its parent's to handle
+        process.start()
+    send.close()
+    received = False
+
+    def result() -> T:
+        nonlocal received
+        try:
+            ok, value = receive.recv()
+        except EOFError:
+            raise RunError(f"the process writing aside died (exit code {process.exitcode})") from None
+        received = True
+        if not ok:
+            raise value
+        return value
+
     try:
-        with ctrl_c_held():         # the submit forks the process
-            future = pool.submit(task, *args)
-        yield future.result
-    except BaseException:
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()     # the caller failed or was interrupted: its result is not wanted
-        raise
+        yield result
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if not received:
+            process.terminate()     # the caller failed or was interrupted: its result is not wanted
+        process.join()
+        receive.close()
 
 
 def _a_worker_died(pool: ProcessPoolExecutor) -> bool:

@@ -115,8 +115,11 @@ class Plot:
                 self.figure.savefig(buf, format=fmt)
                 out[fmt] = buf.getvalue()
                 self.figure.set_layout_engine("none")   # laid out once: the SVG reuses it
-        plt.close(self.figure)
+        self.close()
         return out
+
+    def close(self) -> None:
+        plt.close(self.figure)
 
 
 def companions(view: RunView) -> list[str]:
