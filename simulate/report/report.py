@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+from multiprocessing import Value
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +39,19 @@ def write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[
 
 
 def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list[Plot]:
-    """The user waits for the files once the years are played, on an idle second core: a
-    forked process writes the workbook and renders every other chart meanwhile."""
+    """The user waits for the files once the years are played, with a second core idle: a
+    forked process writes the workbook, then renders charts. Each process takes the next chart
+    nobody has taken, so the two finish together whether the workbook is small or large."""
     from .plots.board import board_files
     plots = draw_all(view)
-    theirs = plots[1::2]
-    with aside(_workbook_and_charts, view.summary, view.replications, theirs) as other:
-        rendered = {p.name: p.render() for p in plots[::2]}
+    taken = Value("i", 0)
+    with aside(_workbook_then_charts, view.summary, view.replications, plots, taken) as other:
         board = board_files(view)
+        rendered = _render_untaken(plots, taken)
         workbook, more = other()
-    for p in theirs:
-        p.close()               # rendered by the other process: the figure is done here too
+    for p in plots:
+        if p.name in more:
+            p.close()           # rendered by the other process: the figure is done here too
     rendered.update(more)
     _write_pages(folder, view, manifest, plots, rendered)
     for fmt, data in board.items():
@@ -57,9 +60,21 @@ def _write_report(folder: Path, view: RunView, manifest: dict[str, Any]) -> list
     return plots
 
 
-def _workbook_and_charts(summary: dict[str, Any], replications: Any,
-                         plots: list[Plot]) -> tuple[bytes, dict[str, dict[str, bytes]]]:
-    return workbook_bytes(summary, replications), {p.name: p.render() for p in plots}
+def _render_untaken(plots: list[Plot], taken: Any) -> dict[str, dict[str, bytes]]:
+    """Render, one at a time, the charts no other process has taken (`taken` counts them)."""
+    out = {}
+    while True:
+        with taken.get_lock():
+            i = taken.value
+            taken.value += 1
+        if i >= len(plots):
+            return out
+        out[plots[i].name] = plots[i].render()
+
+
+def _workbook_then_charts(summary: dict[str, Any], replications: Any, plots: list[Plot],
+                          taken: Any) -> tuple[bytes, dict[str, dict[str, bytes]]]:
+    return workbook_bytes(summary, replications), _render_untaken(plots, taken)
 
 
 def _write_pages(folder: Path, view: RunView, manifest: dict[str, Any], plots: list[Plot],
