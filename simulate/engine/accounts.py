@@ -185,7 +185,7 @@ class KeyAccountBook:
         planned = spec.visits_per_quarter * window / QUARTER_DAYS
         if planned <= 0:
             return 1.0
-        done = sum(1 for d in acc.visit_days if now - window <= d <= now)
+        done: float = sum(1 for d in acc.visit_days if now - window <= d <= now)
         done += planned * max(0.0, window - (now - self.opened_at)) / window
         cover = min(1.0, done / planned)
         return cover if acc.talks_done else cover * 0.5

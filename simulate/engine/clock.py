@@ -24,5 +24,5 @@ class Call:
     __slots__ = ("callbacks",)
     _ok = True
 
-    def __init__(self, action: Callable[[], None]):
-        self.callbacks = [lambda _event: action()]
+    def __init__(self, action: Callable[[], object]):
+        self.callbacks: list | None = [lambda _event: action()]     # SimPy sets it to None once run

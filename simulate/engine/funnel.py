@@ -70,7 +70,8 @@ class Deal:
 
     def __init__(self, flow: ChannelFlow, u: list[float], times: list[float], effort: list[float],
                  units: float, product: int):
-        self.flow, self.stage, self.rep = flow, 0, None
+        self.flow, self.stage = flow, 0
+        self.rep: RepState | None = None
         self.u, self.times, self.effort, self.units, self.product = u, times, effort, units, product
         self.delivery = 0.0
         self.trace: dict | None = None

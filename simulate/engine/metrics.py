@@ -91,8 +91,8 @@ OBSERVE: dict[str, Callable[["Observed"], float]] = {
     "conversion_lead": _conversion("lead"),
     "conversion_intent": _conversion("intent"),
     "conversion_negotiation": _conversion("negotiation"),
-    "visits_week": lambda y: float(sum(y.world.ledger.kpi[y.week_index, K[c]]
-                                       for c in ("visits_ka", "visits_new_logo", "visits_winback"))),
+    "visits_week": lambda y: float(sum((y.world.ledger.kpi[y.week_index, K[c]]
+                                        for c in ("visits_ka", "visits_new_logo", "visits_winback")), 0.0)),
     "visits_ka_week": _last_week("visits_ka"),
     "collection_rate": collection_rate,
     "headcount": lambda y: float(y.world.team.headcount()),

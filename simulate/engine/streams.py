@@ -81,7 +81,8 @@ class Draws:
     __slots__ = ("_dist", "_rng", "_buf", "_fixed")
 
     def __init__(self, dist: "Distribution", rng: np.random.Generator):
-        self._dist, self._rng, self._buf = dist, rng, []
+        self._dist, self._rng = dist, rng
+        self._buf: list[float] = []
         self._fixed = dist.mean if dist.variance == 0 else None
 
     def __call__(self) -> float:

@@ -410,7 +410,7 @@ def mmc_waits(c: int, arrivals_per_day: float, visits_per_task: float, customers
         team.add(rep)
         team.join(rep)
     rng = np.random.default_rng(seed)
-    gaps = rng.exponential(1 / arrivals_per_day, customers)
+    gaps = rng.exponential(1 / arrivals_per_day, customers).tolist()    # the clock keeps Python floats
     efforts = rng.exponential(visits_per_task, customers)
     waits = np.full(customers, np.nan)
 
