@@ -324,10 +324,12 @@ def run(args: argparse.Namespace) -> int:
     seed = plan.seed
     say = (lambda *a: None) if args.json else (lambda text: print(text, flush=True))
     import simpy
+
+    from ..engine import KIND
     say(f"simulate {__version__} bench: {args.scenario} on {workers} workers "
-        f"(Python {platform.python_version()}, SimPy {simpy.__version__})")
+        f"(Python {platform.python_version()}, SimPy {simpy.__version__}, {KIND} engine)")
     import os
-    m: dict[str, Any] = {"workers": workers, "load_average": os.getloadavg()[0]}
+    m: dict[str, Any] = {"workers": workers, "load_average": os.getloadavg()[0], "engine": KIND}
     say(f"  load average {m['load_average']:.1f} on {default_workers()} cores before the run"
         f"{'  (a busy machine: rates by the clock are low)' if m['load_average'] > 0.5 else ''}")
     m["bare_simpy_events_per_second"] = bare = bare_simpy_rate()

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..analysis.rule_value import Valuation
 from ..analysis.summary import build_summary
+from ..engine import KIND as ENGINE
 from ..engine.ledger import week_lengths
 from ..files import (
     all_or_nothing,
@@ -175,6 +176,7 @@ def make_manifest(files: list[dict[str, str]], data: dict, scenario: str, seed: 
         "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "package": {"simulate": __version__},
+        "engine": ENGINE,      # compiled or pure: the same years either way
         "dependencies": versions,
         "command": ["python", "-m", "simulate", *sys.argv[1:]],
     }
