@@ -258,7 +258,21 @@ def default_batch_size(replications: int, workers: int, smallest: int = MIN_BATC
     return max(1, min(replications, max(smallest, min(MAX_BATCH, per_batch))))
 
 
-LOOK_MIN_BATCH = 5      # a round that ends at a look is short: smaller batches keep cores busy
+LOOK_MIN_BATCH = 1      # a round that ends at a look is short: its last batches are single years
+
+
+def guided_cuts(start: int, stop: int, workers: int, smallest: int = MIN_BATCH) -> list[tuple[int, int]]:
+    """Replications [start, stop) cut into batches that shrink towards the end (guided
+    self-scheduling): each takes a 1/(2 x workers) share of what is left, so the first are few
+    and cheap to send, and the last are short, leaving no worker idle for long while the others
+    finish a round (the years of a round are played before its look)."""
+    cuts, lo = [], start
+    while lo < stop:
+        left = stop - lo
+        size = min(left, max(smallest, min(MAX_BATCH, math.ceil(left / (2 * max(1, workers))))))
+        cuts.append((lo, lo + size))
+        lo += size
+    return cuts
 
 
 class Valuer(Protocol):
@@ -275,12 +289,16 @@ class Valuer(Protocol):
     def keep(self, collector: "Collector") -> None: ...
 
 
-def plan_batches(variants: dict[str, Plan], seed: int, start: int, stop: int, batch_size: int,
-                 valuer: Valuer | None = None) -> list[Batch]:
-    """Cut replications [start, stop) of every variant into batches, interleaving variants."""
+def plan_batches(variants: dict[str, Plan], seed: int, start: int, stop: int, batch_size: int | None,
+                 valuer: Valuer | None = None, workers: int = 1, smallest: int = MIN_BATCH) -> list[Batch]:
+    """Cut replications [start, stop) of every variant into batches, interleaving variants:
+    `batch_size` years each, or by default `guided_cuts` for `workers`."""
+    if batch_size:
+        cuts = [(lo, min(stop, lo + batch_size)) for lo in range(start, stop, batch_size)]
+    else:
+        cuts = guided_cuts(start, stop, workers, smallest)
     out = []
-    for lo in range(start, stop, batch_size):
-        hi = min(stop, lo + batch_size)
+    for lo, hi in cuts:
         out.extend(Batch(name, plan, seed, lo, hi, valuer.rules(name) if valuer and lo < valuer.end else ())
                    for name, plan in variants.items())
     return out
@@ -403,8 +421,7 @@ def run_replications(variants: dict[str, Plan] | Plan, runs: int, seed: int, *,
         while target > collector.folded:
             stop = min(target, _next_look(collector.folded, settle or retire, valuer))
             smallest = LOOK_MIN_BATCH if stop < target else MIN_BATCH
-            size = batch_size or default_batch_size(stop - collector.folded, n_workers, smallest)
-            work = plan_batches(playing, seed, collector.folded, stop, size, valuer)
+            work = plan_batches(playing, seed, collector.folded, stop, batch_size, valuer, n_workers, smallest)
             batches += len(work)
             planned = received + ((target if precision is None else cap) - folded) * playing_at_start
             if cache is not None:
