@@ -11,30 +11,17 @@ from __future__ import annotations
 
 import argparse
 import contextvars
+import importlib
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..calibrate import calibrate, synth
 from ..errors import InputError, SimulateError, UsageError
 from ..load.decisions import check_lever_ends
 from ..load.loader import load_scenario, load_variants
 from ..run.options import Parser, build_parser
-from . import (
-    advise,
-    backtest,
-    bench,
-    build,
-    compare,
-    rerun,
-    rules,
-    sensitivity,
-    signoff,
-    stress,
-    template,
-)
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
@@ -94,32 +81,44 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, tuple[str, Configure, Handler]] = {
-    "validate": ("check plan and scenario files without running them", _validate_args, _validate),
-    "schema": ("print the JSON Schema of the plan format (for editors)", _schema_args, _schema),
-    "compare": ("compare the plan's variants on the same simulated years", compare.configure, compare.run),
-    "stress": ("play every plan variant under every stress scenario", stress.configure, stress.run),
+# name -> (help, the module with its `configure` and `run`, or the two functions themselves).
+# A command's module loads only when it runs: each brings its own libraries (SciPy's
+# statistics, Optuna, openpyxl...), and the main command starts without them.
+COMMANDS: dict[str, tuple[str, str | tuple[Configure, Handler]]] = {
+    "validate": ("check plan and scenario files without running them", (_validate_args, _validate)),
+    "schema": ("print the JSON Schema of the plan format (for editors)", (_schema_args, _schema)),
+    "compare": ("compare the plan's variants on the same simulated years", "simulate.cli.compare"),
+    "stress": ("play every plan variant under every stress scenario", "simulate.cli.stress"),
     "signoff": ("verdict on the target, the target you can sign, each shock's breaking point",
-                signoff.configure, signoff.run),
+                "simulate.cli.signoff"),
     "sensitivity": ("tornado: which inputs move P(hit) and the median attainment most",
-                    sensitivity.configure, sensitivity.run),
+                    "simulate.cli.sensitivity"),
     "advise": ("the cheapest lever values that make the target signable (or the best P(hit) "
-               "within a budget)", advise.configure, advise.run),
-    "cache": ("show or clear the simulated years kept for reuse (RESULTS/.cache)", _cache_args, _cache),
-    "rerun": ("run a recorded run again from its manifest.json, exactly", rerun.configure, rerun.run),
-    "rules": ("check playbooks; list the metrics and actions rules may use", rules.configure, rules.run),
-    "calibrate": ("fit a plan to last year's CRM export and review last year", calibrate.configure, calibrate.run),
+               "within a budget)", "simulate.cli.advise"),
+    "cache": ("show or clear the simulated years kept for reuse (RESULTS/.cache)", (_cache_args, _cache)),
+    "rerun": ("run a recorded run again from its manifest.json, exactly", "simulate.cli.rerun"),
+    "rules": ("check playbooks; list the metrics and actions rules may use", "simulate.cli.rules"),
+    "calibrate": ("fit a plan to last year's CRM export and review last year", "simulate.calibrate.calibrate"),
     "synth-crm": ("write a synthetic CRM export (deals, accounts, reps) played from a plan",
-                  synth.configure, synth.run),
+                  "simulate.calibrate.synth"),
     "backtest": ("calibrate at past cut dates, re-forecast, and score against what happened",
-                 backtest.configure, backtest.run),
+                 "simulate.cli.backtest"),
     "template": ("write a plan workbook (.xlsx) to fill in; run it with python -m simulate FILE.xlsx",
-                 template.configure, template.run),
+                 "simulate.cli.template"),
     "compile": ("build the simulation engine with mypyc (optional, 1.6x the years per second; "
-                "needs a C compiler and pip install -e '.[compiled]')", build.configure, build.run),
+                "needs a C compiler and pip install -e '.[compiled]')", "simulate.cli.build"),
     "bench": ("measure replications per second, parallel efficiency, memory and scaling",
-              bench.configure, bench.run),
+              "simulate.cli.bench"),
 }
+
+
+def command(name: str) -> tuple[Configure, Handler]:
+    """A sub-command's `configure` and `run`, its module loaded now."""
+    where = COMMANDS[name][1]
+    if isinstance(where, str):
+        module = importlib.import_module(where)
+        return module.configure, module.run
+    return where
 
 
 def check_engine() -> None:
@@ -148,7 +147,8 @@ def _main(argv: list[str]) -> int:
     try:
         check_engine()
         if argv and argv[0] in COMMANDS:
-            help_text, configure, run = COMMANDS[argv[0]]
+            help_text = COMMANDS[argv[0]][0]
+            configure, run = command(argv[0])
             sub = Parser(prog=f"python -m simulate {argv[0]}", description=help_text)
             configure(sub)
             return run(sub.parse_args(argv[1:]))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from .sample_stats import Z95
 
@@ -46,7 +45,8 @@ def paired_mean(x_a: np.ndarray, x_b: np.ndarray, level: float = 0.95) -> tuple[
     mean = float(d.mean())
     if n < 2:
         return mean, (math.nan, math.nan)
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / math.sqrt(n))
+    from scipy.special import stdtrit  # Student's t quantile, without loading scipy.stats
+    half = float(stdtrit(n - 1, 0.5 + level / 2) * d.std(ddof=1) / math.sqrt(n))
     return mean, (mean - half, mean + half)
 
 

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import functools
 import math
+from statistics import NormalDist
 from typing import Callable
 
 import numpy as np
-from scipy import optimize, signal, stats
 
 from .paired import paired_proportion
 from .sample_stats import TOLERANCE, wilson
 
 ALPHA = 0.05            # the error rate spent over all the looks of one answer
+STANDARD_NORMAL = NormalDist()
 LOOK = 50               # replications between looks
 VALUE_HALF_WIDTH = 0.02  # a rule's ΔP(hit) known to +-2 pp is pinned down, whatever its sign
 GRID = 0.002            # the integration's step on the Brownian scale: z to 1e-3
@@ -56,17 +57,18 @@ def z_spent(cap: int) -> float:
 
 def level_spent(cap: int) -> float:
     """The confidence level of one look's interval (0.95 with a single look)."""
-    return 1 - 2 * float(stats.norm.sf(z_spent(cap)))
+    return 1 - 2 * STANDARD_NORMAL.cdf(-z_spent(cap))
 
 
 @functools.lru_cache(maxsize=None)
 def pocock(times: tuple[float, ...], alpha: float = ALPHA) -> float:
     """The constant z whose two-sided bound a standard Brownian motion, looked at on `times`
     (information fractions, the last 1), crosses with chance `alpha`."""
+    single = STANDARD_NORMAL.inv_cdf(1 - alpha / 2)
     if len(times) == 1:
-        return float(stats.norm.isf(alpha / 2))
-    return float(optimize.brentq(lambda z: 1 - _never_crossed(z, times) - alpha,
-                                 float(stats.norm.isf(alpha / 2)), 6.0, xtol=1e-6))
+        return single
+    from scipy.optimize import brentq  # here, not at startup: most commands never need it
+    return float(brentq(lambda z: 1 - _never_crossed(z, times) - alpha, single, 6.0, xtol=1e-6))
 
 
 def _never_crossed(z: float, times: tuple[float, ...]) -> float:
@@ -75,14 +77,25 @@ def _never_crossed(z: float, times: tuple[float, ...]) -> float:
     for its first look's bound, and the direct sum took 0.3 s of it)."""
     n = math.ceil(z / GRID)
     w = np.arange(-n, n + 1) * GRID
-    density = np.where(np.abs(w) < z * math.sqrt(times[0]), stats.norm.pdf(w, scale=math.sqrt(times[0])), 0.0)
+    density = np.where(np.abs(w) < z * math.sqrt(times[0]), _normal_pdf(w, math.sqrt(times[0])), 0.0)
     for before, t in zip(times, times[1:]):
         sd = math.sqrt(t - before)
         m = min(math.ceil(8 * sd / GRID), 2 * n)
-        step = stats.norm.pdf(np.arange(-m, m + 1) * GRID, scale=sd) * GRID
-        density = signal.fftconvolve(density, step)[m:m + len(w)]
+        step = _normal_pdf(np.arange(-m, m + 1) * GRID, sd) * GRID
+        density = _convolve(density, step)[m:m + len(w)]
         density[np.abs(w) >= z * math.sqrt(t)] = 0.0
     return float(density.sum() * GRID)
+
+
+def _normal_pdf(x: np.ndarray, sd: float) -> np.ndarray:
+    return np.exp(-(x / sd) ** 2 / 2.0) / math.sqrt(2 * math.pi) / sd
+
+
+def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The full linear convolution of a and b, by FFT."""
+    n = len(a) + len(b) - 1
+    size = 1 << (n - 1).bit_length()
+    return np.fft.irfft(np.fft.rfft(a, size) * np.fft.rfft(b, size), size)[:n]
 
 
 def side_of_bar(hits: int, n: int, bar: float, cap: int) -> bool | None:

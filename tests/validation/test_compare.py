@@ -24,7 +24,8 @@ from stats_checks import ALPHA, Z, assert_close
 
 from simulate.cli.compare import comparisons, variance_ratio
 from simulate.cli.decide import cell, with_overrides
-from simulate.cli.main import COMMANDS, main
+from simulate.cli.main import command as command_of
+from simulate.cli.main import main
 from simulate.cli.stress import weakest
 from simulate.load.loader import load_scenario, load_variants, plan_from_document
 from simulate.run import runner
@@ -218,7 +219,8 @@ def test_compare_takes_a_batch_size_and_gives_the_same_years(small_plan, monkeyp
 def test_every_decision_command_takes_a_batch_size(command):
     """They all play their plans through `decide.Simulator`: the test above checks it honours the size."""
     parser = argparse.ArgumentParser()
-    COMMANDS[command][1](parser)
+    configure, _ = command_of(command)
+    configure(parser)
     assert parser.parse_args(["plan.yaml", "--batch-size", "7"]).batch_size == 7
 
 
