@@ -735,7 +735,16 @@ def _press_ctrl_c_at_fork() -> None:
 os.register_at_fork(after_in_parent=_press_ctrl_c_at_fork)
 
 
-def test_ctrl_c_during_a_fork_stops_the_year(monkeypatch):
+@pytest.fixture
+def ctrl_c_reaches_python():
+    """Ctrl-C raises KeyboardInterrupt here, however pytest was started: a shell starts a
+    background job (`pytest &`) with SIGINT ignored, and Python then leaves it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_during_a_fork_stops_the_year(monkeypatch, ctrl_c_reaches_python):
     """A Ctrl-C that lands while the year forks stops it: Python drops a KeyboardInterrupt
     raised inside its at-fork hooks, so the fork holds the signal until it is done. The
     child is reaped, not left behind."""
@@ -807,7 +816,7 @@ def test_ctrl_c_while_waiting_for_the_children_reaps_them(moment, monkeypatch):
             os.waitpid(pid, os.WNOHANG)
 
 
-def test_ctrl_c_while_the_pool_forks_its_workers_is_not_lost():
+def test_ctrl_c_while_the_pool_forks_its_workers_is_not_lost(ctrl_c_reaches_python):
     """The local pool forks its workers at its first submit: a Ctrl-C then still stops the
     run (Python would drop it inside its at-fork hooks)."""
     from simulate.run.executors import LocalPool
