@@ -13,8 +13,8 @@ SCENARIOS = ROOT / "scenarios"
 # mid-run must not be answered from years an earlier test kept); tests/cli/test_cache.py
 # switches the cache back on where it is the subject.
 os.environ["SIMULATE_NO_CACHE"] = "1"
-# The suite tests the pure-Python engine, the reference (its tests patch and fake what a
-# compiled class would refuse); tests/golden/test_compiled.py checks a compiled build against it.
+# The suite tests the pure-Python engine, the reference; tests/golden/test_compiled.py checks a
+# compiled build against it (SIMULATE_ENGINE=compiled pytest runs everything on the build).
 os.environ.setdefault("SIMULATE_ENGINE", "pure")
 
 
