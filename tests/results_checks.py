@@ -8,6 +8,11 @@ import pandas as pd
 from simulate.run.runner import RunResults
 
 
+def same_record(a: dict, b: dict) -> bool:
+    """Two records equal key for key, in order, value for value (NaN equals NaN)."""
+    return list(a) == list(b) and all(x == y or (x != x and y != y) for x, y in zip(a.values(), b.values()))
+
+
 def assert_same(a: RunResults, b: RunResults) -> None:
     assert a.runs == b.runs and list(a.variants) == list(b.variants)
     for name, va in a.variants.items():

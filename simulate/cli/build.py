@@ -76,17 +76,18 @@ def build(target: Path) -> list[str]:
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
             raise RunError(f"mypyc could not compile the engine:\n{tail}")
-        built = sorted((copy / "engine").glob("*.so")) + sorted(Path(tmp).glob("*__mypyc*.so"))
-        names = [p.name.split(".")[0] for p in (copy / "engine").glob("*.so")]
-        if sorted(names) != sorted(Path(s).stem for s in sources):
-            raise RunError(f"mypyc built {sorted(names)}, not every engine module")
+        modules = sorted((copy / "engine").glob("*.so"))
+        names = sorted(p.name.split(".")[0] for p in modules)
+        if names != sorted(Path(s).stem for s in sources):
+            raise RunError(f"mypyc built {names}, not every engine module")
+        built = modules + sorted(Path(tmp).glob("*__mypyc*.so"))
         staging = target.with_name(target.name + ".new")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         for path in built:
             shutil.copy2(path, staging / path.name)
         record = {"python": sys.implementation.cache_tag, "sources": source_digest(copy / "engine"),
-                  "mypy": _mypy_version(), "modules": sorted(names)}
+                  "mypy": _mypy_version(), "modules": names}
         (staging / BUILD_RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
     old = target.with_name(target.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -94,7 +95,7 @@ def build(target: Path) -> list[str]:
         target.rename(old)
     staging.rename(target)
     shutil.rmtree(old, ignore_errors=True)
-    return sorted(names)
+    return names
 
 
 def _mypy_version() -> str:

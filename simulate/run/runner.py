@@ -35,7 +35,6 @@ from .precision import MAX_RUNS, next_round_stop, precision_report
 
 Progress = Callable[[int, int], None]   # (replications done, replications planned)
 
-BATCHES_PER_WORKER = 8    # enough batches that no worker idles long at the end of a round
 MIN_BATCH, MAX_BATCH = 20, 100
 FIRING_COLUMNS = ("replication", "day", "rule", "action", "params", "cost")
 
@@ -252,12 +251,6 @@ class Collector:
         return VariantResults(name, plan, records, frame(mean), frame(sd), cumulative, t.events)
 
 
-def default_batch_size(replications: int, workers: int, smallest: int = MIN_BATCH) -> int:
-    """Batches small enough to keep every worker busy to the end, big enough to be cheap."""
-    per_batch = math.ceil(replications / (BATCHES_PER_WORKER * max(1, workers)))
-    return max(1, min(replications, max(smallest, min(MAX_BATCH, per_batch))))
-
-
 LOOK_MIN_BATCH = 1      # a round that ends at a look is short: its last batches are single years
 
 
@@ -329,8 +322,8 @@ def replay_records(plan: Plan, seed: int, replications: list[int], *, workers: i
         return out
     ex = executor or make_executor(workers)
     try:
-        size = default_batch_size(len(todo), getattr(ex, "workers", 1))
-        jobs = [(plan, seed, todo[i:i + size], cache is not None) for i in range(0, len(todo), size)]
+        jobs = [(plan, seed, todo[lo:hi], cache is not None)
+                for lo, hi in guided_cuts(0, len(todo), getattr(ex, "workers", 1))]
         for chunk in ex.map_unordered(_replay_chunk, jobs):
             for r, year in chunk:
                 if cache is None:

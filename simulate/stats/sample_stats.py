@@ -19,11 +19,13 @@ def _wilson_centre_half(hits: float, n: int, z: float) -> tuple[float, float]:
 
 
 def wilson(hits: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion: honest near 0 % and 100 %."""
+    """Wilson score interval for a binomial proportion: honest near 0 % and 100 %. It holds
+    the estimate hits/n (at 0 and n, rounding would leave it a hair outside)."""
     if n <= 0:
         return (0.0, 1.0)
     centre, half = _wilson_centre_half(hits, n, z)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    p = hits / n
+    return (min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def wilson_half_width(hits: float, n: int, z: float = Z95) -> float:

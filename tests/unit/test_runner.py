@@ -154,6 +154,15 @@ def test_wilson_half_width_is_half_the_summary_interval():
         assert wilson_half_width(hits, n) == pytest.approx((hi - lo) / 2)
 
 
+def test_a_wilson_interval_holds_its_estimate_even_at_0_and_100_percent():
+    """At 0 or n hits the score bound equals the estimate; rounding once left it 1e-17 outside
+    (wilson(0, 3)), and a chart's error bar came out negative."""
+    for n in range(1, 400):
+        for hits in (0, 1, n // 2, n - 1, n):
+            lo, hi = wilson(hits, n)
+            assert 0.0 <= lo <= hits / n <= hi <= 1.0, (hits, n)
+
+
 # -- failures -----------------------------------------------------------------------------
 class DiesOn:
     """A task whose worker process dies on the batch starting at `start` (once, or always)."""

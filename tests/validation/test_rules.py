@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from conftest import SCENARIOS
 from factory import make_plan, negotiation_funnel
+from results_checks import same_record
 from stats_checks import assert_binomial, assert_poisson, assert_poisson_binomial
 
 import simulate.engine.year as year_module
@@ -696,11 +697,6 @@ def test_the_replay_shortcut_is_exact():
     assert value["p_hit_diff"] == d_hit and value["p_hit_diff_ci95"] == pytest.approx(ci_hit)
 
 
-def _same_record(a: dict, b: dict) -> bool:
-    """Two records equal key for key, in order, value for value (NaN equals NaN)."""
-    return list(a) == list(b) and all(x == y or (x != x and y != y) for x, y in zip(a.values(), b.values()))
-
-
 @pytest.mark.parametrize("fork_from", [0.0, 1.0], ids=["every firing forks", "every firing replays"])
 @pytest.mark.parametrize("scenario", ["price_war", "baseline"])
 def test_the_suffix_replay_equals_the_full_replay(scenario, fork_from, monkeypatch):
@@ -715,10 +711,10 @@ def test_the_suffix_replay_equals_the_full_replay(scenario, fork_from, monkeypat
     for r in range(4):
         # levers given by the caller: the rules move them during the year, a replay must not inherit that
         year = simulate_year(plan, plan.seed, r, levers=Levers(), value_rules=names)
-        assert _same_record(year.record, simulate_year(plan, plan.seed, r).record)
+        assert same_record(year.record, simulate_year(plan, plan.seed, r).record)
         for rule, record in year.without.items():
             alone = simulate_year(without_rules(plan, [rule]), plan.seed, r, levers=Levers()).record
-            assert _same_record(record, alone), rule
+            assert same_record(record, alone), rule
             forked += 1
     assert forked >= 4, "the case needs rules that fire"
 
@@ -835,7 +831,7 @@ def test_a_rule_forked_alone_leaves_no_playbook_behind():
     base = load_plan(SCENARIOS / "baseline.yaml")
     plan = without_rules(base, [r.name for r in base.rules if r.name != "mentoring"])
     year = simulate_year(plan, plan.seed, 0, value_rules=("mentoring",))
-    assert _same_record(year.without["mentoring"], simulate_year(without_rules(plan, ["mentoring"]), plan.seed, 0).record)
+    assert same_record(year.without["mentoring"], simulate_year(without_rules(plan, ["mentoring"]), plan.seed, 0).record)
 
 
 def test_values_forked_while_running_equal_values_from_full_replays():

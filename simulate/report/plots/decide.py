@@ -174,8 +174,7 @@ def frontier(view: RunView) -> Plot | None:
             linewidth=2, marker="o", label=say("adv.front"))
     for c in advice.get("candidates") or []:
         p, (lo, hi) = 100 * c["p_hit"], (100 * x for x in c["p_hit_ci95"])
-        # an interval's end can sit a rounding error past the estimate at 0 % or 100 %
-        ax.errorbar([c["cost"]], [p], yerr=[[max(0.0, p - lo)], [max(0.0, hi - p)]],
+        ax.errorbar([c["cost"]], [p], yerr=[[p - lo], [hi - p]],
                     fmt="s", color=BLUE if c["passes"] else MISS, capsize=4)
     rec, bar = advice["recommended"], 100 * advice["bar"]["confidence"]
     ax.axhline(bar, color=RED, linewidth=1.5, linestyle="--", label=say("adv.bar", bar=f"{bar:.0f} %"))
